@@ -1,0 +1,179 @@
+"""The single source of truth for network shape, hardware parameters and run-time registers.
+
+Every part of the project (golden model, training, HDL generator, cocotb tests, flows, board
+tops) imports :class:`SNNConfig` and :class:`RunSettings` from here.  Nothing else hard-codes
+N, T, widths, precisions or the block size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+N_INPUTS = 784
+"""Input layer size: one input per MNIST pixel (28 x 28)."""
+N_OUTPUTS = 10
+"""Output layer size: one neuron per digit class."""
+WEIGHT_BITS = 8
+"""Stored weight width: sign + 7 magnitude bits (sign-magnitude, range -127..127)."""
+WEIGHT_MAX = 127
+"""Largest weight magnitude a sign-magnitude 8-bit word holds."""
+MAGNITUDE_BITS = WEIGHT_BITS - 1
+"""Bits of block metadata (the block's largest ``|w|``)."""
+PRECISIONS = (2, 3, 4, 5, 6, 7, 8)
+"""Every run-time weight precision in bits (2 = ternary ``{-64, 0, +64}``)."""
+MAX_LEAK_SHIFT = 15
+"""Largest leak shift ``k`` (``v -= v >> k``); 0 means no leak."""
+FORMAT = "snn-weights/1"
+ENCODING = "sigma-delta"
+QUANTIZER = "truncate"
+
+
+def _require_int(name: str, value, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+        raise ValueError(f"{name} must be {rng}, not {value}")
+
+
+def signed_width(max_magnitude: int) -> int:
+    """Bits of a two's complement register that holds every value in ``[-m, m]``."""
+    return max(1, int(max_magnitude).bit_length()) + 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SNNConfig:
+    """Shape, neuron constants and hardware parameters of one ``[784, N, 10]`` core.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Hidden neurons N (1..1024).
+    timesteps : int
+        Default number of time steps T per image (the weights file's value).
+    t_max : int
+        Largest T the hardware supports; sets membrane and counter widths.
+    theta_hidden, theta_out : int
+        Firing thresholds (membrane units, >= 1): a neuron spikes iff ``v > theta``.
+    leak_hidden, leak_out : int
+        Leak shifts k in 0..15 (``v -= v >> k`` each step; 0 = no leak).
+    block_size : int
+        B, postsynaptic neurons that share one 7-bit metadata word (largest ``|w|``).
+    lanes : int
+        L, hidden neurons updated per clock cycle by the HDL core.
+    """
+
+    n_hidden: int = 128
+    timesteps: int = 16
+    t_max: int = 32
+    theta_hidden: int = 512
+    theta_out: int = 512
+    leak_hidden: int = 0
+    leak_out: int = 0
+    block_size: int = 16
+    lanes: int = 32
+    n_inputs: int = field(default=N_INPUTS, init=False)
+    n_outputs: int = field(default=N_OUTPUTS, init=False)
+    precisions: tuple[int, ...] = field(default=PRECISIONS, init=False)
+
+    def __post_init__(self):
+        _require_int("n_hidden", self.n_hidden, 1, 1024)
+        _require_int("t_max", self.t_max, 1, 255)
+        _require_int("timesteps", self.timesteps, 1, self.t_max)
+        _require_int("leak_hidden", self.leak_hidden, 0, MAX_LEAK_SHIFT)
+        _require_int("leak_out", self.leak_out, 0, MAX_LEAK_SHIFT)
+        _require_int("block_size", self.block_size, 1, self.n_hidden)
+        _require_int("lanes", self.lanes, 1, self.n_hidden)
+        _require_int("theta_hidden", self.theta_hidden, 1, self.hidden_membrane_bound)
+        _require_int("theta_out", self.theta_out, 1, self.out_membrane_bound)
+
+    def replace(self, **changes) -> SNNConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @property
+    def hidden_membrane_bound(self) -> int:
+        """Largest ``|v|`` a hidden membrane can reach: ``t_max * 784 * 127`` (docs/bounds.md)."""
+        return self.t_max * self.n_inputs * WEIGHT_MAX
+
+    @property
+    def out_membrane_bound(self) -> int:
+        """Largest ``|v|`` an output membrane can reach: ``t_max * N * 127``."""
+        return self.t_max * self.n_hidden * WEIGHT_MAX
+
+    @property
+    def hidden_membrane_width(self) -> int:
+        """Two's complement bits of a hidden membrane register (no overflow possible)."""
+        return signed_width(self.hidden_membrane_bound)
+
+    @property
+    def out_membrane_width(self) -> int:
+        """Two's complement bits of an output membrane register (no overflow possible)."""
+        return signed_width(self.out_membrane_bound)
+
+    @property
+    def n_blocks(self) -> int:
+        """Metadata blocks per hidden weight row: ``ceil(N / B)`` (the last may be narrower)."""
+        return math.ceil(self.n_hidden / self.block_size)
+
+    @property
+    def step_width(self) -> int:
+        """Bits of a time-step counter that counts up to ``t_max``."""
+        return max(1, self.t_max.bit_length())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """Run-time registers: what the host may change between images without regenerating.
+
+    Parameters
+    ----------
+    bits_hidden, bits_out : int
+        Weight precision b in 2..8 per layer (default 8).
+    tau_hidden, tau_out : int
+        Magnitude threshold in 0..127 per layer (0 = off): synapses with ``|q_b(w)| < tau``
+        are skipped ("below").
+    hidden_mask : tuple of bool or None
+        Which hidden neurons are on (None = all on). A masked neuron does nothing at all.
+    timesteps : int or None
+        T for this image, 1..t_max (None = the weights file's value).
+    """
+
+    bits_hidden: int = 8
+    bits_out: int = 8
+    tau_hidden: int = 0
+    tau_out: int = 0
+    hidden_mask: tuple[bool, ...] | None = None
+    timesteps: int | None = None
+
+    def __post_init__(self):
+        for name in ("bits_hidden", "bits_out"):
+            _require_int(name, getattr(self, name), PRECISIONS[0], PRECISIONS[-1])
+        for name in ("tau_hidden", "tau_out"):
+            _require_int(name, getattr(self, name), 0, WEIGHT_MAX)
+        if self.timesteps is not None:
+            _require_int("timesteps", self.timesteps, 1, 255)
+        if self.hidden_mask is not None:
+            object.__setattr__(self, "hidden_mask", tuple(bool(m) for m in self.hidden_mask))
+
+    @classmethod
+    def uniform(cls, bits: int = 8, **kw) -> RunSettings:
+        """Settings with the same precision ``bits`` in both layers (``--bits b``)."""
+        return cls(bits_hidden=bits, bits_out=bits, **kw)
+
+    def resolve(self, config: SNNConfig) -> tuple[int, np.ndarray]:
+        """Check against ``config``; return (T, hidden mask as a bool array of length N)."""
+        t = config.timesteps if self.timesteps is None else self.timesteps
+        _require_int("timesteps", t, 1, config.t_max)
+        if self.hidden_mask is None:
+            mask = np.ones(config.n_hidden, dtype=bool)
+        else:
+            mask = np.asarray(self.hidden_mask, dtype=bool)
+            if mask.shape != (config.n_hidden,):
+                raise ValueError(
+                    f"hidden_mask must have {config.n_hidden} entries, not {mask.size}"
+                )
+        return t, mask

