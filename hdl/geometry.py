@@ -1,0 +1,98 @@
+"""How one layer's synapse rows are cut into lane chunks and metadata blocks.
+
+A layer has ``rows`` presynaptic neurons and ``fan_out`` postsynaptic neurons.  The hardware
+updates ``lanes`` postsynaptic neurons per clock cycle, so a row is processed as
+``chunks = ceil(fan_out / lanes)`` chunks; neuron ``j`` is lane ``j % lanes`` of chunk
+``j // lanes`` (lanes past ``fan_out`` in the last chunk are padding and always off).
+
+Metadata blocks of ``block_size`` consecutive neurons need not line up with chunks.  Each
+chunk sees up to ``slots`` blocks (those that overlap it); slot ``s`` of chunk ``c`` is block
+``c * lanes // block_size + s``.  A block is *counted* (its 7 metadata bits and plane bits go
+into ``weight_bits_read``) in the one chunk where it starts, and *gates* the plane reads of
+every chunk it overlaps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """Block ``block`` as seen from one chunk: ``width`` neurons, ``counted`` in this chunk."""
+
+    block: int
+    width: int
+    counted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerGeometry:
+    """Lane chunks and metadata blocks of one layer (all sizes in neurons).
+
+    Parameters
+    ----------
+    rows : int
+        Presynaptic neurons (weight rows).
+    fan_out : int
+        Postsynaptic neurons per row.
+    lanes : int
+        Postsynaptic neurons updated per clock cycle, 1..fan_out.
+    block_size : int
+        Neurons per metadata block, 1..fan_out.
+    """
+
+    rows: int
+    fan_out: int
+    lanes: int
+    block_size: int
+
+    def __post_init__(self):
+        for name in ("rows", "fan_out"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if not 1 <= self.lanes <= self.fan_out:
+            raise ValueError(f"lanes must be in 1..{self.fan_out} (the layer's fan-out), "
+                             f"not {self.lanes}")
+        if not 1 <= self.block_size <= self.fan_out:
+            raise ValueError(f"block_size must be in 1..{self.fan_out}, not {self.block_size}")
+
+    @property
+    def chunks(self) -> int:
+        """Clock cycles (lane chunks) per presynaptic spike: ``ceil(fan_out / lanes)``."""
+        return math.ceil(self.fan_out / self.lanes)
+
+    @property
+    def n_blocks(self) -> int:
+        """Metadata blocks per row: ``ceil(fan_out / block_size)``."""
+        return math.ceil(self.fan_out / self.block_size)
+
+    @property
+    def words(self) -> int:
+        """Words of every per-row memory (plane and metadata): ``rows * chunks``."""
+        return self.rows * self.chunks
+
+    def block_range(self, block: int) -> range:
+        """Neurons of metadata block ``block`` (the last block may be narrower)."""
+        start = block * self.block_size
+        return range(start, min(start + self.block_size, self.fan_out))
+
+    def chunk_slots(self, chunk: int) -> list[SlotInfo]:
+        """The blocks that overlap lane chunk ``chunk``, in slot order."""
+        lo = chunk * self.lanes
+        hi = min(lo + self.lanes, self.fan_out)
+        first, last = lo // self.block_size, (hi - 1) // self.block_size
+        return [SlotInfo(block=k, width=len(self.block_range(k)),
+                         counted=k * self.block_size >= lo)
+                for k in range(first, last + 1)]
+
+    @property
+    def slots(self) -> int:
+        """Most blocks any chunk overlaps (metadata words hold this many 7-bit fields)."""
+        return max(len(self.chunk_slots(c)) for c in range(self.chunks))
+
+    def lane_valid(self, chunk: int) -> int:
+        """Bit mask of the lanes of ``chunk`` that are real neurons (not padding)."""
+        width = min(self.lanes, self.fan_out - chunk * self.lanes)
+        return (1 << width) - 1

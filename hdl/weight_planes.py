@@ -1,0 +1,74 @@
+"""Bake sign-magnitude weights into bit-plane and block-metadata memory images.
+
+Plane 0 holds the sign bits, plane ``p`` in 1..7 holds magnitude bit ``7 - p`` (plane 1 is the
+most significant magnitude bit, 64).  Precision ``b`` therefore reads planes ``0 .. b-1``.
+Word ``row * chunks + chunk`` of a plane holds bit ``lane`` for neuron
+``chunk * lanes + lane``; the matching metadata word holds one 7-bit field per slot (the
+largest ``|w|`` of that block in that row, see :mod:`hdl.geometry`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
+from hdl.geometry import LayerGeometry
+
+SIGN_PLANE = 0
+"""Index of the sign plane; planes 1..7 are magnitude bits, most significant first."""
+
+
+def check_weights(name: str, weights: np.ndarray, rows: int, fan_out: int) -> np.ndarray:
+    """``weights`` as int16 ``[rows, fan_out]``; ValueError naming ``name`` if it is not."""
+    array = np.asarray(weights)
+    if array.shape != (rows, fan_out):
+        raise ValueError(f"{name} must have shape ({rows}, {fan_out}), not {array.shape}")
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integers, not {array.dtype}")
+    if array.size and (array.min() < -WEIGHT_MAX or array.max() > WEIGHT_MAX):
+        raise ValueError(f"{name} must be sign-magnitude values in -127..127")
+    return array.astype(np.int16)
+
+
+def _pack_lanes(bits: np.ndarray) -> list[int]:
+    """``bits`` bool ``[words, lanes]`` -> one int per word, lane 0 in bit 0."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _lane_view(values: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
+    """``[rows, fan_out]`` -> ``[rows * chunks, lanes]`` with zero padding."""
+    padded = np.zeros((geometry.rows, geometry.chunks * geometry.lanes), dtype=values.dtype)
+    padded[:, : geometry.fan_out] = values
+    return padded.reshape(geometry.words, geometry.lanes)
+
+
+def plane_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]]:
+    """The 8 bit-plane memory images (plane 0 = sign), each ``geometry.words`` ints."""
+    lanes = _lane_view(weights, geometry)
+    magnitude = np.abs(lanes)
+    planes = [_pack_lanes(lanes < 0)]
+    for plane in range(1, WEIGHT_BITS):
+        planes.append(_pack_lanes((magnitude >> (WEIGHT_BITS - 1 - plane)) & 1 == 1))
+    return planes
+
+
+def block_maxima(weights: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
+    """Largest ``|w|`` per row and block: int ``[rows, n_blocks]`` (the 7-bit metadata)."""
+    magnitude = np.abs(weights)
+    return np.stack([magnitude[:, geometry.block_range(k)].max(axis=1)
+                     for k in range(geometry.n_blocks)], axis=1)
+
+
+def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
+    """The metadata memory image: per word, slot ``s`` in bits ``7s .. 7s+6``."""
+    maxima = block_maxima(weights, geometry)
+    slots = [geometry.chunk_slots(chunk) for chunk in range(geometry.chunks)]
+    image = []
+    for row in range(geometry.rows):
+        for chunk_slots in slots:
+            word = 0
+            for s, slot in enumerate(chunk_slots):
+                word |= int(maxima[row, slot.block]) << (MAGNITUDE_BITS * s)
+            image.append(word)
+    return image
