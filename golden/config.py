@@ -85,8 +85,8 @@ class SNNConfig:
         _require_int("timesteps", self.timesteps, 1, self.t_max)
         _require_int("leak_hidden", self.leak_hidden, 0, MAX_LEAK_SHIFT)
         _require_int("leak_out", self.leak_out, 0, MAX_LEAK_SHIFT)
-        _require_int("block_size", self.block_size, 1, self.n_hidden)
-        _require_int("lanes", self.lanes, 1, self.n_hidden)
+        _require_int("block_size", self.block_size, 1, 1024)
+        _require_int("lanes", self.lanes, 1, 1024)
         _require_int("theta_hidden", self.theta_hidden, 1, self.hidden_membrane_bound)
         _require_int("theta_out", self.theta_out, 1, self.out_membrane_bound)
 

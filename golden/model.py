@@ -64,19 +64,30 @@ def _leak(v: torch.Tensor, shift: int) -> torch.Tensor:
 class SNN(nn.Module):
     """``[784, N, 10]`` SNN whose latent weights quantize to the stored 8-bit integers."""
 
-    def __init__(self, config: SNNConfig, *, surrogate_slope: float = 5.0, seed: int = 0):
+    def __init__(self, config: SNNConfig, *, surrogate_slope: float = 5.0,
+                 init_gain: float = 0.5, seed: int = 0):
         super().__init__()
         self.config = config
         self.slope = surrogate_slope
         gen = torch.Generator().manual_seed(seed)
         n = config.n_hidden
-        # Kaiming-like start, scaled so that a step's input can reach theta (latent units).
+        # Start so that one step's summed input (about 100 input or N/4 hidden spikes) has a
+        # standard deviation of ``init_gain * theta`` (latent units: 1.0 = weight 127).
         self.w_hidden = nn.Parameter(
-            torch.randn(N_INPUTS, n, generator=gen) * 3.0 * config.theta_hidden
+            torch.randn(N_INPUTS, n, generator=gen) * init_gain * config.theta_hidden
             / WEIGHT_MAX / np.sqrt(100.0))
         self.w_out = nn.Parameter(
-            torch.randn(n, N_OUTPUTS, generator=gen) * 3.0 * config.theta_out
+            torch.randn(n, N_OUTPUTS, generator=gen) * init_gain * config.theta_out
             / WEIGHT_MAX / np.sqrt(max(n / 4, 1.0)))
+
+    @classmethod
+    def from_weights(cls, weights) -> SNN:
+        """A model whose stored 8-bit weights are exactly those of a :class:`Weights` file."""
+        model = cls(weights.config())
+        with torch.no_grad():
+            model.w_hidden.copy_(torch.from_numpy(weights.w_hidden.astype(np.float32)) / WEIGHT_MAX)
+            model.w_out.copy_(torch.from_numpy(weights.w_out.astype(np.float32)) / WEIGHT_MAX)
+        return model
 
     def clamp_(self) -> None:
         """Keep latent weights inside the representable range [-1, 1]."""

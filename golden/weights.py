@@ -106,7 +106,7 @@ def load_weights(path: str | os.PathLike) -> Weights:
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             fields = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
         raise WeightsError(f"{path} is not a readable .npz weights file ({err})") from None

@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh clone (both bootstrap .venv first):
+#   make build   the main job (evaluate the committed weights at every precision)
+#   make test    lint + the test suite (what CI runs via .ci/run)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WEIGHTS ?= weights/mnist-784-128-10.npz
+export PYTHONWARNINGS := error
+.DEFAULT_GOAL := help
+
+.PHONY: help venv build evaluate test lint train-128 train-48 clean
+
+help:  ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+venv: $(STAMP)  ## create .venv with every dependency (pip only; torch pinned to the CPU build)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	PYTHONWARNINGS= $(PY) -m pip install --quiet --upgrade pip
+	PYTHONWARNINGS= $(PY) -m pip install --quiet torch==2.13.0
+	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .
+	touch $@
+
+build: evaluate  ## the main job (until flows/build.py lands: evaluate the committed weights)
+
+evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2
+	@for b in 8 7 6 5 4 3 2; do $(PY) golden/evaluate.py --weights $(WEIGHTS) --bits $$b \
+	  --json | $(PY) -c 'import json,sys; r=json.load(sys.stdin); print(f"{r[\"bits\"]}-bit accuracy {r[\"accuracy\"]:.4f} on {r[\"images\"]} images ({r[\"images_per_second\"]:.0f} images/s), {r[\"counters\"][\"weight_bits_read\"]/r[\"images\"]:,.0f} weight bits read/image")' \
+	  || exit $$?; done
+
+lint: $(STAMP)  ## ruff (line length 100)
+	$(VENV)/bin/ruff check golden hdl flows boards cocotb_tests tests
+
+test: $(STAMP) lint  ## lint + unit tests (pytest, warnings are errors)
+	$(PY) -m pytest -q
+
+train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (about 10 min on 2 cores)
+	$(PY) golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz
+
+train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
+	$(PY) golden/train.py --neurons 48 --out weights/mnist-784-48-10.npz
+
+clean:  ## remove build trees and caches (keeps .venv)
+	rm -rf build sim_build .pytest_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""golden/evaluate.py: JSON output, --limit, --predictions, and exit codes."""
+
+import json
+
+import numpy as np
+
+from golden.config import RunSettings
+from golden.mnist import load_split
+from golden.reference import COUNTER_NAMES, infer
+from golden.weights import load_weights
+from tests.conftest import assert_one_line_error, run_cli
+
+
+def test_json_equals_reference_on_first_k_images(tiny_weights, tmp_path):
+    out = tmp_path / "pred.npz"
+    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits", 3, "--limit", 40,
+                   "--json", "--predictions", out)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["images"] == 40 and report["bits"] == 3
+    assert set(COUNTER_NAMES) <= set(report["counters"])
+    w = load_weights(tiny_weights)
+    test = load_split("test").first(40)
+    ref = infer(w.w_hidden, w.w_out, test.images, w.config(), RunSettings.uniform(3))
+    assert report["counters"] == ref.summed_counters()
+    assert report["accuracy"] == float(np.mean(ref.pred == test.labels))
+    with np.load(out) as saved:
+        assert np.array_equal(saved["pred"], ref.pred)
+        assert np.array_equal(saved["counts"], ref.counts) and saved["counts"].shape == (40, 10)
+
+
+def test_mask_and_tau_reach_the_model(tiny_weights):
+    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10, "--json",
+                   "--hidden-mask", "first:0", "--tau", 5)
+    counters = json.loads(proc.stdout)["counters"]
+    assert counters["hidden_spikes"] == 0 and counters["syn_gated"] > 0
+
+
+def test_bad_parameters_exit_2(tiny_weights):
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
+                                  "--tau", 200), "tau_hidden must be in 0..127")
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
+                                  "--hidden-mask", "0101"), "--hidden-mask must be 12")
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
+                                  "--limit", 0), "--limit must be >= 1")
+    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits", 9)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", "no/such.npz"),
+                          "does not exist")
+
+
+def test_human_readable_output(tiny_weights):
+    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 20)
+    assert proc.returncode == 0
+    assert "accuracy" in proc.stdout and "weight_bits_read" in proc.stdout
