@@ -84,6 +84,25 @@ def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
     return BUILD_ROOT / name
 
 
+def _cached_verilator():
+    """cocotb's Verilator runner, minus the rebuild when the binary is newer than the source.
+
+    (Verilator regenerates its C++ on every call, which makes ``make`` recompile it all.)
+    """
+    from cocotb_tools.runner import Verilator
+
+    class CachedVerilator(Verilator):
+        def _build_command(self):
+            binary = Path(self.build_dir) / self.hdl_toplevel
+            sources = [Path(source) for source in self.sources]
+            if binary.exists() and all(binary.stat().st_mtime >= source.stat().st_mtime
+                                       for source in sources):
+                return []
+            return super()._build_command()
+
+    return CachedVerilator()
+
+
 def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
@@ -97,14 +116,12 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
         tmp = source.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(source)
-    runner = get_runner(sim)
-    binary = build_dir / TOPLEVEL
-    if sim != "verilator" or not binary.exists():
-        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-        build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
-        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                     build_args=build_args, timescale=("1ns", "1ps"), log_file=build_dir
-                     / "build.log")
+    runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
+    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
+    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                 build_args=build_args, timescale=("1ns", "1ps"),
+                 log_file=build_dir / "build.log")
     return runner, build_dir
 
 

@@ -29,8 +29,10 @@ COUNTER_WIDTH = regmap.DATA_WIDTH
 
 
 def hidden_geometry(config: SNNConfig) -> LayerGeometry:
-    """Chunks and blocks of the hidden layer (784 rows, N neurons, ``config.lanes`` lanes)."""
-    return LayerGeometry(rows=N_INPUTS, fan_out=config.n_hidden, lanes=config.lanes,
+    """Chunks and blocks of the hidden layer: 784 rows, N neurons, ``min(L, N)`` lanes
+    (more lanes than neurons would only be padding: L > N is a whole row per cycle)."""
+    return LayerGeometry(rows=N_INPUTS, fan_out=config.n_hidden,
+                         lanes=min(config.lanes, config.n_hidden),
                          block_size=config.block_size)
 
 
@@ -84,6 +86,21 @@ class SNNCore(wiring.Component):
     """
 
     def __init__(self, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8):
+        try:
+            self._check(config, reset_bits)
+            self._w_hidden = check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
+            self._w_out = check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # a rejected core is not an unused one
+            raise
+        self._config = config
+        self._reset_bits = reset_bits
+        self._hidden = hidden_geometry(config)
+        self._output = output_geometry(config)
+        super().__init__({"bus": In(regmap.ControlBus()), "busy": Out(1), "done": Out(1)})
+
+    @staticmethod
+    def _check(config, reset_bits: int) -> None:
         if not isinstance(config, SNNConfig):
             raise TypeError(f"config must be an SNNConfig, not {config!r}")
         if reset_bits not in PRECISIONS:
@@ -92,13 +109,6 @@ class SNNCore(wiring.Component):
         if counter_bound(config).bit_length() > COUNTER_WIDTH:
             raise ValueError(f"t_max {config.t_max} is too large for the "
                              f"{COUNTER_WIDTH}-bit counters")
-        self._config = config
-        self._reset_bits = reset_bits
-        self._hidden = hidden_geometry(config)
-        self._output = output_geometry(config)
-        self._w_hidden = check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
-        self._w_out = check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
-        super().__init__({"bus": In(regmap.ControlBus()), "busy": Out(1), "done": Out(1)})
 
     @property
     def config(self) -> SNNConfig:
@@ -257,8 +267,8 @@ class SNNCore(wiring.Component):
                 m.d.sync += [fire_valid.eq(sweep_running), fire_chunk.eq(sweep_chunk)]
                 with m.If(sweep_running):
                     advance_sweep()
-                lane_on = lane_on_table[fire_chunk]
-                fired = Signal(lanes)
+                lane_on, fired = Signal(lanes), Signal(lanes)
+                m.d.comb += lane_on.eq(lane_on_table[fire_chunk])
                 for lane in range(lanes):
                     v = membrane_read.data[lane]
                     m.d.comb += fired[lane].eq(lane_on[lane] & (v > cfg.theta_hidden))
@@ -277,7 +287,7 @@ class SNNCore(wiring.Component):
                     with m.If(fire_chunk == chunks - 1):
                         m.next = "OUTPUT"
             with m.State("OUTPUT"):
-                neuron, one_hot = lowest_set_bit(hidden_spikes)
+                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
                 m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
                 m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
                 with m.If(~hidden_spikes.any()):
@@ -287,7 +297,8 @@ class SNNCore(wiring.Component):
                 # keeps the cycle count a function of the hidden spike total.
                 m.next = "OUTPUT_FIRE"
             with m.State("OUTPUT_FIRE"):
-                fired = Cat(*[v > cfg.theta_out for v in out_membrane])
+                fired = Signal(N_OUTPUTS)
+                m.d.comb += fired.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))
                 for k, v in enumerate(out_membrane):
                     m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
                                  counts[k].eq(counts[k] + fired[k])]

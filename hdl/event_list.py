@@ -107,7 +107,7 @@ class EventList(wiring.Component):
         walking, fetched = Signal(), Signal(range(IMAGE_WORDS + 1))
         pending, word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
         walk_port = entries.read_port()
-        lane, one_hot = lowest_set_bit(pending)
+        lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
         issue = Signal()
         m.d.comb += [
             self.valid.eq(pending.any()),

@@ -40,7 +40,7 @@ class LayerGeometry:
     lanes : int
         Postsynaptic neurons updated per clock cycle, 1..fan_out.
     block_size : int
-        Neurons per metadata block, 1..fan_out.
+        Neurons per metadata block, >= 1 (a block wider than the row is the whole row).
     """
 
     rows: int
@@ -55,8 +55,8 @@ class LayerGeometry:
         if not 1 <= self.lanes <= self.fan_out:
             raise ValueError(f"lanes must be in 1..{self.fan_out} (the layer's fan-out), "
                              f"not {self.lanes}")
-        if not 1 <= self.block_size <= self.fan_out:
-            raise ValueError(f"block_size must be in 1..{self.fan_out}, not {self.block_size}")
+        if self.block_size < 1:
+            raise ValueError(f"block_size must be >= 1, not {self.block_size}")
 
     @property
     def chunks(self) -> int:

@@ -179,10 +179,10 @@ class SynapseRowReader(wiring.Component):
         m.d.comb += [
             self.out_valid.eq(s2_valid),
             self.out_chunk.eq(s2_chunk),
-            self.n_active.eq(popcount(Cat(*active))),
-            self.n_zero.eq(popcount(Cat(*zero))),
-            self.n_below.eq(popcount(Cat(*below))),
-            self.n_gated.eq(popcount(Cat(*gated))),
+            self.n_active.eq(popcount(active)),
+            self.n_zero.eq(popcount(zero)),
+            self.n_below.eq(popcount(below)),
+            self.n_gated.eq(popcount(gated)),
             self.bits_read.eq(s2_bits_read),
             self.busy.eq(s1_valid | s2_valid),
         ]

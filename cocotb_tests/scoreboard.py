@@ -1,0 +1,102 @@
+"""Scoreboard: RTL results against :func:`golden.reference.infer` and the cycle model.
+
+Every image is compared on its class, its 10 output spike counts, every contract counter
+and the RTL cycle count against :func:`hdl.cycle_model.predicted_cycles`.  The first
+divergence is reported with the image, the batch settings and the seed that rebuilds the
+case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from cocotb_tests.rtl_sim import Batch, RtlResults
+from golden.config import RunSettings, SNNConfig
+from golden.reference import COUNTER_NAMES, infer
+from hdl.core import hidden_geometry
+from hdl.cycle_model import predicted_cycles
+
+
+@dataclass
+class Divergence:
+    """The first image where RTL and reference (or cycle model) differ."""
+
+    image: int
+    batch: int
+    fields: dict[str, dict[str, object]]
+    settings: dict[str, object]
+    seed: int | None = None
+
+    def describe(self) -> str:
+        """One paragraph naming the image, what differed and how to reproduce it."""
+        parts = [f"{name}: expected {v['expected']}, RTL {v['rtl']}"
+                 for name, v in self.fields.items()]
+        return (f"first divergence at image {self.image} (batch {self.batch}, settings "
+                f"{self.settings}, seed {self.seed}): " + "; ".join(parts))
+
+
+@dataclass
+class Score:
+    """Totals of a comparison (JSON-friendly through :meth:`summary`)."""
+
+    images: int = 0
+    mismatches: int = 0
+    rtl_correct: int = 0
+    reference_correct: int = 0
+    cycles: list[int] = field(default_factory=list)
+    first_divergence: Divergence | None = None
+
+    def summary(self) -> dict[str, object]:
+        labelled = self.images or 1
+        return {
+            "images": self.images,
+            "mismatches": self.mismatches,
+            "first_divergence": (asdict(self.first_divergence)
+                                 if self.first_divergence else None),
+            "rtl_accuracy": self.rtl_correct / labelled,
+            "reference_accuracy": self.reference_correct / labelled,
+            "cycles_per_image": float(np.mean(self.cycles)) if self.cycles else 0.0,
+        }
+
+
+def _settings_dict(settings: RunSettings) -> dict[str, object]:
+    out = asdict(settings)
+    if settings.hidden_mask is not None:
+        out["hidden_mask"] = f"{sum(settings.hidden_mask)} of {len(settings.hidden_mask)} on"
+    return out
+
+
+def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
+                  results: list[RtlResults], labels: list[np.ndarray] | None = None,
+                  seed: int | None = None) -> Score:
+    """Compare every batch; ``labels`` (per batch) give accuracies when present."""
+    score = Score()
+    chunks = hidden_geometry(config).chunks
+    for b, (batch, rtl) in enumerate(zip(batches, results, strict=True)):
+        ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
+        timesteps, _ = batch.settings.resolve(config)
+        expected = {"class": ref.pred, **{f"count{k}": ref.counts[:, k] for k in range(10)},
+                    **{name: ref.counters[name] for name in COUNTER_NAMES},
+                    "cycles": predicted_cycles(batch.images, timesteps, chunks,
+                                               ref.counters["hidden_spikes"])}
+        got = {"class": rtl.pred, **{f"count{k}": rtl.counts[:, k] for k in range(10)},
+               **{name: rtl.counters[name] for name in (*COUNTER_NAMES, "cycles")}}
+        wrong = np.zeros(len(batch.images), dtype=bool)
+        for name, values in expected.items():
+            wrong |= np.asarray(values) != np.asarray(got[name])
+        if wrong.any() and score.first_divergence is None:
+            i = int(np.argmax(wrong))
+            score.first_divergence = Divergence(
+                image=score.images + i, batch=b, seed=seed,
+                settings=_settings_dict(batch.settings),
+                fields={name: {"expected": int(expected[name][i]), "rtl": int(got[name][i])}
+                        for name in expected if expected[name][i] != got[name][i]})
+        score.mismatches += int(wrong.sum())
+        score.images += len(batch.images)
+        score.cycles.extend(int(c) for c in rtl.counters["cycles"])
+        if labels is not None:
+            score.rtl_correct += int((rtl.pred == labels[b]).sum())
+            score.reference_correct += int((ref.pred == labels[b]).sum())
+    return score

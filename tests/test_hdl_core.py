@@ -1,0 +1,111 @@
+"""Core generator parameters, elaboration for both default shapes, the cycle model's terms and
+the scoreboard's ability to fail (no simulator needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.back import rtlil
+
+from cocotb_tests.rtl_sim import Batch, RtlResults
+from cocotb_tests.scoreboard import score_batches
+from golden.config import RunSettings, SNNConfig
+from golden.reference import infer
+from hdl import core
+from hdl.core import SNNCore
+from hdl.cycle_model import integrate_cycles, predicted_cycles
+
+
+def _weights(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(-127, 128, (784, n)), rng.integers(-127, 128, (n, 10))
+
+
+@pytest.mark.parametrize("n_hidden", [48, 128])
+def test_default_shapes_elaborate_without_code_changes(n_hidden):
+    w_hidden, w_out = _weights(n_hidden)
+    config = SNNConfig(n_hidden=n_hidden, lanes=n_hidden)
+    text = rtlil.convert(SNNCore(config=config, w_hidden=w_hidden, w_out=w_out),
+                         name="snn_core")
+    assert "module \\snn_core" in text
+
+
+@pytest.mark.parametrize("bits", [1, 9])
+def test_impossible_reset_precision(bits):
+    with pytest.raises(ValueError, match="reset_bits"):
+        SNNCore(config=SNNConfig(n_hidden=8, lanes=8), w_hidden=_weights(8)[0],
+                w_out=_weights(8)[1], reset_bits=bits)
+
+
+@pytest.mark.parametrize(("changes", "name"), [
+    ({"n_hidden": 0}, "n_hidden"), ({"lanes": 0}, "lanes"), ({"lanes": 1025}, "lanes"),
+    ({"t_max": 256}, "t_max")])
+def test_impossible_config_names_the_parameter(changes, name):
+    with pytest.raises(ValueError, match=name):
+        SNNConfig(**{"n_hidden": 8, "lanes": 8, "block_size": 4, **changes})
+
+
+def test_more_lanes_than_neurons_is_one_row_per_cycle():
+    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).lanes == 48
+    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).chunks == 1
+    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=32)).chunks == 2
+
+
+def test_weights_of_the_wrong_shape_or_range():
+    w_hidden, w_out = _weights(8)
+    config = SNNConfig(n_hidden=8, lanes=8, block_size=4)
+    with pytest.raises(ValueError, match="w_hidden"):
+        SNNCore(config=config, w_hidden=w_hidden[:, :7], w_out=w_out)
+    with pytest.raises(ValueError, match="w_out"):
+        SNNCore(config=config, w_hidden=w_hidden, w_out=np.full((8, 10), -128))
+
+
+def test_t_max_too_large_for_the_counters(monkeypatch):
+    monkeypatch.setattr(core, "COUNTER_WIDTH", 20)
+    with pytest.raises(ValueError, match="t_max"):
+        SNNCore(config=SNNConfig(n_hidden=8, lanes=8), w_hidden=_weights(8)[0],
+                w_out=_weights(8)[1])
+
+
+def test_integrate_cycles_one_chunk_per_spike():
+    # Every listed word spikes: spikes + 5; each silent word costs one cycle.
+    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 5
+    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 5
+    assert integrate_cycles(np.array([], dtype=int), chunks=1) == 2
+
+
+def test_integrate_cycles_hides_silent_words_behind_multi_chunk_rows():
+    # With 4 chunks per spike the walker latches up to 3 silent words for free.
+    assert integrate_cycles(np.array([1, 0, 0, 1]), chunks=4) == integrate_cycles(
+        np.array([1, 1]), chunks=4)
+    assert integrate_cycles(np.array([1, 1]), chunks=4) == 1 + (1 + 4) + 4 + 3
+
+
+def _fake_rtl(ref, images, config, settings):
+    timesteps, _ = settings.resolve(config)
+    counters = dict(ref.counters)
+    counters["cycles"] = predicted_cycles(images, timesteps, 1, ref.counters["hidden_spikes"])
+    return RtlResults(ref.pred.copy(), ref.counts.copy(), counters)
+
+
+@pytest.mark.parametrize("field", ["syn_below", "count3", "class", "cycles"])
+def test_scoreboard_reports_the_first_divergence(field):
+    config = SNNConfig(n_hidden=8, lanes=8, block_size=4, theta_hidden=100, theta_out=50)
+    w_hidden, w_out = _weights(8, seed=3)
+    images = np.random.default_rng(1).integers(0, 256, (4, 784)).astype(np.uint8)
+    settings = RunSettings(tau_hidden=30)
+    ref = infer(w_hidden, w_out, images, config, settings)
+    rtl = _fake_rtl(ref, images, config, settings)
+    batch = [Batch(settings, images)]
+    assert score_batches(config, w_hidden, w_out, batch, [rtl]).mismatches == 0
+    if field == "class":
+        rtl.pred[2] = (rtl.pred[2] + 1) % 10
+    elif field.startswith("count"):
+        rtl.counts[2, 3] += 1
+    else:
+        rtl.counters[field] = rtl.counters[field].copy()
+        rtl.counters[field][2] += 1
+    score = score_batches(config, w_hidden, w_out, batch, [rtl], seed=99)
+    assert score.mismatches == 1
+    assert score.first_divergence.image == 2 and field in score.first_divergence.fields
+    assert "seed 99" in score.first_divergence.describe()
