@@ -1,0 +1,117 @@
+"""Run one configuration through the RTL (cocotb) and the integer reference; compare.
+
+Example::
+
+    python flows/verify.py --neurons 128 --bits 8 --weights weights/mnist-784-128-10.npz \\
+        --images 1000 --json
+    python flows/verify.py --neurons 37 --bits 4 --random-seed 7 --sparsity 0.6 --lanes 8
+
+Prints a JSON summary (images, mismatches, first_divergence, rtl_accuracy,
+reference_accuracy, cycles_per_image, images_per_second, ...).  Exit code 0 when every
+image, output count and counter agrees (and the cycle model holds), 1 on any mismatch, 2 on
+bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cocotb_tests.cases import Network, committed_network, random_network
+from cocotb_tests.rtl_sim import Batch, run_rtl
+from cocotb_tests.scoreboard import score_batches
+from golden.config import PRECISIONS, RunSettings
+from golden.errors import UserError, run_cli
+from golden.mnist import load_split
+from golden.weights import load_weights
+
+DEFAULT_LANES = 128
+"""Lanes when --lanes is not given: min(128, N), a whole row per cycle up to N = 128."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--neurons", type=int, required=True,
+                   help="hidden neurons N (must match --weights when given)")
+    p.add_argument("--bits", type=int, required=True,
+                   help="weight precision of both layers, 2..8")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", type=Path, help="a weights file (weights/*.npz)")
+    source.add_argument("--random-seed", type=int,
+                        help="use a random network (thresholds, leaks, B) from this seed")
+    p.add_argument("--sparsity", type=float, default=None,
+                   help="fraction of zero weights of the random network, 0..1 "
+                        "(default: drawn from the seed)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help=f"lanes L (default min({DEFAULT_LANES}, N))")
+    p.add_argument("--images", type=int, default=100,
+                   help="the first K MNIST test images")
+    p.add_argument("--json", action="store_true", help="print only the JSON summary")
+    return p
+
+
+def _network(args) -> Network:
+    if args.bits not in PRECISIONS:
+        raise UserError(f"--bits must be in {PRECISIONS[0]}..{PRECISIONS[-1]}, not {args.bits}")
+    if not 1 <= args.neurons <= 1024:
+        raise UserError(f"--neurons must be in 1..1024, not {args.neurons}")
+    if args.lanes is not None and not 1 <= args.lanes <= 1024:
+        raise UserError(f"--lanes must be in 1..1024, not {args.lanes}")
+    if args.sparsity is not None and not 0 <= args.sparsity <= 1:
+        raise UserError(f"--sparsity is a fraction in 0..1, not {args.sparsity}")
+    if args.images < 1:
+        raise UserError(f"--images must be >= 1, not {args.images}")
+    lanes = min(args.lanes or DEFAULT_LANES, args.neurons)
+    if args.weights is not None:
+        if args.sparsity is not None:
+            raise UserError("--sparsity only applies to --random-seed networks")
+        n = load_weights(args.weights).n_hidden
+        if n != args.neurons:
+            raise UserError(f"{args.weights} has N={n} hidden neurons, not --neurons "
+                            f"{args.neurons}")
+        return committed_network(args.weights, lanes=lanes)
+    return random_network(args.random_seed, n_hidden=args.neurons, lanes=lanes,
+                          sparsity=args.sparsity)
+
+
+def verify(network: Network, bits: int, images, labels) -> dict[str, object]:
+    """Run ``images`` at precision ``bits`` through RTL and reference; the JSON summary."""
+    batches = [Batch(RunSettings.uniform(bits), images)]
+    started = time.monotonic()
+    results = run_rtl(network.config, network.w_hidden, network.w_out, batches)
+    seconds = time.monotonic() - started
+    score = score_batches(network.config, network.w_hidden, network.w_out, batches, results,
+                          labels=[labels], seed=network.seed)
+    config = network.config
+    return {
+        **score.summary(),
+        "neurons": config.n_hidden, "lanes": min(config.lanes, config.n_hidden),
+        "block_size": config.block_size, "bits": bits, "timesteps": config.timesteps,
+        "seed": network.seed, "simulation_seconds": round(seconds, 2),
+        "images_per_second": round(len(images) / seconds, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    network = _network(args)
+    split = load_split("test").first(args.images)
+    summary = verify(network, args.bits, split.images, split.labels)
+    if not args.json:
+        print(f"{summary['images']} images, {summary['mismatches']} mismatches, "
+              f"RTL accuracy {summary['rtl_accuracy']:.4f}, "
+              f"{summary['cycles_per_image']:.0f} cycles/image, "
+              f"{summary['images_per_second']} images/s simulated", file=sys.stderr)
+    print(json.dumps(summary, indent=2))
+    return 1 if summary["mismatches"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
