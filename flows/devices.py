@@ -1,0 +1,76 @@
+"""ECP5 boards and devices: the one table that ``flows/`` and ``boards/`` share.
+
+A board id (``ulx3s-85f``) names a device (``LFE5U-85F``), its package and speed grade, and
+the nextpnr-ecp5 options that select it.  Resource counts are the LFE5U data-sheet figures
+(Lattice FPGA-DS-02012, "ECP5 and ECP5-5G Family Selection Guide", table 1.1); the place
+and route report gives the authoritative ``available`` numbers of each build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from golden.errors import UserError
+
+
+@dataclass(frozen=True)
+class Device:
+    """One ECP5 device in one package.
+
+    Attributes
+    ----------
+    name : str
+        Lattice part name without package/speed, e.g. ``"LFE5U-85F"``.
+    nextpnr_size : str
+        The nextpnr-ecp5 size flag, e.g. ``"--85k"``.
+    package : str
+        nextpnr-ecp5 package name (``"CABGA381"``).
+    speed : int
+        Speed grade (6 is the slowest, as on the ULX3S).
+    luts : int
+        LUT4s (data sheet, in thousands rounded: 12k/24k/44k/84k).
+    dp16kd : int
+        sysMEM EBR blocks (DP16KD, 18 kbit each).
+    mult18 : int
+        18x18 multipliers (MULT18X18D).
+    """
+
+    name: str
+    nextpnr_size: str
+    package: str
+    speed: int
+    luts: int
+    dp16kd: int
+    mult18: int
+
+    def nextpnr_args(self) -> list[str]:
+        """Command-line options that select this device in nextpnr-ecp5."""
+        return [self.nextpnr_size, "--package", self.package, "--speed", str(self.speed)]
+
+
+DEVICES = {
+    "LFE5U-12F": Device("LFE5U-12F", "--12k", "CABGA381", 6, 12_000, 32, 28),
+    "LFE5U-25F": Device("LFE5U-25F", "--25k", "CABGA381", 6, 24_000, 56, 28),
+    "LFE5U-45F": Device("LFE5U-45F", "--45k", "CABGA381", 6, 44_000, 108, 72),
+    "LFE5U-85F": Device("LFE5U-85F", "--85k", "CABGA381", 6, 84_000, 208, 156),
+}
+"""ECP5 devices by part name (CABGA381, speed 6: the parts fitted on the ULX3S)."""
+
+BOARDS = {
+    "ulx3s-12f": "LFE5U-12F",
+    "ulx3s-25f": "LFE5U-25F",
+    "ulx3s-45f": "LFE5U-45F",
+    "ulx3s-85f": "LFE5U-85F",
+}
+"""Board id -> device part name (Radiona ULX3S variants, LFE5U-xxF-6BG381C)."""
+
+DEFAULT_BOARD = "ulx3s-85f"
+
+
+def board_device(board: str) -> Device:
+    """The device of board id ``board``; a one-sentence :class:`UserError` if unknown."""
+    try:
+        return DEVICES[BOARDS[board]]
+    except KeyError:
+        raise UserError(f"unknown board {board!r}; known boards: "
+                        f"{', '.join(sorted(BOARDS))}") from None

@@ -1,0 +1,200 @@
+"""report.json, report.md, the PNG plots and compare.md of a build (all written atomically).
+
+Every figure carries its source; power and energy figures say "estimate".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from golden.weights import write_atomic
+
+TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
+           "build_seconds": 300.0}
+"""Issue 5 targets (N=128, 8 bits, LFE5U-85F): Fmax >=, latency <=, energy <=, time <=."""
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def render_markdown(report: dict) -> str:
+    """The human-readable report of one build."""
+    r, cfg = report, report["config"]
+    lines = [
+        f"# [784, {cfg['neurons']}, 10] on {r['device']} ({r['board']}), {cfg['bits']}-bit",
+        "",
+        f"Lanes {cfg['lanes']}, block size {cfg['block_size']}, T = {cfg['timesteps']}, "
+        f"weights `{r['weights']['path']}` ({r['weights']['kind']}), seed {r['seed']}.",
+        "",
+        "## Area (nextpnr utilisation)",
+        "",
+        "| cell | used | available | % |",
+        "|---|---:|---:|---:|",
+    ]
+    for cell, u in r["utilization"].items():
+        pct = 100 * u["used"] / u["available"] if u["available"] else 0
+        lines.append(f"| {cell} | {u['used']:,} | {u['available']:,} | {pct:.1f} |")
+    lines += ["", "Yosys cells: " + ", ".join(f"{k} {v:,}" for k, v in r["cells"].items() if v),
+              "", "DP16KD per memory: " + ", ".join(
+                  f"{k} {g['blocks']}" for k, g in r["memory_groups"].items()), ""]
+    lines += ["## Timing (nextpnr, after routing)", "",
+              f"Target {r['target_mhz']:g} MHz; achieved: " + ", ".join(
+                  f"`{k}` {v:.1f} MHz" for k, v in r["fmax_per_clock"].items())
+              + f" ({'PASS' if r['timing_met'] else 'FAIL'}). Operating clock for latency "
+              f"and power: {r['clock_mhz']:.1f} MHz.", ""]
+    if r["critical_path"]:
+        lines += ["Critical path (first and last steps):", "", "| type | ns | from | to |",
+                  "|---|---:|---|---|"]
+        steps = r["critical_path"]
+        shown = steps if len(steps) <= 8 else steps[:4] + steps[-4:]
+        lines += [f"| {s['type']} | {s['delay_ns']:.2f} | `{s['from']}` | `{s['to']}` |"
+                  for s in shown]
+        lines.append("")
+    lat = r["cycles"]
+    lines += ["## Speed", "",
+              f"- cycles per image: **{lat['mean']:,.0f}** (min {lat['min']:,}, max "
+              f"{lat['max']:,}); source: {lat['source']}",
+              f"- latency per image: **{r['latency_us']:.2f} us** at {r['clock_mhz']:.1f} MHz "
+              f"({1e6 / r['latency_us']:,.0f} images/s)" if r["latency_us"] else "",
+              ""]
+    if lat.get("mismatches") is not None:
+        lines.insert(-1, f"- RTL vs reference mismatches on the sample: {lat['mismatches']}")
+    lines += ["## Accuracy per precision", "", f"Source: {r['accuracy']['source']}", ""]
+    acc = r["accuracy"]["per_bits"]
+    if acc:
+        lines += ["| bits | " + " | ".join(acc) + " |", "|---|" + "---:|" * len(acc),
+                  "| accuracy | " + " | ".join(f"{v:.4f}" for v in acc.values()) + " |", ""]
+    p = r["power_mw"]
+    lines += ["## Power and energy (ESTIMATE)", "",
+              f"Resource model (docs/power.md): static from the data sheet, dynamic = "
+              f"netlist resources x simulated activity x energy coefficients. Activity: "
+              f"{r['activity']['source']}; alpha = {r['activity']['alpha']:.4f} toggles per net "
+              f"per cycle. Uncertainty of the dynamic part: {r['uncertainty']}.", "",
+              "| part | mW (estimate) |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in p.items()]
+    lines += ["", f"- energy per image: **{r['energy_per_image_uj']:.2f} uJ** (estimate, "
+              f"static included); dynamic only {r['dynamic_energy_per_image_uj']:.2f} uJ",
+              f"- event model (counters x per-event energies + clock + static): "
+              f"{r['event_model']['energy_per_image_uj']:.2f} uJ (estimate)", ""]
+    lines += ["Static power of the other ULX3S devices (data sheet, typical): " + ", ".join(
+        f"{k} {v:.0f} mW" for k, v in r["static_by_device_mw"].items())
+              + f"; energy per image on a 25F at the same clock (estimate): "
+                f"{r['energy_per_image_uj_25f']:.2f} uJ.", ""]
+    sweep = r["precision_sweep"]
+    lines += ["## Precision sweep (ESTIMATE, both models)", "",
+              f"Sample: {sweep['images']} test images; cycles from the cycle model; the "
+              "resource model keeps the simulated alpha of the build precision.", "",
+              "| bits | cycles | weight bits read | resource model uJ | event model uJ |",
+              "|---:|---:|---:|---:|---:|"]
+    for row in sweep["rows"]:
+        lines.append(f"| {row['bits']} | {row['cycles']:,.0f} | {row['weight_bits_read']:,.0f}"
+                     f" | {row['resource_uj']:.3f} | {row['event_uj']:.3f} |")
+    lines += ["", f"Both models order precisions 8..2 the same way: "
+              f"**{'yes' if sweep['same_order'] else 'NO'}** "
+              f"(resource: {sweep['resource_order']}, event: {sweep['event_order']}).", ""]
+    lines += ["## Targets (issue 5)", "", "| target | value | met |", "|---|---:|---|"]
+    lines += [f"| {t['name']} | {t['value']} | {t['met']} |" for t in r["targets"]]
+    lines += ["", "## Reproduce", "", "```", r["command"], "```", "",
+              "Tools: " + "; ".join(f"{k}: {v}" for k, v in r["tools"].items()), "",
+              "| stage | wall s | CPU s |", "|---|---:|---:|"]
+    lines += [f"| {s['stage']} | {s['seconds']:.1f} | {_fmt(s.get('cpu_seconds'))} |"
+              for s in r["stages"]]
+    lines += ["", "Tool command lines:", ""] + [f"    {c}" for c in r["tool_commands"]]
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def render_compare(reports: list[dict]) -> str:
+    """compare.md: the builds side by side (same board, bits and options)."""
+    heads = [f"[784, {r['config']['neurons']}, 10]" for r in reports]
+    rows = [
+        ("device", lambda r: r["device"]),
+        ("bits / lanes", lambda r: f"{r['config']['bits']} / {r['config']['lanes']}"),
+        ("LUT4 (TRELLIS_COMB)", lambda r: _used(r, "LUT4")),
+        ("FF", lambda r: _used(r, "FF")),
+        ("DP16KD", lambda r: _used(r, "DP16KD")),
+        ("MULT18X18D", lambda r: _used(r, "MULT18X18D")),
+        ("Fmax (MHz, nextpnr)", lambda r: _fmt(r["fmax_mhz"])),
+        ("cycles / image", lambda r: _fmt(r["cycles_per_image"], 0)),
+        ("latency (us)", lambda r: _fmt(r["latency_us"], 2)),
+        ("power (mW, estimate)", lambda r: _fmt(r["power_mw"]["total"])),
+        ("dynamic power (mW, estimate)",
+         lambda r: _fmt(r["power_mw"]["total"] - r["power_mw"]["static"])),
+        ("energy / image (uJ, estimate)", lambda r: _fmt(r["energy_per_image_uj"], 2)),
+        ("accuracy at these bits", lambda r: _fmt(r["accuracy"]["at_bits"], 4)),
+    ]
+    lines = ["# Side-by-side comparison", "", "| | " + " | ".join(heads) + " |",
+             "|---|" + "---:|" * len(heads)]
+    lines += [f"| {name} | " + " | ".join(get(r) for r in reports) + " |" for name, get in rows]
+    lines += ["", "Sources: area and Fmax from nextpnr-ecp5; cycles from "
+              f"{reports[0]['cycles']['source'].split(',')[0]}; power and energy are "
+              "estimates (docs/power.md); accuracy from each weights file's meta.", ""]
+    return "\n".join(lines)
+
+
+def _used(report: dict, cell: str) -> str:
+    u = report["utilization"].get(cell)
+    return f"{u['used']:,} ({100 * u['used'] / u['available']:.0f} %)" if u else "n/a"
+
+
+def plot_png(report: dict) -> dict[str, bytes]:
+    """PNG plots: power breakdown, precision sweep (both models), utilisation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = {}
+    n = report["config"]["neurons"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    parts = {k: v for k, v in report["power_mw"].items() if k != "total"}
+    ax.bar(list(parts), list(parts.values()), color="tab:blue")
+    ax.set_ylabel("mW")
+    ax.set_title(f"N={n}: power breakdown (estimate, resource model)", fontsize=9)
+    out["power.png"] = _png(fig, plt)
+
+    sweep = report["precision_sweep"]["rows"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    bits = [row["bits"] for row in sweep]
+    ax.plot(bits, [row["resource_uj"] for row in sweep], "o-", label="resource model")
+    ax.plot(bits, [row["event_uj"] for row in sweep], "s--", label="event model")
+    ax.set_xlabel("weight precision (bits)")
+    ax.set_ylabel("energy per image (uJ, estimate)")
+    ax.set_title(f"N={n}: energy vs precision (estimate; sample of test images)", fontsize=9)
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
+    out["energy_vs_bits.png"] = _png(fig, plt)
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    util = report["utilization"]
+    ax.bar(list(util), [100 * u["used"] / u["available"] for u in util.values()],
+           color="tab:green")
+    ax.set_ylabel("% of device")
+    ax.set_title(f"N={n} on {report['device']}: utilisation (nextpnr)", fontsize=9)
+    out["utilization.png"] = _png(fig, plt)
+    return out
+
+
+def _png(fig, plt) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_reports(out_dir: Path, report: dict) -> list[Path]:
+    """Write plots, report.md and, last, report.json (each file atomically)."""
+    written = []
+    for name, data in plot_png(report).items():
+        write_atomic(out_dir / name, data)
+        written.append(out_dir / name)
+    write_atomic(out_dir / "report.md", render_markdown(report))
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=1) + "\n")
+    return [*written, out_dir / "report.md", out_dir / "report.json"]
