@@ -28,6 +28,8 @@ TOPLEVEL = "snn_core"
 SIMULATORS = ("verilator", "icarus")
 VISIBLE_PORTS = ("clk", "rst", "bus__*", "busy", "done")
 """The ports the testbench touches (the only signals Verilator exposes)."""
+RUNTIME_CACHE = BUILD_ROOT / "verilator-runtime"
+"""Verilator's runtime library objects, compiled once for every build directory."""
 
 
 @dataclass(frozen=True)
@@ -87,30 +89,43 @@ def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
 
 
 def _cached_verilator():
-    """cocotb's Verilator runner, minus the rebuild when the binary is newer than the source.
+    """cocotb's Verilator runner, made cheaper for many small builds.
 
-    (Verilator regenerates its C++ on every call, which makes ``make`` recompile it all.)
+    - no rebuild when the binary is newer than the source (Verilator regenerates its C++
+      on every call, which makes ``make`` recompile it all);
+    - only the ports are visible (``VISIBLE_PORTS``): a design-wide ``--public-flat-rw``
+      keeps Verilator from optimizing the datapath (about 5x slower simulation);
+    - Verilator's runtime library objects (the same for every design) are compiled once and
+      copied into later build directories; run-once initialization code is compiled -O0.
     """
     from cocotb_tools.runner import Verilator
 
     class CachedVerilator(Verilator):
         def _build_command(self):
-            binary = Path(self.build_dir) / self.hdl_toplevel
+            build_dir = Path(self.build_dir)
+            binary = build_dir / self.hdl_toplevel
             sources = [Path(source) for source in self.sources]
             if binary.exists() and all(binary.stat().st_mtime >= source.stat().st_mtime
                                        for source in sources):
                 return []
-            # Only the ports are made visible (VISIBLE_PORTS): a design-wide
-            # --public-flat-rw keeps Verilator from optimizing the datapath (~4x slower).
             verilate, make = super()._build_command()
-            control = Path(self.build_dir) / "ports.vlt"
+            control = build_dir / "ports.vlt"
             control.write_text("`verilator_config\n" + "".join(
                 f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"\n'
                 for port in VISIBLE_PORTS))
-            verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
-            return [verilate + [str(control)], make + ["OPT_FAST=-O2"]]
+            verilate = [arg for arg in verilate if arg != "--public-flat-rw"] + [str(control)]
+            cached = sorted(str(path) for path in RUNTIME_CACHE.glob("verilated*.o"))
+            seed = [["cp", *cached, str(build_dir)]] if cached else []
+            return [verilate, *seed, make + ["OPT_FAST=-O2", "OPT_SLOW=-O0"]]
 
     return CachedVerilator()
+
+
+def _cache_runtime_objects(build_dir: Path) -> None:
+    if not any(RUNTIME_CACHE.glob("verilated*.o")):
+        RUNTIME_CACHE.mkdir(parents=True, exist_ok=True)
+        for path in build_dir.glob("verilated*.o"):
+            shutil.copy(path, RUNTIME_CACHE / path.name)
 
 
 def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
@@ -132,6 +147,8 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
     runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                  build_args=build_args, timescale=("1ns", "1ps"),
                  log_file=build_dir / "build.log")
+    if sim == "verilator":
+        _cache_runtime_objects(build_dir)
     return runner, build_dir
 
 

@@ -1,0 +1,68 @@
+"""ECP5 DP16KD block-RAM estimate of the core's memories (docs/hdl.md, "Block RAM").
+
+A DP16KD holds 16 kbit (18 kbit with parity bits) in one of these depth x width shapes;
+each memory takes the cheapest shape, as Yosys' ``memory_libmap`` does for ECP5.  The
+estimate assumes every memory of at least ``MIN_BRAM_BITS`` and more than 16 words goes to
+DP16KD (the rest to LUT RAM or flip-flops) and that each bit-plane keeps its own blocks,
+so that one clock enable per plane gates its reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from golden.config import MAGNITUDE_BITS, N_OUTPUTS, WEIGHT_BITS, SNNConfig
+from hdl.core import hidden_geometry, output_geometry
+from hdl.event_list import IMAGE_WORDS, WORD_BITS
+
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+"""(depth, width) configurations of one DP16KD (512 x 36 is pseudo-dual-port, read-only
+use is fine)."""
+MIN_BRAM_BITS = 2048
+"""Memories smaller than this are left to LUT RAM / flip-flops."""
+MAX_DISTRIBUTED_DEPTH = 16
+"""Memories this shallow (the hidden membranes at up to 16 chunks) are wide and shallow:
+flip-flops or 16-deep LUT RAM, never block RAM."""
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """One memory of the core: ``count`` copies of ``depth`` x ``width`` bits."""
+
+    name: str
+    depth: int
+    width: int
+    count: int = 1
+
+    @property
+    def blocks_each(self) -> int:
+        """DP16KD per copy (0 when left to LUTs/FFs)."""
+        if self.depth * self.width < MIN_BRAM_BITS or self.depth <= MAX_DISTRIBUTED_DEPTH:
+            return 0
+        return min(math.ceil(self.depth / d) * math.ceil(self.width / w)
+                   for d, w in DP16KD_SHAPES)
+
+    @property
+    def blocks(self) -> int:
+        return self.blocks_each * self.count
+
+
+def memories(config: SNNConfig) -> list[MemoryUse]:
+    """Every memory of the core for ``config`` (sizes in words and bits)."""
+    hidden, output = hidden_geometry(config), output_geometry(config)
+    return [
+        MemoryUse("hidden weight planes", hidden.words, hidden.lanes, WEIGHT_BITS),
+        MemoryUse("hidden block metadata", hidden.words, MAGNITUDE_BITS * hidden.slots),
+        MemoryUse("hidden membranes", hidden.chunks,
+                  hidden.lanes * config.hidden_membrane_width),
+        MemoryUse("output weight planes", output.words, N_OUTPUTS, WEIGHT_BITS),
+        MemoryUse("output block metadata", output.words, MAGNITUDE_BITS),
+        MemoryUse("image", IMAGE_WORDS, WORD_BITS),
+        MemoryUse("input word list", IMAGE_WORDS, WORD_BITS + 8),
+    ]
+
+
+def dp16kd_total(config: SNNConfig) -> int:
+    """Estimated DP16KD blocks of the whole core."""
+    return sum(memory.blocks for memory in memories(config))

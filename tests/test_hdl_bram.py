@@ -1,0 +1,26 @@
+"""DP16KD estimate of the core's memories (docs/hdl.md, "Block RAM")."""
+
+from __future__ import annotations
+
+from golden.config import SNNConfig
+from hdl.bram import MemoryUse, dp16kd_total, memories
+
+LFE5U_25F_DP16KD = 56
+
+
+def test_one_plane_of_784_x_128_takes_eight_blocks():
+    assert MemoryUse("plane", 784, 128).blocks == 8
+    assert MemoryUse("plane", 3136, 32).blocks == 7
+
+
+def test_small_and_shallow_memories_stay_out_of_block_ram():
+    assert MemoryUse("tiny", 48, 10).blocks == 0
+    assert MemoryUse("membranes", 4, 736).blocks == 0
+
+
+def test_n48_fits_a_25f_and_n128_needs_a_bigger_device():
+    assert dp16kd_total(SNNConfig(n_hidden=48, lanes=48)) <= LFE5U_25F_DP16KD
+    assert dp16kd_total(SNNConfig(n_hidden=128, lanes=128)) == 71
+    planes = next(m for m in memories(SNNConfig(n_hidden=128, lanes=128))
+                  if m.name == "hidden weight planes")
+    assert planes.count == 8 and planes.blocks == 64
