@@ -50,9 +50,14 @@ def render_markdown(report: dict) -> str:
               + f" ({'PASS' if r['timing_met'] else 'FAIL'}). Operating clock for latency "
               f"and power: {r['clock_mhz']:.1f} MHz.", ""]
     if r["critical_path"]:
-        lines += ["Critical path (first and last steps):", "", "| type | ns | from | to |",
-                  "|---|---:|---|---|"]
         steps = r["critical_path"]
+        kind = {t: sum(s["delay_ns"] for s in steps if s["type"] == t)
+                for t in ("clk-to-q", "logic", "routing", "setup")}
+        lines += [f"Critical path: {sum(kind.values()):.2f} ns from `{steps[0]['from']}` to "
+                  f"`{steps[-1]['to']}`: " + ", ".join(f"{v:.2f} ns {k}"
+                                                      for k, v in kind.items()) + ".", "",
+                  "First and last steps:", "", "| type | ns | from | to |",
+                  "|---|---:|---|---|"]
         shown = steps if len(steps) <= 8 else steps[:4] + steps[-4:]
         lines += [f"| {s['type']} | {s['delay_ns']:.2f} | `{s['from']}` | `{s['to']}` |"
                   for s in shown]
