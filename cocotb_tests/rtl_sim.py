@@ -116,7 +116,7 @@ def _cached_verilator():
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"] + [str(control)]
             cached = sorted(str(path) for path in RUNTIME_CACHE.glob("verilated*.o"))
             seed = [["cp", *cached, str(build_dir)]] if cached else []
-            return [verilate, *seed, make + ["OPT_FAST=-O2", "OPT_SLOW=-O0"]]
+            return [verilate, *seed, make + ["OPT_FAST=-O1", "OPT_SLOW=-O0"]]
 
     return CachedVerilator()
 

@@ -3,8 +3,9 @@
 The case file (``$SNN_CASE``, written by :func:`cocotb_tests.rtl_sim.run_rtl`) holds batches
 of images with their register settings; the results (class, output counts, every counter)
 go to ``$SNN_RESULT``.  Comparison against the reference happens in the caller.  Inputs are
-driven and outputs sampled on the falling clock edge; the run of an image is awaited on
-the rising edge of ``done`` (no clock stepping from Python while the core computes).
+driven and outputs sampled on the falling clock edge.  Once the core has scanned an image
+(``CONTROL`` bit 2 clear) the next image is written while it computes; then the testbench
+awaits the rising edge of ``done`` (no clock stepping from Python while the core computes).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
 
 from hdl import regmap
 from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
 
 CLOCK_NS = 10
+SCAN_WAIT_CYCLES = IMAGE_WORDS + 2
+"""Cycles after a start before the scan can be over (the SCAN phase takes at least 198)."""
 
 
 class BusDriver:
@@ -53,11 +56,18 @@ async def configure(bus: BusDriver, registers: np.ndarray, mask: np.ndarray) -> 
         await bus.write(regmap.MASK + k, int(word))
 
 
-async def load_and_start(bus: BusDriver, image: np.ndarray) -> None:
+async def load_image(bus: BusDriver, image: np.ndarray) -> None:
     words = np.asarray(image, dtype=np.uint8).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
     for w, word in enumerate(words.view("<u4").ravel()):
         await bus.write(regmap.IMAGE + w, int(word))
-    await bus.write(regmap.CONTROL, regmap.START)
+
+
+async def wait_for_scan(bus: BusDriver) -> None:
+    """Return once the core has scanned its image (the image memory is free again)."""
+    await Timer(SCAN_WAIT_CYCLES * CLOCK_NS - 1, "ns")
+    await FallingEdge(bus.dut.clk)
+    while await bus.read(regmap.CONTROL) & regmap.SCANNING:
+        await ClockCycles(bus.dut.clk, 16, rising=False)
 
 
 async def reset(dut, cycles: int = 2) -> None:
@@ -88,7 +98,8 @@ async def run_case(dut):
     for b, size in enumerate(sizes):
         if resets[b] >= 0:
             await configure(bus, registers[b], masks[b])
-            await load_and_start(bus, images[first])
+            await load_image(bus, images[first])
+            await bus.write(regmap.CONTROL, regmap.START)
             await ClockCycles(dut.clk, int(resets[b]))
             await FallingEdge(dut.clk)
             assert int(dut.busy.value) == 1, "the core finished before the mid-image reset"
@@ -96,10 +107,16 @@ async def run_case(dut):
             status = await bus.read(regmap.CONTROL)
             assert status == 0, f"CONTROL reads {status:#x} after reset, expected 0"
         await configure(bus, registers[b], masks[b])
-        for i in range(first, first + int(size)):
-            await load_and_start(bus, images[i])
-            await with_timeout(RisingEdge(dut.done), max_cycles * CLOCK_NS, "ns")
-            await FallingEdge(dut.clk)
+        await load_image(bus, images[first])
+        last = first + int(size)
+        for i in range(first, last):
+            await bus.write(regmap.CONTROL, regmap.START)
+            if i + 1 < last:  # the next image goes in while this one computes
+                await wait_for_scan(bus)
+                await load_image(bus, images[i + 1])
+            if not int(dut.done.value):
+                await with_timeout(RisingEdge(dut.done), max_cycles * CLOCK_NS, "ns")
+                await FallingEdge(dut.clk)
             pred[i] = await bus.read(regmap.RESULT)
             for k in range(10):
                 counts[i, k] = await bus.read(regmap.COUNTS + k)

@@ -137,7 +137,7 @@ class SNNCore(wiring.Component):
                         for k in range(N_OUTPUTS)]
 
         bus = self.bus
-        start = Signal()
+        start, scanning = Signal(), Signal()
         m.d.comb += [
             inputs.image_addr.eq(bus.addr),
             inputs.image_data.eq(bus.w_data),
@@ -159,7 +159,7 @@ class SNNCore(wiring.Component):
                         m.d.sync += mask.word_select(k, regmap.DATA_WIDTH)[:width].eq(
                             bus.w_data[:width])
         readable = {
-            regmap.CONTROL: Cat(self.busy, self.done),
+            regmap.CONTROL: Cat(self.busy, self.done, scanning),
             regmap.PRECISION: Cat(bits_hidden, bits_out),
             regmap.TAU: Cat(tau_hidden, Const(0, 1), tau_out),
             regmap.TIMESTEPS: timesteps,
@@ -241,6 +241,7 @@ class SNNCore(wiring.Component):
                                  sweep_chunk.eq(0), sweep_running.eq(1)]
                     m.next = "SCAN"
             with m.State("SCAN"):
+                m.d.comb += scanning.eq(1)
                 m.d.comb += [membrane_write.addr.eq(sweep_chunk),
                              membrane_write.en.eq(sweep_running)]
                 with m.If(sweep_running):

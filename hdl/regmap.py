@@ -8,7 +8,10 @@ address                   R/W   contents
 ========================  ====  =========================================================
 ``IMAGE`` + w (0..195)    W     pixels ``4w .. 4w+3``, pixel ``4w+i`` in bits ``8i+7:8i``
 ``CONTROL``               R/W   W: bit 0 = 1 starts an image (ignored while busy);
-                                R: bit 0 busy, bit 1 done (cleared by the next start)
+                                R: bit 0 busy, bit 1 done (cleared by the next start),
+                                bit 2 scanning (the image memory is being read; once it
+                                reads 0 the next image may be written while the core
+                                computes)
 ``PRECISION``             R/W   bits 3:0 hidden precision, 7:4 output precision (2..8;
                                 writes are clamped into 2..8); may change between steps
 ``TAU``                   R/W   bits 6:0 hidden tau, 14:8 output tau (0..127, 0 = off)
@@ -20,7 +23,8 @@ address                   R/W   contents
 ``MASK`` + k              R/W   hidden neuron mask bits ``32k+31 .. 32k`` (1 = on)
 ========================  ====  =========================================================
 
-Write the image, mask, tau and T only while the core is idle.
+Write the mask, tau and T only while the core is idle, the image while idle or once
+``SCANNING`` reads 0.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ COUNTER_ORDER = (*COUNTER_NAMES, "cycles")
 """Counters readable at ``COUNTERS + i``: the contract's counters, then RTL cycles."""
 START = 1
 """``CONTROL`` write value that starts an image."""
-BUSY, DONE = 1, 2
+BUSY, DONE, SCANNING = 1, 2, 4
 """``CONTROL`` read bits."""
 
 
