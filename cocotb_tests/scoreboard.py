@@ -25,16 +25,19 @@ class Divergence:
 
     image: int
     batch: int
+    image_in_batch: int
     fields: dict[str, dict[str, object]]
     settings: dict[str, object]
     seed: int | None = None
+    location: str | None = None
 
     def describe(self) -> str:
         """One paragraph naming the image, what differed and how to reproduce it."""
         parts = [f"{name}: expected {v['expected']}, RTL {v['rtl']}"
                  for name, v in self.fields.items()]
+        where = f" [{self.location}]" if self.location else ""
         return (f"first divergence at image {self.image} (batch {self.batch}, settings "
-                f"{self.settings}, seed {self.seed}): " + "; ".join(parts))
+                f"{self.settings}, seed {self.seed}): " + "; ".join(parts) + where)
 
 
 @dataclass
@@ -89,7 +92,7 @@ def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
         if wrong.any() and score.first_divergence is None:
             i = int(np.argmax(wrong))
             score.first_divergence = Divergence(
-                image=score.images + i, batch=b, seed=seed,
+                image=score.images + i, batch=b, image_in_batch=i, seed=seed,
                 settings=_settings_dict(batch.settings),
                 fields={name: {"expected": int(expected[name][i]), "rtl": int(got[name][i])}
                         for name in expected if expected[name][i] != got[name][i]})
@@ -100,3 +103,32 @@ def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
             score.rtl_correct += int((rtl.pred == labels[b]).sum())
             score.reference_correct += int((ref.pred == labels[b]).sum())
     return score
+
+
+def locate_step(config: SNNConfig, w_hidden, w_out, settings: RunSettings, image: np.ndarray,
+                run=None) -> str:
+    """Re-run one diverging image with T' = 1..T steps (the counters after T' steps are
+    prefixes of the full run) and name the first step, layer and output neuron that differ.
+
+    Hidden neurons are not observable on the bus; the hidden layer is named when the hidden
+    spike count already differs at that step.
+    """
+    from dataclasses import replace
+
+    from cocotb_tests.rtl_sim import run_rtl
+
+    run = run or run_rtl
+    timesteps, _ = settings.resolve(config)
+    batches = [Batch(replace(settings, timesteps=t), image[None]) for t in range(1, timesteps + 1)]
+    for t, (batch, rtl) in enumerate(zip(batches, run(config, w_hidden, w_out, batches),
+                                         strict=True)):
+        ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
+        differs = [name for name in COUNTER_NAMES
+                   if ref.counters[name][0] != rtl.counters[name][0]]
+        neurons = [k for k in range(10) if ref.counts[0, k] != rtl.counts[0, k]]
+        if differs or neurons:
+            layer = ("hidden layer" if {"input_spikes", "hidden_spikes"} & set(differs)
+                     else "output layer or synapse accounting")
+            where = f", output neuron(s) {neurons}" if neurons else ""
+            return f"first diverging step {t}: {layer}{where}, counters {differs}"
+    return "no step-level divergence when re-run (the difference is in the final result)"

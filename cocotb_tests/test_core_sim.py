@@ -27,7 +27,7 @@ from cocotb_tests.cases import (
     random_weights,
 )
 from cocotb_tests.rtl_sim import Batch, run_rtl
-from cocotb_tests.scoreboard import Score, score_batches
+from cocotb_tests.scoreboard import Score, locate_step, score_batches
 from golden.config import RunSettings, SNNConfig
 
 RANDOM_SEEDS = (11, 23, 37, 41, 59, 67)
@@ -40,8 +40,12 @@ def run_and_score(network: Network, batches: list[Batch],
     results = run_rtl(network.config, network.w_hidden, network.w_out, batches)
     score = score_batches(network.config, network.w_hidden, network.w_out, batches, results,
                           labels=labels, seed=network.seed)
-    assert score.mismatches == 0, (f"{score.mismatches} of {score.images} images differ; "
-                                   + score.first_divergence.describe())
+    if score.mismatches:
+        first = score.first_divergence
+        first.location = locate_step(network.config, network.w_hidden, network.w_out,
+                                     batches[first.batch].settings,
+                                     batches[first.batch].images[first.image_in_batch])
+        pytest.fail(f"{score.mismatches} of {score.images} images differ; {first.describe()}")
     return score
 
 

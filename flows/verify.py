@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 from cocotb_tests.cases import Network, committed_network, random_network
 from cocotb_tests.rtl_sim import Batch, run_rtl
-from cocotb_tests.scoreboard import score_batches
+from cocotb_tests.scoreboard import locate_step, score_batches
 from golden.config import PRECISIONS, RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
@@ -89,6 +89,11 @@ def verify(network: Network, bits: int, images, labels) -> dict[str, object]:
     seconds = time.monotonic() - started
     score = score_batches(network.config, network.w_hidden, network.w_out, batches, results,
                           labels=[labels], seed=network.seed)
+    first = score.first_divergence
+    if first is not None:
+        first.location = locate_step(network.config, network.w_hidden, network.w_out,
+                                     batches[0].settings, images[first.image_in_batch],
+                                     run=run_rtl)
     config = network.config
     return {
         **score.summary(),
