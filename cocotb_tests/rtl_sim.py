@@ -8,10 +8,12 @@ returns what the RTL reported through its register bus.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,27 +130,36 @@ def _cache_runtime_objects(build_dir: Path) -> None:
             shutil.copy(path, RUNTIME_CACHE / path.name)
 
 
+@contextmanager
+def _locked(build_dir: Path):
+    """Hold an exclusive lock on ``build_dir`` (two test runs may build the same config)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
     build_dir = build_directory(config, w_hidden, w_out, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    if not source.exists():
-        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
-        text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
-        tmp = source.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(source)
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
-    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-    build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 build_args=build_args, timescale=("1ns", "1ps"),
-                 log_file=build_dir / "build.log")
-    if sim == "verilator":
-        _cache_runtime_objects(build_dir)
+    with _locked(build_dir):
+        source = build_dir / f"{TOPLEVEL}.v"
+        if not source.exists():
+            core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+            text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+            tmp = source.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(source)
+        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
+        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"),
+                     log_file=build_dir / "build.log")
+        if sim == "verilator":
+            _cache_runtime_objects(build_dir)
     return runner, build_dir
 
 
