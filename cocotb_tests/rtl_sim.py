@@ -127,7 +127,9 @@ def _cache_runtime_objects(build_dir: Path) -> None:
     if not any(RUNTIME_CACHE.glob("verilated*.o")):
         RUNTIME_CACHE.mkdir(parents=True, exist_ok=True)
         for path in build_dir.glob("verilated*.o"):
-            shutil.copy(path, RUNTIME_CACHE / path.name)
+            tmp = RUNTIME_CACHE / f".{path.name}.{os.getpid()}"
+            shutil.copy(path, tmp)
+            tmp.replace(RUNTIME_CACHE / path.name)  # atomic: a concurrent build never sees half
 
 
 @contextmanager
