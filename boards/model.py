@@ -1,0 +1,175 @@
+"""A Python model of the board top: same frames in, same frames out (docs/protocol.md).
+
+:class:`DeviceModel` parses requests exactly like the gateware receiver (hunt for SOF, header
+check, CRC, abandon on a framing error or a time-out) and executes them on a register model
+of the core, computing results with :func:`golden.reference.infer` and cycles with
+:mod:`hdl.cycle_model`.  The cocotb test compares the RTL's byte stream with it, and the host
+demo uses it for ``--loopback`` (no board needed).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from boards import protocol as p
+from golden.config import N_OUTPUTS, RunSettings, SNNConfig
+from golden.reference import infer
+from hdl import regmap
+from hdl.core import hidden_geometry
+from hdl.cycle_model import image_cycles
+
+
+class CoreRegisters:
+    """The core's run-time registers as the RTL holds them (writes clamped like the RTL)."""
+
+    def __init__(self, config: SNNConfig):
+        self.config = config
+        self.bits_hidden = self.bits_out = 8
+        self.tau_hidden = self.tau_out = 0
+        self.timesteps = config.timesteps
+        self.mask = np.ones(regmap.mask_words(config.n_hidden) * 32, dtype=bool)
+        self.result = p.Result(0, (0,) * N_OUTPUTS,
+                               dict.fromkeys(regmap.COUNTER_ORDER, 0))
+        self.done = False
+
+    def write(self, address: int, value: int) -> None:
+        address &= (1 << regmap.ADDRESS_WIDTH) - 1
+        if address == regmap.PRECISION:
+            self.bits_hidden = min(max(value & 0xF, 2), 8)
+            self.bits_out = min(max(value >> 4 & 0xF, 2), 8)
+        elif address == regmap.TAU:
+            self.tau_hidden, self.tau_out = value & 0x7F, value >> 8 & 0x7F
+        elif address == regmap.TIMESTEPS:
+            self.timesteps = min(max(value & 0xFF, 1), self.config.t_max)
+        elif regmap.MASK <= address < regmap.MASK + regmap.mask_words(self.config.n_hidden):
+            k = address - regmap.MASK
+            self.mask[32 * k:32 * k + 32] = [(value >> i) & 1 for i in range(32)]
+
+    def read(self, address: int) -> int:
+        address &= (1 << regmap.ADDRESS_WIDTH) - 1
+        n = self.config.n_hidden
+        counters = [self.result.counters[name] for name in regmap.COUNTER_ORDER]
+        mask_words = regmap.mask_words(n)
+        if regmap.MASK <= address < regmap.MASK + mask_words:
+            k = address - regmap.MASK
+            bits = self.mask[32 * k:32 * k + 32].copy()
+            bits[max(0, n - 32 * k):] = False
+            return int(sum(int(b) << i for i, b in enumerate(bits)))
+        if regmap.COUNTS <= address < regmap.COUNTS + N_OUTPUTS:
+            return self.result.counts[address - regmap.COUNTS]
+        if regmap.COUNTERS <= address < regmap.COUNTERS + len(counters):
+            return counters[address - regmap.COUNTERS]
+        return {regmap.CONTROL: int(self.done) << 1,
+                regmap.PRECISION: self.bits_hidden | self.bits_out << 4,
+                regmap.TAU: self.tau_hidden | self.tau_out << 8,
+                regmap.TIMESTEPS: self.timesteps, regmap.RESULT: self.result.pred,
+                regmap.INFO: n | self.config.t_max << 16}.get(address, 0)
+
+    def settings(self) -> RunSettings:
+        return RunSettings(bits_hidden=self.bits_hidden, bits_out=self.bits_out,
+                           tau_hidden=self.tau_hidden, tau_out=self.tau_out,
+                           hidden_mask=tuple(self.mask[:self.config.n_hidden]),
+                           timesteps=self.timesteps)
+
+
+class DeviceModel:
+    """The board top in Python: :meth:`feed` request bytes, get response bytes back.
+
+    Parameters
+    ----------
+    config : SNNConfig
+        The core's configuration.
+    w_hidden, w_out : int arrays
+        The weights the "bitstream" carries.
+    info : DeviceInfo
+        What IDENTIFY answers (:func:`boards.protocol.device_info`).
+    """
+
+    def __init__(self, config: SNNConfig, w_hidden, w_out, info: p.DeviceInfo):
+        self.config, self.w_hidden, self.w_out, self.info = config, w_hidden, w_out, info
+        self.registers = CoreRegisters(config)
+        self.chunks = hidden_geometry(config).chunks
+        self._partial: bytearray | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        """Receive ``data``; return every response frame it causes, in order."""
+        out = bytearray()
+        for byte in data:
+            out += self._receive(byte)
+        return bytes(out)
+
+    def timeout(self) -> bytes:
+        """The line was silent for the frame time-out: abandon a half-received frame."""
+        return self._abandon(p.ERR_TIMEOUT)
+
+    def framing_error(self) -> bytes:
+        """A byte arrived with a low stop bit: abandon a half-received frame."""
+        return self._abandon(p.ERR_FRAMING)
+
+    def _abandon(self, code: int) -> bytes:
+        if self._partial is None:
+            return b""
+        cmd, tag = (bytes(self._partial) + b"\0\0")[:2]
+        self._partial = None
+        return self._error(code, cmd, tag)
+
+    def _error(self, code: int, cmd: int, tag: int) -> bytes:
+        return p.encode_frame(p.ERROR, tag, bytes([code, cmd]))
+
+    def _receive(self, byte: int) -> bytes:
+        if self._partial is None:
+            if byte == p.SOF:
+                self._partial = bytearray()
+            return b""
+        frame = self._partial
+        frame.append(byte)
+        cmd, tag = (bytes(frame) + b"\0\0")[:2]
+        if len(frame) == 4:
+            length = int.from_bytes(frame[2:4], "little")
+            if cmd not in p.COMMANDS:
+                self._partial = None
+                return self._error(p.ERR_UNKNOWN_COMMAND, cmd, tag)
+            if not p.valid_length(cmd, length):
+                self._partial = None
+                return self._error(p.ERR_LENGTH, cmd, tag)
+        if len(frame) < 6 or len(frame) < 6 + int.from_bytes(frame[2:4], "little"):
+            return b""
+        self._partial = None
+        if p.crc16(frame) != 0:
+            return self._error(p.ERR_CHECKSUM, cmd, tag)
+        return self._execute(cmd, tag, bytes(frame[4:-2]))
+
+    def _execute(self, cmd: int, tag: int, payload: bytes) -> bytes:
+        registers = self.registers
+        if cmd == p.IDENTIFY:
+            body = self.info.to_bytes()
+        elif cmd == p.WRITE_REGS:
+            for address, value in struct.iter_unpack("<HI", payload):
+                if address & 0x3FF != regmap.CONTROL:
+                    registers.write(address, value)
+            body = b""
+        elif cmd == p.READ_REGS:
+            body = b"".join(struct.pack("<I", registers.read(address))
+                            for (address,) in struct.iter_unpack("<H", payload))
+        elif cmd == p.CLASSIFY:
+            try:
+                image = p.decode_image(payload)
+            except p.ProtocolError:
+                return self._error(p.ERR_PAYLOAD, cmd, tag)
+            registers.result = self.classify(image)
+            registers.done = True
+            body = registers.result.to_bytes()
+        else:
+            body = registers.result.to_bytes()
+        return p.encode_frame(cmd | p.RESPONSE, tag, body)
+
+    def classify(self, image: np.ndarray) -> p.Result:
+        """The core's answer for one image at the current register settings."""
+        settings = self.registers.settings()
+        ref = infer(self.w_hidden, self.w_out, image[None], self.config, settings)
+        counters = {name: int(ref.counters[name][0]) for name in ref.counters}
+        counters["cycles"] = image_cycles(image, self.registers.timesteps, self.chunks,
+                                          counters["hidden_spikes"])
+        return p.Result(int(ref.pred[0]), tuple(int(c) for c in ref.counts[0]), counters)
