@@ -98,7 +98,7 @@ def run_tool(tool: str, args: list[str], log: Path, label: str, *, cwd: Path,
     start = time.monotonic()
     cpu_start = _children_cpu()
     status = ""
-    with open(log, "w") as sink:
+    with open(log, "w", buffering=1) as sink:
         try:
             proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
