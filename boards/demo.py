@@ -1,0 +1,213 @@
+"""On-board MNIST demo: build, program, stream test images, check every answer on the host.
+
+    python boards/demo.py --board ulx3s-85f --program --images 1000 --bits 4
+
+Builds the board's bitstream (cached under ``build/boards/``), loads it with openFPGALoader,
+streams MNIST test images over the framed UART protocol (docs/protocol.md) with a progress
+bar (accuracy, images/s, on-chip cycles per image), and checks each on-chip class, output
+spike count and event counter against the integer reference (and the cycle count against
+the cycle model).  ``--dry-run`` builds and prints the programming command; ``--loopback``
+talks to the Python device model instead of a board.  Exit codes: 0 all answers equal the
+reference, 1 a mismatch, 2 a usage or hardware problem (one sentence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+import numpy as np
+
+from boards import protocol as p
+from boards.bitstream import (
+    PROJECT_ROOT,
+    build_bitstream,
+    hardware_config,
+    program,
+    program_command,
+)
+from boards.host import Client, LoopbackTransport, SerialTransport, find_port
+from boards.model import DeviceModel
+from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
+from golden.config import PRECISIONS, RunSettings
+from golden.errors import UserError, run_cli
+from golden.mnist import load_split
+from golden.reference import COUNTER_NAMES, infer
+from golden.weights import load_weights
+from hdl.core import hidden_geometry
+from hdl.cycle_model import image_cycles
+
+SHADES = " .:-=+*#%@"
+
+
+def ascii_digit(image: np.ndarray) -> str:
+    """A 28 x 28 image as 28 lines of text (two characters per pixel)."""
+    levels = (np.asarray(image, dtype=np.int32).reshape(28, 28) * len(SHADES)) // 256
+    return "\n".join("".join(SHADES[v] * 2 for v in row) for row in levels)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 every answer equals the reference, 1 a mismatch, 2 a usage or "
+               "hardware problem.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS),
+                        help="board id")
+    parser.add_argument("--port", default=None,
+                        help="serial port (default: the board's USB serial port, found by "
+                             "its USB id)")
+    parser.add_argument("--program", action="store_true",
+                        help="build the bitstream (cached) and load it into the FPGA "
+                             "with openFPGALoader before streaming")
+    parser.add_argument("--flash", action="store_true",
+                        help="with --program: write the SPI flash (survives power-off) "
+                             "instead of SRAM")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build the bitstream and print the programming command; no "
+                             "hardware is touched")
+    parser.add_argument("--loopback", action="store_true",
+                        help="talk to the Python device model instead of a board (tests the "
+                             "host side without hardware)")
+    parser.add_argument("--images", type=int, default=1000,
+                        help="stream the first K MNIST test images")
+    parser.add_argument("--bits", type=int, default=8, choices=PRECISIONS,
+                        help="weight precision of both layers (a run-time register)")
+    parser.add_argument("--weights", default=None,
+                        help="weights file (default: the board's, weights/mnist-784-128-10.npz "
+                             "or -48- on a 12F/25F)")
+    parser.add_argument("--show", type=int, default=0, metavar="N",
+                        help="print the first N digits as ASCII art with their answers")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
+    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_HZ / 1e6,
+                        help="core clock of the bitstream (MHz)")
+    parser.add_argument("--timeout", type=float, default=0.5,
+                        help="seconds to wait for an answer before retrying")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as JSON instead of text")
+    args = parser.parse_args(argv)
+    if args.images < 1:
+        parser.error(f"--images must be >= 1, not {args.images}")
+    return args
+
+
+def expected_results(model: DeviceModel, images: np.ndarray, settings: RunSettings):
+    """Reference answers (class, counts, counters) for all images at once."""
+    return infer(model.w_hidden, model.w_out, images, model.config, settings)
+
+
+def compare(result: p.Result, ref, i: int, image, timesteps: int, chunks: int) -> list[str]:
+    """Fields where the on-chip ``result`` differs from reference image ``i``."""
+    wrong = []
+    if result.pred != int(ref.pred[i]):
+        wrong.append(f"class {result.pred} != {int(ref.pred[i])}")
+    counts = [int(c) for c in ref.counts[i]]
+    if list(result.counts) != counts:
+        wrong.append(f"counts {list(result.counts)} != {counts}")
+    for name in COUNTER_NAMES:
+        if result.counters[name] != int(ref.counters[name][i]):
+            wrong.append(f"{name} {result.counters[name]} != {int(ref.counters[name][i])}")
+    cycles = image_cycles(image, timesteps, chunks, int(ref.counters["hidden_spikes"][i]))
+    if result.counters["cycles"] != cycles:
+        wrong.append(f"cycles {result.counters['cycles']} != {cycles} (cycle model)")
+    return wrong
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    spec = board(args.board)
+    weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)
+    config = hardware_config(weights)
+    clock_hz = round(args.clock_mhz * 1e6)
+    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=clock_hz,
+                         baud=args.baud, banks=spec.banks)
+    model = DeviceModel(config, weights.w_hidden, weights.w_out, info)
+
+    if args.program or args.dry_run:
+        print(f"building the {args.board} bitstream (minutes the first time, then cached)...",
+              file=sys.stderr)
+        bit = build_bitstream(args.board, weights, clock_hz=clock_hz, baud=args.baud)
+        fmax = f"{bit.fmax_mhz:.1f} MHz" if bit.fmax_mhz else "unknown"
+        print(f"bitstream {bit.path} ({bit.size_bytes:,} bytes, "
+              f"{'cached' if bit.cached else f'built in {bit.seconds:.0f} s'}, "
+              f"Fmax {fmax} for {clock_hz / 1e6:g} MHz)", file=sys.stderr)
+        if args.dry_run:
+            print(shlex.join(program_command(args.board, bit.path, flash=args.flash)))
+            return 0
+        program(args.board, bit.path, flash=args.flash)
+
+    if args.loopback:
+        transport = LoopbackTransport(model)
+    else:
+        transport = SerialTransport(args.port or find_port(spec), args.baud)
+    try:
+        return stream(args, Client(transport, args.timeout), model, info)
+    finally:
+        transport.close()
+
+
+def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
+    """Identify the board, set the precision, classify and check; print the summary."""
+    found = client.identify()
+    if found.fingerprint != info.fingerprint or found.n_hidden != info.n_hidden:
+        raise UserError(f"the board on {client.transport.port} runs another design "
+                        f"(N = {found.n_hidden}, weights {found.fingerprint.hex()}, expected "
+                        f"N = {info.n_hidden}, {info.fingerprint.hex()}); use --program")
+    settings = RunSettings.uniform(args.bits)
+    client.write_registers(p.settings_writes(model.config, settings))
+    split = load_split("test").first(args.images)
+    ref = expected_results(model, split.images, settings)
+    timesteps, _ = settings.resolve(model.config)
+    chunks = hidden_geometry(model.config).chunks
+    from tqdm import tqdm
+
+    correct = mismatches = cycles = 0
+    problems: list[str] = []
+    start = time.monotonic()
+    bar = tqdm(total=len(split.images), unit="img", disable=args.json)
+    for i, result in client.classify(split.images, window=found.banks):
+        wrong = compare(result, ref, i, split.images[i], timesteps, chunks)
+        mismatches += bool(wrong)
+        if wrong and len(problems) < 5:
+            problems.append(f"image {i}: " + "; ".join(wrong))
+        correct += result.pred == split.labels[i]
+        cycles += result.counters["cycles"]
+        if i < args.show:
+            tqdm.write(f"{ascii_digit(split.images[i])}\nimage {i}: label {split.labels[i]}, "
+                       f"board says {result.pred} (reference {int(ref.pred[i])})\n")
+        bar.update()
+        bar.set_postfix(acc=f"{correct / (i + 1):.4f}", cycles=f"{cycles / (i + 1):.0f}",
+                        mismatches=mismatches)
+    bar.close()
+    seconds = time.monotonic() - start
+    n = len(split.images)
+    encoded = float(np.mean([len(p.encode_image(x)) for x in split.images]))
+    summary = {
+        "board": args.board, "port": client.transport.port, "images": n, "bits": args.bits,
+        "accuracy": correct / n,
+        "reference_accuracy": float(np.mean(ref.pred == split.labels)),
+        "mismatches": mismatches, "images_per_second": n / seconds,
+        "line_rate_bound_images_per_second": p.line_rate_bound(encoded, found.baud),
+        "raw_line_rate_bound_images_per_second": p.line_rate_bound(784, found.baud),
+        "encoded_image_bytes": encoded, "cycles_per_image": cycles / n,
+        "on_chip_us_per_image": cycles / n / found.clock_hz * 1e6, "data": split.source,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{n} images on {summary['port']}: accuracy {summary['accuracy']:.4f} "
+              f"(reference {summary['reference_accuracy']:.4f}), {mismatches} mismatches; "
+              f"{summary['images_per_second']:.0f} images/s (line-rate bound "
+              f"{summary['line_rate_bound_images_per_second']:.0f} at {found.baud:,} baud, "
+              f"{encoded:.0f} bytes/image); {summary['cycles_per_image']:.0f} cycles = "
+              f"{summary['on_chip_us_per_image']:.1f} us/image on chip")
+    for problem in problems:
+        print(f"mismatch: {problem}", file=sys.stderr)
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,208 @@
+"""Host side of the protocol: serial / loopback transports and a pipelined client.
+
+:class:`Client` sends requests with fresh tags, matches answers by tag (ignoring stray
+frames caused by line noise), retries a request whose answer is an error frame or never
+comes, and keeps up to ``window`` CLASSIFY frames in flight so the line never idles.
+Every failure a user can cause is one sentence (:class:`golden.errors.UserError`).
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from boards import protocol as p
+from boards.model import DeviceModel
+from boards.platforms import Board
+from golden.errors import UserError
+
+RESYNC_S = 0.05
+"""Silence that makes the device abandon any half-received frame (its time-out is 20 ms)."""
+RETRIES = 3
+
+
+class SerialTransport:
+    """A serial port (pyserial), opened with one-sentence errors."""
+
+    def __init__(self, port: str, baud: int):
+        try:
+            import serial
+        except ImportError:
+            raise UserError("pyserial is missing: pip install pyserial") from None
+        self.port = port
+        try:
+            self.serial = serial.Serial(port, baud, timeout=0)
+        except serial.SerialException as err:
+            number = getattr(err, "errno", None)
+            if number == errno.ENOENT or "could not open port" in str(err) and \
+                    "No such file" in str(err):
+                raise UserError(f"serial port {port} does not exist (is the board plugged "
+                                "in? use --port)") from None
+            if number == errno.EACCES or "Permission denied" in str(err):
+                raise UserError(f"permission denied on {port} (add yourself to the dialout "
+                                "group and log in again)") from None
+            raise UserError(f"cannot open serial port {port} ({err})") from None
+        try:  # the FTDI driver otherwise holds a short answer back for 16 ms
+            self.serial.set_low_latency_mode(True)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+    def write(self, data: bytes) -> None:
+        self.serial.write(data)
+
+    def read(self, timeout_s: float) -> bytes:
+        self.serial.timeout = timeout_s
+        first = self.serial.read(1)
+        return first + self.serial.read(self.serial.in_waiting) if first else b""
+
+    def resync(self) -> None:
+        """Let the device abandon a half frame, then drop whatever is in flight."""
+        time.sleep(RESYNC_S)
+        self.serial.reset_input_buffer()
+
+    def close(self) -> None:
+        self.serial.close()
+
+
+class LoopbackTransport:
+    """The device model in place of a board (``--loopback``): same bytes, no hardware."""
+
+    def __init__(self, model: DeviceModel):
+        self.model = model
+        self.port = "loopback"
+        self.pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.pending += self.model.feed(data)
+
+    def read(self, timeout_s: float) -> bytes:
+        data, self.pending = bytes(self.pending), bytearray()
+        return data
+
+    def resync(self) -> None:
+        self.pending += self.model.timeout()
+        self.pending.clear()
+
+    def close(self) -> None:
+        pass
+
+
+def find_port(spec: Board) -> str:
+    """The serial port of a connected ``spec`` board (USB VID:PID), or a one-sentence error."""
+    try:
+        from serial.tools import list_ports
+    except ImportError:
+        raise UserError("pyserial is missing: pip install pyserial") from None
+    ports = sorted((port for port in list_ports.comports()
+                    if (port.vid, port.pid) in spec.usb_ids), key=lambda port: port.device)
+    if not ports:
+        ids = ", ".join(f"{vid:04x}:{pid:04x}" for vid, pid in spec.usb_ids)
+        raise UserError(f"no {spec.board_id} board found: no USB serial port {ids} is "
+                        "connected (plug it in, or name the port with --port)")
+    return ports[-1].device  # dual-channel FTDI: the UART is the second interface
+
+
+class Client:
+    """Requests and pipelined classification over a transport.
+
+    Parameters
+    ----------
+    transport : SerialTransport or LoopbackTransport
+        Where frames go.
+    timeout_s : float
+        How long an answer may take before the request is retried (s).
+    """
+
+    def __init__(self, transport, timeout_s: float = 0.5):
+        self.transport = transport
+        self.timeout_s = timeout_s
+        self.decoder = p.FrameDecoder()
+        self.frames: list[p.Frame] = []
+        self._tag = 0
+
+    def _next_tag(self, busy=()) -> int:
+        while True:
+            self._tag = (self._tag + 1) & 0xFF
+            if self._tag not in busy:
+                return self._tag
+
+    def _receive(self, deadline: float) -> p.Frame | None:
+        while not self.frames:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.frames.extend(self.decoder.feed(self.transport.read(min(left, 0.05))))
+        return self.frames.pop(0)
+
+    def request(self, cmd: int, payload: bytes = b"") -> p.Frame:
+        """Send one request; its answer (retried on an error frame or no answer)."""
+        problem = "no answer"
+        for _ in range(RETRIES):
+            tag = self._next_tag()
+            self.transport.write(p.encode_frame(cmd, tag, payload))
+            deadline = time.monotonic() + self.timeout_s
+            while (frame := self._receive(deadline)) is not None:
+                if frame.tag != tag:
+                    continue
+                if frame.is_error:
+                    problem = frame.error_text()
+                    break
+                return frame
+            self.transport.resync()
+            self.frames.clear()
+        if problem == "no answer":
+            raise UserError(f"the board on {self.transport.port} does not answer (is it "
+                            "programmed with the demo bitstream? try --program)")
+        raise UserError(f"the board on {self.transport.port} rejected command {cmd:#04x}: "
+                        f"{problem}")
+
+    def identify(self) -> p.DeviceInfo:
+        return p.DeviceInfo.from_bytes(self.request(p.IDENTIFY).payload)
+
+    def write_registers(self, writes: list[tuple[int, int]]) -> None:
+        for start in range(0, len(writes), p.MAX_REGS):
+            self.request(p.WRITE_REGS, p.write_regs_payload(writes[start:start + p.MAX_REGS]))
+
+    def classify(self, images: np.ndarray, window: int) -> Iterator[tuple[int, p.Result]]:
+        """Classify ``images`` in order with up to ``window`` frames in flight.
+
+        Yields (image index, result) in order.  An image whose answer is an error frame or
+        missing is sent again (up to :data:`RETRIES` times).
+        """
+        payloads = [p.encode_image(image) for image in images]
+        in_flight: dict[int, int] = {}  # tag -> image index
+        attempts = [0] * len(payloads)
+        done: dict[int, p.Result] = {}
+        queue = list(range(len(payloads)))
+        next_yield = 0
+        while next_yield < len(payloads):
+            while queue and len(in_flight) < window:
+                index = queue.pop(0)
+                tag = self._next_tag(in_flight)
+                in_flight[tag] = index
+                attempts[index] += 1
+                self.transport.write(p.encode_frame(p.CLASSIFY, tag, payloads[index]))
+            frame = self._receive(time.monotonic() + self.timeout_s)
+            if frame is None or (frame.is_error and frame.tag in in_flight):
+                lost = sorted(in_flight.values()) if frame is None else [in_flight[frame.tag]]
+                if any(attempts[i] >= RETRIES for i in lost):
+                    reason = "no answer" if frame is None else frame.error_text()
+                    raise UserError(f"the board on {self.transport.port} failed image "
+                                    f"{lost[0]} {RETRIES} times ({reason})")
+                if frame is None:
+                    self.transport.resync()
+                    self.frames.clear()
+                    in_flight.clear()
+                else:
+                    del in_flight[frame.tag]
+                queue = sorted(set(queue) | set(lost))
+                continue
+            if frame.tag not in in_flight or frame.cmd != p.CLASSIFY | p.RESPONSE:
+                continue
+            done[in_flight.pop(frame.tag)] = p.Result.from_bytes(frame.payload)
+            while next_yield in done:
+                yield next_yield, done.pop(next_yield)
+                next_yield += 1
