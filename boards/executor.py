@@ -52,6 +52,7 @@ class CommandExecutor(wiring.Component):
 
     def __init__(self, *, banks: int, identify: bytes):
         if not identify:
+            self._MustUse__silence = True  # a rejected component is not an unused one
             raise ValueError("identify must be the non-empty IDENTIFY payload")
         self._banks = banks
         self._identify = bytes(identify)

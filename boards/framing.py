@@ -74,10 +74,12 @@ class FrameReceiver(wiring.Component):
     """
 
     def __init__(self, *, banks: int, timeout: int):
+        self._MustUse__silence = True  # until validated: a rejected component is not unused
         if banks not in (1, 2, 4):
             raise ValueError(f"banks must be 1, 2 or 4, not {banks!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 16:
             raise ValueError(f"timeout must be an integer >= 16 (cycles), not {timeout!r}")
+        self._MustUse__silence = False
         self._banks = banks
         self._timeout = timeout
         super().__init__({

@@ -85,6 +85,7 @@ class UartSNN(wiring.Component):
 
     def __init__(self, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
                  timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1):
+        self._MustUse__silence = True  # until validated: a rejected component is not unused
         if not isinstance(config, SNNConfig):
             raise TypeError(f"config must be an SNNConfig, not {config!r}")
         if baud <= 0 or clock_hz < 4 * baud:
@@ -92,6 +93,7 @@ class UartSNN(wiring.Component):
                              f"baud {baud}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s}")
+        self._MustUse__silence = False
         self.config = config
         self.divisor = round(clock_hz / baud)
         self.info = p.device_info(config, w_hidden, w_out, clock_hz=clock_hz,

@@ -13,8 +13,9 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 
-def _check_divisor(divisor) -> None:
+def _check_divisor(component, divisor) -> None:
     if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
+        component._MustUse__silence = True  # a rejected component is not an unused one
         raise ValueError(f"divisor must be an integer >= 4 (clock cycles per bit), "
                          f"not {divisor!r}")
 
@@ -40,7 +41,7 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, *, divisor: int):
-        _check_divisor(divisor)
+        _check_divisor(self, divisor)
         self._divisor = divisor
         super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1),
                           "error": Out(1)})
@@ -108,7 +109,7 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, *, divisor: int):
-        _check_divisor(divisor)
+        _check_divisor(self, divisor)
         self._divisor = divisor
         super().__init__({"data": In(8), "valid": In(1), "ready": Out(1),
                           "tx": Out(1, init=1)})
