@@ -61,3 +61,12 @@ def test_resource_failure_is_one_sentence(tmp_path, monkeypatch):
                                         r"DP16KD 64/56"):
         synth.run_nextpnr(tmp_path / "x.json", board_device("ulx3s-25f"), tmp_path,
                           freq_mhz=100, seed=1, progress=False)
+
+
+def test_board_table_agrees_with_boards_package():
+    """flows.devices and boards.platforms name the same device for every shared board id."""
+    platforms = pytest.importorskip("boards.platforms")
+    shared = set(BOARDS) & set(platforms.BOARDS)
+    assert shared == set(BOARDS)
+    for board_id in shared:
+        assert platforms.BOARDS[board_id].device == board_device(board_id).name, board_id
