@@ -55,3 +55,41 @@ def compare(baseline: dict, utilization: dict[str, int],
         notes.append(f"Fmax rose from {reference} to {fmax_mhz} MHz (beyond {limit:.0%}): "
                      "update the baseline")
     return problems, notes
+
+
+DEFAULT_TOLERANCE = {"LUT4": 0.05, "FF": 0.05, "DP16KD": 0.0, "MULT18X18D": 0.0,
+                     "fmax_mhz": 0.10}
+"""Tolerances (fractions): area +-5 %, block RAM and multipliers exact, Fmax +-10 %."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Refresh a baseline from a ``--weights random`` build: ``python -m flows.baseline
+    OUT/report.json`` writes ``flows/baselines/nN.json``."""
+    import argparse
+
+    from golden.errors import UserError
+    from golden.weights import write_atomic
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("report", type=Path, help="report.json of a build with --weights random")
+    args = p.parse_args(argv)
+    try:
+        report = json.loads(args.report.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{args.report} is not a readable report.json ({err})") from None
+    if not report.get("weights", {}).get("kind", "").startswith("random"):
+        raise UserError(f"{args.report} was not built with --weights random; the baseline "
+                        "test rebuilds random weights from the recorded seed")
+    baseline = baseline_from_report(report, DEFAULT_TOLERANCE)
+    path = BASELINE_DIR / f"n{report['config']['neurons']}.json"
+    write_atomic(path, json.dumps(baseline, indent=1) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from golden.errors import run_cli
+
+    sys.exit(run_cli(main))
