@@ -120,6 +120,14 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return SHARED_MNIST if SHARED_MNIST.is_dir() else None
 
 
+def _display(path: Path) -> str:
+    """``path`` relative to the project root when it can be (no machine-specific prefix)."""
+    try:
+        return os.path.relpath(path.resolve(), PROJECT_ROOT)
+    except ValueError:
+        return str(path)
+
+
 def load_split(split: str, data_dir: str | os.PathLike | None = None) -> MnistSplit:
     """Load the ``"train"`` or ``"test"`` split (validated; see the module docstring)."""
     if split not in SPLITS:
@@ -134,7 +142,7 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None) -> MnistSp
     if len(labels) != len(images):
         raise UserError(f"{label_path} has {len(labels)} labels but the image file has "
                         f"{len(images)} images")
-    return MnistSplit(images, labels, f"{directory} ({split}, {len(images)} images)",
+    return MnistSplit(images, labels, f"{_display(directory)} ({split}, {len(images)} images)",
                       hashlib.sha256(raw).hexdigest())
 
 

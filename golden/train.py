@@ -70,6 +70,12 @@ def spike_count_loss(counts: torch.Tensor, membrane: torch.Tensor, labels: torch
     return F.cross_entropy(logits, labels, label_smoothing=smoothing)
 
 
+def training_precisions(spec: str, middle: list[int], rng: np.random.Generator) -> list[int]:
+    """The precisions of one batch: ``spec`` lists bits, ``mid`` = a random middle precision."""
+    return [int(middle[rng.integers(len(middle))]) if item == "mid" else int(item)
+            for item in spec.split(",")]
+
+
 def evaluate_accuracy(model: SNN, images: np.ndarray, labels: np.ndarray,
                       bits_list=VALIDATION_BITS) -> dict[int, float]:
     """Exact integer accuracy (a fraction) of ``model`` at each precision in ``bits_list``."""
@@ -112,12 +118,14 @@ def train(args) -> tuple[SNN, dict]:
             x = augment(train_x[idx], gen, args.augment)
             spikes = encode_torch(x, config.timesteps)
             loss = 0.0
-            for bits in (8, middle[int(rng.integers(len(middle)))], 2):
+            for bits in training_precisions(args.train_bits, middle, rng):
                 counts, membrane, hidden_total = model(spikes, bits)
                 loss = loss + spike_count_loss(counts, membrane, train_y[idx], config,
                                                args.temperature, args.smoothing)
                 loss = loss + args.rate_reg * (hidden_total.mean() / config.n_hidden
                                                / config.timesteps)
+            if args.l1:
+                loss = loss + args.l1 * (model.w_hidden.abs().mean() + model.w_out.abs().mean())
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -193,8 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing", type=float, default=0.05, help="label smoothing")
     p.add_argument("--rate-reg", type=float, default=0.0,
                    help="penalty on the mean hidden firing rate (spikes per neuron-step)")
+    p.add_argument("--l1", type=float, default=0.0,
+                   help="L1 penalty on latent weights (drives useless weights to zero)")
     p.add_argument("--augment", type=float, default=0.4,
                    help="affine augmentation strength (0 = off)")
+    p.add_argument("--train-bits", default="8,mid,2",
+                   help="precisions trained on each batch (comma list; mid = random 3..7)")
     p.add_argument("--seed", type=int, default=0, help="random seed (reproducible runs)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--skip-test", action="store_true",
@@ -207,6 +219,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.neurons < 1 or args.epochs < 1 or args.batch < 1:
         raise UserError("--neurons, --epochs and --batch must be >= 1")
+    if not all(b == "mid" or (b.isdigit() and int(b) in PRECISIONS)
+               for b in args.train_bits.split(",")):
+        raise UserError(f"--train-bits {args.train_bits!r}: expected a comma list of 2..8 or mid")
     start = time.time()
     model, summary = train(args)
     summary["training_seconds"] = round(time.time() - start, 1)
