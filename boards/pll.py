@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 PFD_HZ = (3.125e6, 400e6)
@@ -68,8 +68,9 @@ def solve_pll(f_in: float, f_out: float, tolerance: float = 1e-3) -> PllSettings
     return best
 
 
-class EcpPllDomain(Elaboratable):
-    """Clock domain ``domain`` from an EHXPLLL, held in reset until the PLL locks.
+class EcpPll(Elaboratable):
+    """Drives clock domain ``domain`` (defined by the parent) from an EHXPLLL and holds it
+    in reset until the PLL locks.
 
     Parameters
     ----------
@@ -80,7 +81,7 @@ class EcpPllDomain(Elaboratable):
     reset : Value, optional
         An extra asynchronous reset (e.g. a button), active high.
     domain : str
-        Name of the created clock domain.
+        Name of the clock domain (the parent module defines it).
     """
 
     def __init__(self, clk_in, settings: PllSettings, *, reset=None, domain: str = "sync"):
@@ -94,7 +95,6 @@ class EcpPllDomain(Elaboratable):
         m = Module()
         s = self.settings
         locked = Signal()
-        m.domains += ClockDomain(self.domain)
         m.submodules.pll = Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{s.f_in / 1e6:g}", a_FREQUENCY_PIN_CLKOP=f"{s.f_out / 1e6:g}",
@@ -111,7 +111,7 @@ class EcpPllDomain(Elaboratable):
             i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
         m.d.comb += ClockSignal(self.domain).eq(self.clk)
         not_ready = ~locked if self.reset is None else ~locked | self.reset
+        # No explicit clock constraint: nextpnr derives f_out from the EHXPLLL dividers and
+        # the oscillator pin's constraint ("Derived frequency constraint of 45.0 MHz").
         m.submodules.reset_sync = ResetSynchronizer(not_ready, domain=self.domain)
-        if platform is not None:
-            platform.add_clock_constraint(self.clk, s.f_out)
         return m

@@ -6,11 +6,11 @@ board's LED style (:attr:`boards.platforms.Board.leds`) differs between boards.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Elaboratable, Module
+from amaranth.hdl import ClockDomain, Const, Elaboratable, Module
 from amaranth.lib import io
 
 from boards.platforms import Board
-from boards.pll import EcpPllDomain, solve_pll
+from boards.pll import EcpPll, solve_pll
 from boards.soc import UartSNN
 
 
@@ -39,18 +39,27 @@ class BoardTop(Elaboratable):
             m.submodules.rst_buf = rst_buf = io.Buffer("i", rst_port)
             reset = rst_buf.i
         settings = solve_pll(platform.default_clk_frequency, self.soc.info.clock_hz)
-        m.submodules.pll = EcpPllDomain(clk_buf.i, settings, reset=reset)
+        m.domains.sync = ClockDomain("sync")
+        m.submodules.pll = EcpPll(clk_buf.i, settings, reset=reset)
         m.submodules.soc = soc = self.soc
 
-        uart = platform.request("uart", 0)
-        m.d.comb += [soc.rx.eq(uart.rx.i), uart.tx.o.eq(soc.tx)]
+        def pin(direction, port, name):
+            buffer = io.Buffer(direction, port)
+            m.submodules[name] = buffer
+            return buffer.i if direction == "i" else buffer.o
+
+        uart = platform.request("uart", 0, dir="-")
+        m.d.comb += [soc.rx.eq(pin("i", uart.rx, "uart_rx")),
+                     pin("o", uart.tx, "uart_tx").eq(soc.tx)]
         if self.board.leds == "single":
             for i in range(8):
-                m.d.comb += platform.request("led", i).o.eq(soc.leds[i])
+                m.d.comb += pin("o", platform.request("led", i, dir="-"), f"led{i}").eq(
+                    soc.leds[i])
         else:
             for i in range(4):
-                led = platform.request("rgb_led", i)
-                m.d.comb += [led.g.o.eq(soc.leds[i]),
-                             led.r.o.eq(soc.leds[6] if i == 0 else Const(0)),
-                             led.b.o.eq(soc.leds[7] if i == 1 else Const(0))]
+                led = platform.request("rgb_led", i, dir="-")
+                m.d.comb += [
+                    pin("o", led.g, f"led{i}_g").eq(soc.leds[i]),
+                    pin("o", led.r, f"led{i}_r").eq(soc.leds[6] if i == 0 else Const(0)),
+                    pin("o", led.b, f"led{i}_b").eq(soc.leds[7] if i == 1 else Const(0))]
         return m

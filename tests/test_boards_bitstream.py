@@ -1,0 +1,61 @@
+"""Board tops elaborate for every board family; build cache keys; nextpnr log parsing."""
+
+import pytest
+
+from boards import bitstream
+from boards.platforms import BOARDS
+from boards.top import BoardTop
+from golden.weights import load_weights
+
+NEXTPNR_LOG = """\
+Info: Device utilisation:
+Info: 	          TRELLIS_IO:      13/    365     3%
+Info: 	              DP16KD:      75/    208    36%
+Info: 	             EHXPLLL:       1/      4    25%
+Info: 	        TRELLIS_COMB:   31778/  83640    37%
+Info: Max frequency for clock '$glbnet$pll.clk': 40.10 MHz (FAIL at 45.00 MHz)
+Info: Max frequency for clock '$glbnet$pll.clk': 51.27 MHz (PASS at 45.00 MHz)
+"""
+
+
+def test_nextpnr_log_parsing():
+    assert bitstream._fmax(NEXTPNR_LOG) == 51.27
+    assert bitstream._utilisation(NEXTPNR_LOG) == {
+        "TRELLIS_IO": "13/365", "DP16KD": "75/208", "EHXPLLL": "1/4",
+        "TRELLIS_COMB": "31778/83640"}
+    assert bitstream._fmax("no timing here") is None
+
+
+@pytest.mark.parametrize("board_id", ["ulx3s-85f", "ecpix5-85f"])
+def test_board_top_elaborates(board_id, tiny_weights):
+    spec = BOARDS[board_id]
+    weights = load_weights(tiny_weights)
+    soc = bitstream.make_soc(weights, 45_000_000, 3_000_000, spec.banks)
+    plan = spec.platform_class()().prepare(BoardTop(board=spec, soc=soc), name="top")
+    files = dict(plan.files)
+    rtlil, lpf = files["top.il"], files["top.lpf"]
+    clki = 20 if board_id.startswith("ecpix5") else 5  # 100 or 25 MHz -> 45 MHz
+    for parameter in (f"CLKI_DIV {clki}", "CLKFB_DIV 9", "CLKOP_DIV 13"):
+        assert f"parameter \\{parameter}\n" in rtlil, parameter
+    assert "uart_0__rx__io" in lpf and "uart_0__tx__io" in lpf
+    assert ("led_7__io" in lpf) == (spec.leds == "single")
+
+
+def test_cache_key_follows_inputs(tiny_weights):
+    weights = load_weights(tiny_weights)
+    spec = BOARDS["ulx3s-85f"]
+    key = bitstream.build_directory(spec, weights, 45_000_000, 3_000_000)
+    assert key == bitstream.build_directory(spec, weights, 45_000_000, 3_000_000)
+    assert key != bitstream.build_directory(spec, weights, 45_000_000, 1_000_000)
+    assert key != bitstream.build_directory(BOARDS["ulx3s-45f"], weights, 45_000_000,
+                                            3_000_000)
+    changed = load_weights(tiny_weights)
+    changed.w_out[0, 0] ^= 1
+    assert key != bitstream.build_directory(spec, changed, 45_000_000, 3_000_000)
+    assert key.name.startswith("ulx3s-85f-")
+
+
+def test_program_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENFPGALOADER", "true")
+    command = bitstream.program_command("ecpix5-45f", tmp_path / "top.bit", flash=True)
+    assert command[1:] == ["-b", "ecpix5", "--write-flash", str(tmp_path / "top.bit")]
