@@ -81,8 +81,11 @@ def ensure_simulator(sim: str) -> None:
 
 
 def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
-    """One build directory per configuration, weights and simulator."""
+    """One build directory per configuration, weights, simulator and generator source
+    (editing ``hdl/`` never reuses a stale simulation binary)."""
     digest = hashlib.sha256(repr(config).encode())
+    for source in sorted((PROJECT_ROOT / "hdl").glob("*.py")):
+        digest.update(source.read_bytes())
     for array in (w_hidden, w_out):
         digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
     name = (f"{sim}-n{config.n_hidden}-l{config.lanes}-b{config.block_size}-"

@@ -77,6 +77,20 @@ async def reset(dut, cycles: int = 2) -> None:
     dut.rst.value = 0
 
 
+async def check_register_file(bus: BusDriver, n_hidden: int) -> None:
+    """INFO, reset values, clamping of PRECISION and TIMESTEPS, mask read-back."""
+    info = await bus.read(regmap.INFO)
+    assert info & 0xFFFF == n_hidden, f"INFO reads N={info & 0xFFFF}, expected {n_hidden}"
+    assert await bus.read(regmap.PRECISION) == 0x88, "precision does not reset to 8/8"
+    await bus.write(regmap.PRECISION, 0x91)
+    assert await bus.read(regmap.PRECISION) == 0x82, "precision 1/9 is not clamped to 2/8"
+    await bus.write(regmap.TIMESTEPS, 0)
+    assert await bus.read(regmap.TIMESTEPS) == 1, "T = 0 is not clamped to 1"
+    await bus.write(regmap.MASK, 0x5A5A5A5A)
+    expected = 0x5A5A5A5A & ((1 << min(n_hidden, regmap.DATA_WIDTH)) - 1)
+    assert await bus.read(regmap.MASK) == expected, "mask word 0 does not read back"
+
+
 @cocotb.test()
 async def run_case(dut):
     """Run every batch of the case file and save the RTL's answers."""
@@ -90,6 +104,7 @@ async def run_case(dut):
     dut.bus__w_data.value = 0
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await reset(dut)
+    await check_register_file(bus, masks.shape[1])
     n = len(images)
     pred = np.zeros(n, dtype=np.int64)
     counts = np.zeros((n, 10), dtype=np.int64)

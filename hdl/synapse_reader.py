@@ -114,28 +114,27 @@ class SynapseRowReader(wiring.Component):
                     for k in range(g.n_blocks)]
         slot_tables = [g.chunk_slots(c) for c in range(g.chunks)]
 
-        def per_chunk(values_of_chunk, width):
-            return Array(Const(values_of_chunk(c), width) if isinstance(values_of_chunk(c), int)
-                         else values_of_chunk(c) for c in range(g.chunks))[s1_chunk]
+        def chunk_lookup(name, per_chunk, shape):
+            """A signal holding ``per_chunk[s1_chunk]`` (ints or values, one per chunk)."""
+            value = Signal(shape, name=name)
+            m.d.comb += value.eq(Array(per_chunk)[s1_chunk])
+            return value
 
         nonzero_slots, passing_slots, counted_width = [], [], []
         for s in range(g.slots):
-            def slot_on(c, s=s):
-                slots = slot_tables[c]
-                return block_on[slots[s].block] if s < len(slots) else Const(0, 1)
-            on = Signal(name=f"slot{s}_on")
-            m.d.comb += on.eq(Array(slot_on(c) for c in range(g.chunks))[s1_chunk])
+            entries = [table[s] if s < len(table) else None for table in slot_tables]
+            on = chunk_lookup(f"slot{s}_on",
+                              [block_on[e.block] if e else 0 for e in entries], 1)
+            width = chunk_lookup(f"slot{s}_counted_width",
+                                 [e.width if e and e.counted else 0 for e in entries],
+                                 range(g.block_size + 1))
             maximum = meta_port.data[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
             nonzero_slots.append(on & (maximum != 0))
             passing_slots.append(on & (maximum != 0) & (maximum >= tau_or_one))
-
-            def width(c, s=s):
-                slots = slot_tables[c]
-                return slots[s].width if s < len(slots) and slots[s].counted else 0
-            counted_width.append(Mux(passing_slots[s], per_chunk(width, g.block_size.bit_length()
-                                                                 + 1), 0))
-        counted_blocks = per_chunk(lambda c: sum(s.counted for s in slot_tables[c]),
-                                   g.slots.bit_length())
+            counted_width.append(Mux(passing_slots[s], width, 0))
+        counted_blocks = chunk_lookup(
+            "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
+            range(g.slots + 1))
         read_magnitude = Signal()
         read_sign = Signal()
         m.d.comb += [read_magnitude.eq(s1_valid & any_of(nonzero_slots)),
@@ -156,7 +155,8 @@ class SynapseRowReader(wiring.Component):
             s2_valid.eq(s1_valid), s2_chunk.eq(s1_chunk), s2_tau.eq(s1_tau),
             s2_keep.eq(Mux(read_magnitude, keep, 0)),
             s2_lane_on.eq(padded_mask.word_select(s1_chunk, g.lanes)),
-            s2_lane_real.eq(per_chunk(g.lane_valid, g.lanes)),
+            s2_lane_real.eq(chunk_lookup("lane_real", [g.lane_valid(c) for c in range(g.chunks)],
+                                         g.lanes)),
             s2_bits_read.eq(MAGNITUDE_BITS * counted_blocks + s1_bits * sum(counted_width)),
         ]
 
