@@ -104,18 +104,18 @@ def run_tool(tool: str, args: list[str], log: Path, label: str, *, cwd: Path,
                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
         except OSError as err:
             raise ToolError(f"{tool} cannot be started ({err.strerror})") from None
-        try:
-            for line in proc.stdout:
-                sink.write(line)
-                if watch is not None and watch.search(line):
-                    status = line.strip()[:60]
-                if progress:
-                    _status(f"{label}: {time.monotonic() - start:5.0f} s  {status}")
-            proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        with proc:  # closes the pipe, also on Ctrl-C
+            try:
+                for line in proc.stdout:
+                    sink.write(line)
+                    if watch is not None and watch.search(line):
+                        status = line.strip()[:60]
+                    if progress:
+                        _status(f"{label}: {time.monotonic() - start:5.0f} s  {status}")
+                proc.wait()
+            except BaseException:
+                proc.kill()
+                raise
     seconds = time.monotonic() - start
     cpu_seconds = _children_cpu() - cpu_start
     if progress:

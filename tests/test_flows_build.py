@@ -70,3 +70,16 @@ def test_board_table_agrees_with_boards_package():
     assert shared == set(BOARDS)
     for board_id in shared:
         assert platforms.BOARDS[board_id].device == board_device(board_id).name, board_id
+
+
+def test_tool_runs_and_failures_are_reported(tmp_path):
+    """A real (fast) Yosys call: log written, pipe closed (no ResourceWarning); a failing
+    script becomes a ToolError naming the error and the log."""
+    from flows.toolchain import run_tool
+
+    run = run_tool("yosys", ["-V"], tmp_path / "ok.log", "yosys", cwd=tmp_path,
+                   progress=False)
+    assert "Yosys" in run.log.read_text() and run.seconds > 0
+    with pytest.raises(ToolError, match=r"yosys failed .*no_such_pass.*see .*bad\.log"):
+        run_tool("yosys", ["-p", "no_such_pass"], tmp_path / "bad.log", "yosys", cwd=tmp_path,
+                 progress=False)
