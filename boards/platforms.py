@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from golden.errors import UserError
 
 DEFAULT_BOARD = "ulx3s-85f"
-DEFAULT_CLOCK_HZ = 45_000_000
-"""Core clock: 3 Mbaud is exactly 15 clocks a bit, and the PLL makes it exactly from both
-the ULX3S' 25 MHz and the ECPIX-5's 100 MHz oscillator."""
+DEFAULT_CLOCK_HZ = 15_000_000
+"""Core clock.  The flow's reports give the core alone 30.9 MHz at N = 128 (38.7 MHz at
+N = 48) on an LFE5U-85F, speed 6, and the whole top placed at 27.8 MHz; the clocks that make
+3 Mbaud an exact number of cycles a bit from both the ULX3S' 25 MHz and the ECPIX-5's
+100 MHz oscillator are 15, 30, 45 and 60 MHz, so 15 MHz (5 cycles a bit) is the safe one.
+The UART, not the clock, limits the demo (docs/boards.md)."""
 DEFAULT_BAUD = 3_000_000
 """UART bit rate: the most the ULX3S' FT231X supports."""
 

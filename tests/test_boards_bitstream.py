@@ -3,7 +3,7 @@
 import pytest
 
 from boards import bitstream
-from boards.platforms import BOARDS
+from boards.platforms import BOARDS, DEFAULT_CLOCK_HZ
 from boards.top import BoardTop
 from golden.weights import load_weights
 
@@ -30,12 +30,12 @@ def test_nextpnr_log_parsing():
 def test_board_top_elaborates(board_id, tiny_weights):
     spec = BOARDS[board_id]
     weights = load_weights(tiny_weights)
-    soc = bitstream.make_soc(weights, 45_000_000, 3_000_000, spec.banks)
+    soc = bitstream.make_soc(weights, DEFAULT_CLOCK_HZ, 3_000_000, spec.banks)
     plan = spec.platform_class()().prepare(BoardTop(board=spec, soc=soc), name="top")
     files = dict(plan.files)
     rtlil, lpf = files["top.il"], files["top.lpf"]
-    clki = 20 if board_id.startswith("ecpix5") else 5  # 100 or 25 MHz -> 45 MHz
-    for parameter in (f"CLKI_DIV {clki}", "CLKFB_DIV 9", "CLKOP_DIV 13"):
+    clki = 20 if board_id.startswith("ecpix5") else 5  # 100 or 25 MHz -> 15 MHz
+    for parameter in (f"CLKI_DIV {clki}", "CLKFB_DIV 3", "CLKOP_DIV 40"):
         assert f"parameter \\{parameter}\n" in rtlil, parameter
     assert "uart_0__rx__io" in lpf and "uart_0__tx__io" in lpf
     assert ("led_7__io" in lpf) == (spec.leds == "single")
@@ -44,14 +44,14 @@ def test_board_top_elaborates(board_id, tiny_weights):
 def test_cache_key_follows_inputs(tiny_weights):
     weights = load_weights(tiny_weights)
     spec = BOARDS["ulx3s-85f"]
-    key = bitstream.build_directory(spec, weights, 45_000_000, 3_000_000)
-    assert key == bitstream.build_directory(spec, weights, 45_000_000, 3_000_000)
-    assert key != bitstream.build_directory(spec, weights, 45_000_000, 1_000_000)
-    assert key != bitstream.build_directory(BOARDS["ulx3s-45f"], weights, 45_000_000,
+    key = bitstream.build_directory(spec, weights, DEFAULT_CLOCK_HZ, 3_000_000)
+    assert key == bitstream.build_directory(spec, weights, DEFAULT_CLOCK_HZ, 3_000_000)
+    assert key != bitstream.build_directory(spec, weights, DEFAULT_CLOCK_HZ, 1_000_000)
+    assert key != bitstream.build_directory(BOARDS["ulx3s-45f"], weights, DEFAULT_CLOCK_HZ,
                                             3_000_000)
     changed = load_weights(tiny_weights)
     changed.w_out[0, 0] ^= 1
-    assert key != bitstream.build_directory(spec, changed, 45_000_000, 3_000_000)
+    assert key != bitstream.build_directory(spec, changed, DEFAULT_CLOCK_HZ, 3_000_000)
     assert key.name.startswith("ulx3s-85f-")
 
 

@@ -12,6 +12,7 @@ from boards import protocol as p
 from boards.bitstream import Bitstream, hardware_config
 from boards.host import Client, LoopbackTransport
 from boards.model import DeviceModel
+from boards.platforms import DEFAULT_CLOCK_HZ
 from golden.weights import load_weights
 from tests.conftest import assert_one_line_error, run_cli
 
@@ -19,7 +20,7 @@ from tests.conftest import assert_one_line_error, run_cli
 def _model(path) -> DeviceModel:
     weights = load_weights(path)
     config = hardware_config(weights)
-    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=45_000_000,
+    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=DEFAULT_CLOCK_HZ,
                          baud=3_000_000, banks=4)
     return DeviceModel(config, weights.w_hidden, weights.w_out, info)
 
@@ -82,7 +83,7 @@ def test_dry_run_prints_the_programming_command(tiny_weights, monkeypatch, capsy
     bit = tmp_path / "top.bit"
     bit.write_bytes(b"\0" * 100)
     monkeypatch.setattr(demo, "build_bitstream", lambda *a, **k: Bitstream(
-        bit, True, 1.0, 100, 52.0, {}, "ulx3s-85f", 45_000_000, 3_000_000))
+        bit, True, 1.0, 100, 52.0, {}, "ulx3s-85f", DEFAULT_CLOCK_HZ, 3_000_000))
     monkeypatch.setenv("OPENFPGALOADER", "true")
     assert demo.main(["--dry-run", "--weights", str(tiny_weights)]) == 0
     out = capsys.readouterr()

@@ -87,6 +87,7 @@ def test_uart_rejects_tiny_divisor():
     (25e6, 45e6, (5, 9, 13)),  # ecppll -i 25 -o 45
     (100e6, 45e6, (20, 9, 13)),  # ecppll -i 100 -o 45
     (25e6, 50e6, (1, 2, 12)),  # VCO exactly 600 MHz
+    (25e6, 15e6, (5, 3, 40)),  # the boards' core clock
 ])
 def test_pll_matches_ecppll(f_in, f_out, dividers):
     s = solve_pll(f_in, f_out)
