@@ -38,7 +38,7 @@ from golden.mnist import load_split
 from golden.reference import COUNTER_NAMES, infer
 from golden.weights import load_weights
 from hdl.core import hidden_geometry
-from hdl.cycle_model import image_cycles
+from hdl.cycle_model import hidden_spike_trace, image_cycles
 
 SHADES = " .:-=+*#%@"
 
@@ -99,8 +99,9 @@ def expected_results(model: DeviceModel, images: np.ndarray, settings: RunSettin
     return infer(model.w_hidden, model.w_out, images, model.config, settings)
 
 
-def compare(result: p.Result, ref, i: int, image, timesteps: int, chunks: int) -> list[str]:
-    """Fields where the on-chip ``result`` differs from reference image ``i``."""
+def compare(result: p.Result, ref, i: int, image, chunks: int, trace) -> list[str]:
+    """Fields where the on-chip ``result`` differs from reference image ``i`` (``trace``:
+    hidden spikes per image and step, for the cycle model)."""
     wrong = []
     if result.pred != int(ref.pred[i]):
         wrong.append(f"class {result.pred} != {int(ref.pred[i])}")
@@ -110,7 +111,7 @@ def compare(result: p.Result, ref, i: int, image, timesteps: int, chunks: int) -
     for name in COUNTER_NAMES:
         if result.counters[name] != int(ref.counters[name][i]):
             wrong.append(f"{name} {result.counters[name]} != {int(ref.counters[name][i])}")
-    cycles = image_cycles(image, timesteps, chunks, int(ref.counters["hidden_spikes"][i]))
+    cycles = image_cycles(image, chunks, trace[i])
     if result.counters["cycles"] != cycles:
         wrong.append(f"cycles {result.counters['cycles']} != {cycles} (cycle model)")
     return wrong
@@ -160,7 +161,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     client.write_registers(p.settings_writes(model.config, settings))
     split = load_split("test").first(args.images)
     ref = expected_results(model, split.images, settings)
-    timesteps, _ = settings.resolve(model.config)
+    trace = hidden_spike_trace(model.w_hidden, split.images, model.config, settings)
     chunks = hidden_geometry(model.config).chunks
     from tqdm import tqdm
 
@@ -169,7 +170,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     start = time.monotonic()
     bar = tqdm(total=len(split.images), unit="img", disable=args.json)
     for i, result in client.classify(split.images, window=found.banks):
-        wrong = compare(result, ref, i, split.images[i], timesteps, chunks)
+        wrong = compare(result, ref, i, split.images[i], chunks, trace)
         mismatches += bool(wrong)
         if wrong and len(problems) < 5:
             problems.append(f"image {i}: " + "; ".join(wrong))

@@ -17,8 +17,7 @@ from boards import protocol as p
 from golden.config import N_OUTPUTS, RunSettings, SNNConfig
 from golden.reference import infer
 from hdl import regmap
-from hdl.core import hidden_geometry
-from hdl.cycle_model import image_cycles
+from hdl.cycle_model import cycles_per_image
 
 
 class CoreRegisters:
@@ -90,7 +89,6 @@ class DeviceModel:
     def __init__(self, config: SNNConfig, w_hidden, w_out, info: p.DeviceInfo):
         self.config, self.w_hidden, self.w_out, self.info = config, w_hidden, w_out, info
         self.registers = CoreRegisters(config)
-        self.chunks = hidden_geometry(config).chunks
         self._partial: bytearray | None = None
 
     def feed(self, data: bytes) -> bytes:
@@ -170,6 +168,6 @@ class DeviceModel:
         settings = self.registers.settings()
         ref = infer(self.w_hidden, self.w_out, image[None], self.config, settings)
         counters = {name: int(ref.counters[name][0]) for name in ref.counters}
-        counters["cycles"] = image_cycles(image, self.registers.timesteps, self.chunks,
-                                          counters["hidden_spikes"])
+        counters["cycles"] = int(cycles_per_image(self.config, self.w_hidden, image[None],
+                                                  settings)[0])
         return p.Result(int(ref.pred[0]), tuple(int(c) for c in ref.counts[0]), counters)
