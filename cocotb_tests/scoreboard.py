@@ -16,7 +16,7 @@ from cocotb_tests.rtl_sim import Batch, RtlResults
 from golden.config import RunSettings, SNNConfig
 from golden.reference import COUNTER_NAMES, infer
 from hdl.core import hidden_geometry
-from hdl.cycle_model import predicted_cycles
+from hdl.cycle_model import hidden_spike_trace, predicted_cycles
 
 
 @dataclass
@@ -79,11 +79,12 @@ def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
     chunks = hidden_geometry(config).chunks
     for b, (batch, rtl) in enumerate(zip(batches, results, strict=True)):
         ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
-        timesteps, _ = batch.settings.resolve(config)
+        trace = hidden_spike_trace(w_hidden, batch.images, config, batch.settings)
+        assert (trace.sum(axis=1) == ref.counters["hidden_spikes"]).all(), \
+            "the cycle model's hidden-layer trace disagrees with the reference"
         expected = {"class": ref.pred, **{f"count{k}": ref.counts[:, k] for k in range(10)},
                     **{name: ref.counters[name] for name in COUNTER_NAMES},
-                    "cycles": predicted_cycles(batch.images, timesteps, chunks,
-                                               ref.counters["hidden_spikes"])}
+                    "cycles": predicted_cycles(batch.images, chunks, trace)}
         got = {"class": rtl.pred, **{f"count{k}": rtl.counts[:, k] for k in range(10)},
                **{name: rtl.counters[name] for name in (*COUNTER_NAMES, "cycles")}}
         wrong = np.zeros(len(batch.images), dtype=bool)

@@ -1,11 +1,12 @@
 """The ``[784, N, 10]`` SNN core: control registers, sequencer, membranes and counters.
 
 Per image: SCAN (build the input list, clear the hidden membranes), then per time step
-INTEGRATE (every spiking input adds its hidden weight row, ``chunks`` cycles per spike),
-FIRE (fire, reset and leak every hidden chunk, collect the hidden spikes), OUTPUT (every
-hidden spike adds its output row), OUTPUT_DRAIN and OUTPUT_FIRE; after the last step CLASSIFY.  The
-hidden membranes of step ``t+1`` are leaked in the FIRE pass of step ``t`` (a leak of the
-all-zero membranes of step 0 is a no-op), the output membranes at the start of FIRE.
+INTEGRATE (every spiking input adds its hidden weight row, ``chunks`` cycles per spike) and
+FIRE (fire, reset and leak every hidden chunk, collect the hidden spikes); after the last
+step FINISH and CLASSIFY.  A second FSM runs the output layer of step ``t`` (LEAK, then every
+hidden spike adds its output row, DRAIN, FIRE) while the hidden layer integrates step
+``t+1``; FIRE of ``t+1`` waits for it.  The hidden membranes of step ``t+1`` are leaked in
+the FIRE pass of step ``t`` (a leak of the all-zero membranes of step 0 is a no-op).
 docs/hdl.md describes the blocks, docs/cycle_model.md the cycle count.
 """
 
@@ -215,6 +216,7 @@ class SNNCore(wiring.Component):
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         fire_valid, fire_chunk = Signal(), Signal(range(chunks))
         hidden_spikes = Signal(chunks * lanes)
+        output_start, output_idle = Signal(), Signal()
         class_index = Signal(range(N_OUTPUTS))
         best, best_count = Signal(range(N_OUTPUTS)), Signal.like(counts[0])
         best_membrane = Signal.like(out_membrane[0])
@@ -259,9 +261,8 @@ class SNNCore(wiring.Component):
                         m.d.sync += counters["input_spikes"].eq(counters["input_spikes"] + 1)
                 with m.Else():
                     m.d.sync += issue_chunk.eq(issue_chunk + 1)
-                with m.If(inputs.idle & ~issue_valid & ~hidden.busy):
+                with m.If(inputs.idle & ~issue_valid & ~hidden.busy & output_idle):
                     m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
-                    m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += membrane_read.addr.eq(sweep_chunk)
@@ -286,35 +287,19 @@ class SNNCore(wiring.Component):
                                                         + popcount(lane_on)),
                     ]
                     with m.If(fire_chunk == chunks - 1):
-                        m.next = "OUTPUT"
-            with m.State("OUTPUT"):
-                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
-                m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
-                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
-                with m.If(~hidden_spikes.any()):
-                    m.next = "OUTPUT_DRAIN"
-            with m.State("OUTPUT_DRAIN"):
-                # The last row's weights arrive now (reader latency 2); a fixed drain cycle
-                # keeps the cycle count a function of the hidden spike total.
-                m.next = "OUTPUT_FIRE"
-            with m.State("OUTPUT_FIRE"):
-                fired = Signal(N_OUTPUTS)
-                m.d.comb += fired.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))
-                for k, v in enumerate(out_membrane):
-                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
-                                 counts[k].eq(counts[k] + fired[k])]
-                m.d.sync += [
-                    counters["output_spikes"].eq(counters["output_spikes"] + popcount(fired)),
-                    counters["membrane_updates"].eq(counters["membrane_updates"] + N_OUTPUTS),
-                    counters["steps"].eq(counters["steps"] + 1),
-                    step.eq(step + 1),
-                ]
-                with m.If(step == last_step):
+                        # The output layer takes this step's hidden spikes while the
+                        # hidden layer integrates the next step.
+                        m.d.comb += output_start.eq(1)
+                        m.d.sync += step.eq(step + 1)
+                        with m.If(step == last_step):
+                            m.next = "FINISH"
+                        with m.Else():
+                            m.d.comb += inputs.walk.eq(1)
+                            m.next = "INTEGRATE"
+            with m.State("FINISH"):
+                with m.If(output_idle):
                     m.d.sync += class_index.eq(0)
                     m.next = "CLASSIFY"
-                with m.Else():
-                    m.d.comb += inputs.walk.eq(1)
-                    m.next = "INTEGRATE"
             with m.State("CLASSIFY"):
                 count = Array(counts)[class_index]
                 membrane = Array(out_membrane)[class_index]
@@ -327,4 +312,35 @@ class SNNCore(wiring.Component):
                 with m.If(class_index == N_OUTPUTS - 1):
                     m.d.sync += [result.eq(Mux(better, class_index, best)), self.done.eq(1)]
                     m.next = "IDLE"
+
+        with m.FSM(name="output_layer"):
+            with m.State("IDLE"):
+                m.d.comb += output_idle.eq(1)
+                with m.If(output_start):
+                    m.next = "LEAK"
+            with m.State("LEAK"):
+                m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
+                m.next = "INTEGRATE"
+            with m.State("INTEGRATE"):
+                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
+                m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
+                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
+                with m.If(~hidden_spikes.any()):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # The last row's weights arrive now (reader latency 2); a fixed drain cycle
+                # keeps the cycle count a function of the hidden spike counts.
+                m.next = "FIRE"
+            with m.State("FIRE"):
+                fired = Signal(N_OUTPUTS)
+                m.d.comb += fired.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))
+                for k, v in enumerate(out_membrane):
+                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
+                                 counts[k].eq(counts[k] + fired[k])]
+                m.d.sync += [
+                    counters["output_spikes"].eq(counters["output_spikes"] + popcount(fired)),
+                    counters["membrane_updates"].eq(counters["membrane_updates"] + N_OUTPUTS),
+                    counters["steps"].eq(counters["steps"] + 1),
+                ]
+                m.next = "IDLE"
         return m

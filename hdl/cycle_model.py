@@ -1,24 +1,24 @@
-"""Cycles per image of :class:`hdl.core.SNNCore`, from the image, T, the chunk count and the
-``hidden_spikes`` counter (docs/cycle_model.md derives every term).
+"""Cycles per image of :class:`hdl.core.SNNCore`, from the image, T, the chunk count C and
+the hidden spikes of every step (docs/cycle_model.md derives every term).
 
-``cycles = scan + sum_t integrate(t) + T * (chunks + 4) + hidden_spikes + 10``
+``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), h(t-1) + 5) + T * (C + 1)
++ h(T-1) + 5 + 10``
 
-* ``scan = max(197, chunks) + 1``: 196 image words at one word (4 pixels) per cycle, in
-  parallel with clearing the hidden membranes (one chunk per cycle);
-* ``integrate(t)``: the input walk of step t (below); with one chunk per spike
-  (``chunks == 1``) it is ``input_spikes(t) + silent_words(t) + 4`` when the last listed
-  word spikes at t;
-* ``chunks + 1`` for the fire pass, ``hidden_spikes(t) + 2`` for the output layer (one
-  cycle per hidden spike + a drain cycle), 1 for the output fire: ``T * (chunks + 4)`` plus
-  the ``hidden_spikes`` counter;
-* 10 cycles to classify.
+* ``scan = max(197, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
+  clearing the hidden membranes (one chunk per cycle);
+* ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
+  it is ``input_spikes(t) + silent_words(t) + 5`` when the last listed word spikes at t;
+* ``h(t-1) + 5``: the output layer of step t-1 (one cycle per hidden spike + 5) runs while
+  the hidden layer integrates step t; the hidden fire pass waits for both;
+* ``C + 1`` per step for the hidden fire pass, and 10 cycles to classify.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from golden.reference import input_spikes
+from golden.config import RunSettings, SNNConfig
+from golden.reference import LayerState, input_spikes, layer_tables
 from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + 1
@@ -26,6 +26,9 @@ SCAN_WORDS_CYCLES = IMAGE_WORDS + 1
 READER_LATENCY = 2
 """Cycles from a weight-row request to its effective weights (metadata, then planes)."""
 CLASSIFY_CYCLES = 10
+OUTPUT_CYCLES = 5
+"""Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
+fire, and the cycle in which the waiting hidden FSM sees it idle."""
 
 
 def word_spikes(image: np.ndarray, timesteps: int) -> np.ndarray:
@@ -58,16 +61,49 @@ def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
     return 1 + max(walk_end, last_issue + chunks + READER_LATENCY + 1)
 
 
-def image_cycles(image: np.ndarray, timesteps: int, chunks: int, hidden_spikes: int) -> int:
-    """Predicted RTL ``cycles`` for one image (``hidden_spikes`` from the counters)."""
-    scan = max(SCAN_WORDS_CYCLES, chunks) + 1
-    integrate = sum(integrate_cycles(words, chunks)
-                    for words in word_spikes(image, timesteps))
-    return scan + integrate + timesteps * (chunks + 4) + int(hidden_spikes) + CLASSIFY_CYCLES
+def hidden_spike_trace(w_hidden: np.ndarray, images: np.ndarray, config: SNNConfig,
+                       settings: RunSettings) -> np.ndarray:
+    """Hidden spikes per image and step, int64 ``[n, T]``: the hidden layer of the reference
+    run step by step (its row sums are the ``hidden_spikes`` counter)."""
+    timesteps, mask = settings.resolve(config)
+    tables = layer_tables(w_hidden, settings.bits_hidden, settings.tau_hidden, mask,
+                          config.block_size)
+    pixels = np.asarray(images, dtype=np.int32).reshape(len(images), -1)
+    layer = LayerState(len(pixels), config.n_hidden, config.theta_hidden, config.leak_hidden)
+    trace = [layer.step(input_spikes(pixels, t).astype(np.float32), tables.effective).sum(axis=1)
+             for t in range(timesteps)]
+    return np.stack(trace, axis=1).astype(np.int64)
 
 
-def predicted_cycles(images: np.ndarray, timesteps: int, chunks: int,
-                     hidden_spikes: np.ndarray) -> np.ndarray:
-    """:func:`image_cycles` for every image: int64 ``[n]``."""
-    return np.array([image_cycles(image, timesteps, chunks, h)
-                     for image, h in zip(images, hidden_spikes, strict=True)], dtype=np.int64)
+def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray) -> int:
+    """Predicted RTL ``cycles`` for one image, given its hidden spikes per step."""
+    timesteps = len(hidden_per_step)
+    integrate = [integrate_cycles(words, chunks) for words in word_spikes(image, timesteps)]
+    output = [int(h) + OUTPUT_CYCLES for h in hidden_per_step]
+    overlapped = integrate[0] + sum(max(integrate[t], output[t - 1])
+                                    for t in range(1, timesteps))
+    return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + 1)
+            + output[-1] + CLASSIFY_CYCLES)
+
+
+def predicted_cycles(images: np.ndarray, chunks: int, hidden_trace: np.ndarray) -> np.ndarray:
+    """:func:`image_cycles` for every image: int64 ``[n]``.
+
+    ``hidden_trace`` is int ``[n, T]`` from :func:`hidden_spike_trace` (per-step counts:
+    the overlap of the output layer with the next step makes the total alone not enough).
+    """
+    hidden_trace = np.asarray(hidden_trace)
+    if hidden_trace.ndim != 2 or len(hidden_trace) != len(images):
+        raise ValueError(f"hidden_trace must be [images, T] hidden spikes per step "
+                         f"(hidden_spike_trace), not shape {hidden_trace.shape}")
+    return np.array([image_cycles(image, chunks, h)
+                     for image, h in zip(images, hidden_trace, strict=True)], dtype=np.int64)
+
+
+def cycles_per_image(config: SNNConfig, w_hidden: np.ndarray, images: np.ndarray,
+                     settings: RunSettings) -> np.ndarray:
+    """Predicted RTL cycles of every image for a network and register setting: int64 ``[n]``."""
+    from hdl.core import hidden_geometry
+
+    trace = hidden_spike_trace(w_hidden, images, config, settings)
+    return predicted_cycles(images, hidden_geometry(config).chunks, trace)

@@ -13,7 +13,7 @@ from golden.config import RunSettings, SNNConfig
 from golden.reference import infer
 from hdl import core
 from hdl.core import SNNCore
-from hdl.cycle_model import integrate_cycles, predicted_cycles
+from hdl.cycle_model import cycles_per_image, image_cycles, integrate_cycles
 
 
 def _weights(n, seed=0):
@@ -81,10 +81,21 @@ def test_integrate_cycles_hides_silent_words_behind_multi_chunk_rows():
     assert integrate_cycles(np.array([1, 1]), chunks=4) == 1 + (1 + 4) + 4 + 3
 
 
-def _fake_rtl(ref, images, config, settings):
-    timesteps, _ = settings.resolve(config)
+def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
+    image = np.zeros(784, np.uint8)
+    image[:8] = 255  # two listed words, 4 spikes each at every step
+    per_step = integrate_cycles(np.array([4, 4]), chunks=1)
+    quiet = image_cycles(image, 1, np.array([0, 0, 0]))
+    assert quiet == 198 + 3 * per_step + 3 * 2 + 5 + 10
+    # 40 hidden spikes in step 0 outlast integrate(1): the excess costs cycles
+    busy = image_cycles(image, 1, np.array([40, 0, 0]))
+    assert busy - quiet == 40 + 5 - per_step
+    assert image_cycles(image, 1, np.array([0, 0, 7])) - quiet == 7
+
+
+def _fake_rtl(ref, images, config, w_hidden, settings):
     counters = dict(ref.counters)
-    counters["cycles"] = predicted_cycles(images, timesteps, 1, ref.counters["hidden_spikes"])
+    counters["cycles"] = cycles_per_image(config, w_hidden, images, settings)
     return RtlResults(ref.pred.copy(), ref.counts.copy(), counters)
 
 
@@ -95,7 +106,7 @@ def test_scoreboard_reports_the_first_divergence(field):
     images = np.random.default_rng(1).integers(0, 256, (4, 784)).astype(np.uint8)
     settings = RunSettings(tau_hidden=30)
     ref = infer(w_hidden, w_out, images, config, settings)
-    rtl = _fake_rtl(ref, images, config, settings)
+    rtl = _fake_rtl(ref, images, config, w_hidden, settings)
     batch = [Batch(settings, images)]
     assert score_batches(config, w_hidden, w_out, batch, [rtl]).mismatches == 0
     if field == "class":

@@ -12,8 +12,7 @@ from cocotb_tests.rtl_sim import RtlResults
 from flows import verify
 from golden.errors import UserError, run_cli
 from golden.reference import infer
-from hdl.core import hidden_geometry
-from hdl.cycle_model import predicted_cycles
+from hdl.cycle_model import cycles_per_image
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -42,11 +41,9 @@ def _stub_rtl(corrupt: bool):
         out = []
         for batch in batches:
             ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
-            timesteps, _ = batch.settings.resolve(config)
             counters = dict(ref.counters)
-            counters["cycles"] = predicted_cycles(batch.images, timesteps,
-                                                  hidden_geometry(config).chunks,
-                                                  ref.counters["hidden_spikes"])
+            counters["cycles"] = cycles_per_image(config, w_hidden, batch.images,
+                                                  batch.settings)
             counts = ref.counts.copy()
             if corrupt and len(counts) > 1:  # image 1 of the run; step re-runs are 1 image
                 counts[1, 4] += 1
