@@ -184,6 +184,13 @@ def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
              max_cycles=np.array(counter_bound(config)))
 
 
+def prepare(config: SNNConfig, w_hidden, w_out, sim: str | None = None) -> Path:
+    """Generate and build the simulation of a configuration (cached); its build directory."""
+    sim = sim or simulator_name()
+    ensure_simulator(sim)
+    return _runner(config, w_hidden, w_out, sim)[1]
+
+
 def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
             sim: str | None = None) -> list[RtlResults]:
     """Simulate ``batches`` in order in one simulation; one :class:`RtlResults` per batch."""

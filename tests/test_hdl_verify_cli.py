@@ -57,6 +57,7 @@ def _stub_rtl(corrupt: bool):
 @pytest.mark.parametrize("corrupt", [False, True])
 def test_json_summary_and_exit_code(corrupt, monkeypatch, capsys):
     monkeypatch.setattr(verify, "run_rtl", _stub_rtl(corrupt))
+    monkeypatch.setattr(verify, "prepare", lambda *args: None)
     argv = ["--neurons", "9", "--bits", "3", "--random-seed", "5", "--lanes", "4",
             "--images", "3", "--json"]
     assert verify.main(argv) == (1 if corrupt else 0)
