@@ -26,9 +26,7 @@ $(STAMP): pyproject.toml
 build: evaluate  ## the main job (until flows/build.py lands: evaluate the committed weights)
 
 evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2
-	@for b in 8 7 6 5 4 3 2; do $(PY) golden/evaluate.py --weights $(WEIGHTS) --bits $$b \
-	  --json | $(PY) -c 'import json,sys; r=json.load(sys.stdin); print(f"{r[\"bits\"]}-bit accuracy {r[\"accuracy\"]:.4f} on {r[\"images\"]} images ({r[\"images_per_second\"]:.0f} images/s), {r[\"counters\"][\"weight_bits_read\"]/r[\"images\"]:,.0f} weight bits read/image")' \
-	  || exit $$?; done
+	$(PY) golden/evaluate.py --weights $(WEIGHTS) --bits all
 
 lint: $(STAMP)  ## ruff (line length 100)
 	$(VENV)/bin/ruff check golden hdl flows boards cocotb_tests tests

@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -52,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(Path.cwd()))
                    if DEFAULT_WEIGHTS.is_relative_to(Path.cwd()) else str(DEFAULT_WEIGHTS),
                    help="snn-weights/1 file")
-    p.add_argument("--bits", type=int, default=8, choices=PRECISIONS,
-                   help="weight precision for both layers (2 = ternary)")
+    p.add_argument("--bits", default="8", choices=[str(b) for b in PRECISIONS] + ["all"],
+                   help="weight precision for both layers (2 = ternary); 'all' sweeps 8..2 "
+                        "and prints one table (with --json: one object per line)")
     p.add_argument("--tau", type=int, default=0,
                    help=f"magnitude threshold 0..{WEIGHT_MAX} for both layers (0 = off)")
     p.add_argument("--hidden-mask", help="hidden neurons on: N characters of 0/1, or first:K")
@@ -69,14 +71,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     weights = load_weights(args.weights)
+    if args.bits == "all" and args.predictions:
+        raise UserError("--predictions needs one --bits value, not 'all'")
+    test = load_split("test", args.data_dir).first(args.limit)
+    if args.bits != "all":
+        return evaluate_one(args, weights, test, int(args.bits))
+    if not args.json:
+        print(f"{weights.n_hidden} hidden neurons, {len(test.images)} images of {test.source}")
+        print("bits  accuracy  images/s  weight bits read/image  syn_active/image")
+    for bits in sorted(PRECISIONS, reverse=True):
+        report = run(args, weights, test, bits)
+        if args.json:
+            print(json.dumps(report), flush=True)
+            continue
+        n = max(report["images"], 1)
+        print(f"{bits:>4}  {report['accuracy']:.4f}  {report['images_per_second']:>8.0f}  "
+              f"{report['counters']['weight_bits_read'] / n:>22,.0f}  "
+              f"{report['counters']['syn_active'] / n:>16,.0f}", flush=True)
+    return 0
+
+
+def run(args, weights, test, bits: int) -> dict:
+    """Evaluate at one precision; return the report dict (and write --predictions)."""
     config = weights.config(t_max=max(weights.timesteps, args.timesteps or 0, 1))
     try:
         settings = RunSettings.uniform(
-            args.bits, tau_hidden=args.tau, tau_out=args.tau, timesteps=args.timesteps,
+            bits, tau_hidden=args.tau, tau_out=args.tau, timesteps=args.timesteps,
             hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
     except ValueError as err:
         raise UserError(str(err)) from None
-    test = load_split("test", args.data_dir).first(args.limit)
     start = time.perf_counter()
     result = infer(weights.w_hidden, weights.w_out, test.images, config, settings)
     seconds = time.perf_counter() - start
@@ -84,7 +107,7 @@ def main(argv=None) -> int:
     report = {
         "weights": args.weights,
         "images": int(len(test.images)),
-        "bits": args.bits,
+        "bits": bits,
         "tau": args.tau,
         "timesteps": settings.timesteps or weights.timesteps,
         "accuracy": accuracy,
@@ -94,17 +117,22 @@ def main(argv=None) -> int:
         "counters": result.summed_counters(),
     }
     if args.predictions:
-        import io
-
         buffer = io.BytesIO()
         np.savez(buffer, pred=result.pred.astype(np.int64), counts=result.counts)
         write_atomic(Path(args.predictions), buffer.getvalue())
+    return report
+
+
+def evaluate_one(args, weights, test, bits: int) -> int:
+    """Evaluate at one precision and print the report (text or one JSON object)."""
+    report = run(args, weights, test, bits)
     if args.json:
         print(json.dumps(report))
         return 0
+    accuracy = report["accuracy"]
     print(f"weights   {args.weights}  (N={weights.n_hidden}, T={report['timesteps']})")
     print(f"data      {test.source}" + ("  [FALLBACK DATA]" if test.fallback else ""))
-    print(f"accuracy  {accuracy:.4f} at {args.bits} bits on {report['images']} images")
+    print(f"accuracy  {accuracy:.4f} at {bits} bits on {report['images']} images")
     print(f"speed     {report['images_per_second']:.0f} images/s (integer reference, NumPy)")
     per_image = {k: v / max(report["images"], 1) for k, v in report["counters"].items()}
     width = max(map(len, COUNTER_NAMES))
