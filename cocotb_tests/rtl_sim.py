@@ -81,11 +81,8 @@ def ensure_simulator(sim: str) -> None:
 
 
 def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
-    """One build directory per configuration, weights, simulator and generator source
-    (editing ``hdl/`` never reuses a stale simulation binary)."""
+    """One build directory per configuration, weights and simulator."""
     digest = hashlib.sha256(repr(config).encode())
-    for source in sorted((PROJECT_ROOT / "hdl").glob("*.py")):
-        digest.update(source.read_bytes())
     for array in (w_hidden, w_out):
         digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
     name = (f"{sim}-n{config.n_hidden}-l{config.lanes}-b{config.block_size}-"
@@ -152,9 +149,11 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
     with _locked(build_dir):
         source = build_dir / f"{TOPLEVEL}.v"
-        if not source.exists():
-            core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
-            text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+        # Always regenerated and compared: the simulation can never run a design other
+        # than the one this process elaborates (a rewritten source triggers a rebuild).
+        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+        text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+        if not source.exists() or source.read_text() != text:
             tmp = source.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(source)
