@@ -9,7 +9,7 @@ WEIGHTS ?= weights/mnist-784-128-10.npz
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate test lint train-128 train-48 clean
+.PHONY: help venv build evaluate test lint sim sim-full train-128 train-48 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -33,6 +33,12 @@ lint: $(STAMP)  ## ruff (line length 100)
 
 test: $(STAMP) lint  ## lint + unit tests (pytest, warnings are errors)
 	$(PY) -m pytest -q
+
+sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
+	$(PY) -m pytest cocotb_tests -q
+
+sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128, 8 and 4 bits (~15 min)
+	$(PY) -m cocotb_tests.sim_full
 
 train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (about 10 min on 2 cores)
 	$(PY) golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz

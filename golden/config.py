@@ -74,7 +74,7 @@ class SNNConfig:
     leak_hidden: int = 0
     leak_out: int = 0
     block_size: int = 16
-    lanes: int = 32
+    lanes: int = 128
     n_inputs: int = field(default=N_INPUTS, init=False)
     n_outputs: int = field(default=N_OUTPUTS, init=False)
     precisions: tuple[int, ...] = field(default=PRECISIONS, init=False)
