@@ -101,15 +101,18 @@ def run_board(config: SNNConfig, w_hidden, w_out, steps: list[Step], *, clock_hz
         case, result = Path(run_dir) / "case.json", Path(run_dir) / "result.json"
         case.write_text(json.dumps({"clock_hz": clock_hz, "divisor": top.divisor,
                                     "steps": [s.to_json() for s in steps]}))
-        xml = runner.test(
-            test_module="cocotb_tests.tb_board_uart", hdl_toplevel=TOPLEVEL,
-            build_dir=build_dir, test_dir=run_dir,
-            results_xml=str(Path(run_dir) / "results.xml"),
-            extra_env={"BOARD_CASE": str(case), "BOARD_RESULT": str(result),
-                       "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
-                                                      os.environ.get("PYTHONPATH", "")])},
-            log_file=Path(run_dir) / "sim.log")
-        _, failed = get_results(xml)
+        try:
+            xml = runner.test(
+                test_module="cocotb_tests.tb_board_uart", hdl_toplevel=TOPLEVEL,
+                build_dir=build_dir, test_dir=run_dir,
+                results_xml=str(Path(run_dir) / "results.xml"),
+                extra_env={"BOARD_CASE": str(case), "BOARD_RESULT": str(result),
+                           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
+                                                          os.environ.get("PYTHONPATH", "")])},
+                log_file=Path(run_dir) / "sim.log")
+            _, failed = get_results(xml)
+        except SystemExit:  # cocotb's runner exits when a test fails under pytest
+            failed = True
         if failed or not result.exists():
             log = (Path(run_dir) / "sim.log").read_text()[-3000:]
             raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")
