@@ -277,6 +277,9 @@ def _targets(r: dict) -> list[dict]:
         return {"name": name, "value": value, "met": "yes" if ok else "NO"}
 
     dsp = r["utilization"].get("DP16KD", {}).get("used", 0)
+    reused = r["synthesis_reused"]
+    tools = sum(s["seconds"] for s in r["stages"] if s["stage"].startswith("yowasp"))
+    full = r["build_seconds"] + (tools if reused else 0)
     return [
         row(f"Fmax >= {TARGETS['fmax_mhz']:g} MHz (nextpnr)", f"{r['fmax_mhz']} MHz",
             (r["fmax_mhz"] or 0) >= TARGETS["fmax_mhz"]),
@@ -286,8 +289,9 @@ def _targets(r: dict) -> list[dict]:
             f"{r['energy_per_image_uj']:.2f} uJ",
             r["energy_per_image_uj"] <= TARGETS["energy_per_image_uj"]),
         row("fits LFE5U-25F DP16KD (56)", f"{dsp} DP16KD", dsp <= DEVICES["LFE5U-25F"].dp16kd),
-        row(f"build <= {TARGETS['build_seconds']:g} s", f"{r['build_seconds']:.0f} s",
-            r["build_seconds"] <= TARGETS["build_seconds"]),
+        row(f"build <= {TARGETS['build_seconds']:g} s", f"{full:.0f} s" + (
+            " (synthesis reused: its tool times are from the earlier run)" if reused else ""),
+            full <= TARGETS["build_seconds"]),
     ]
 
 
