@@ -66,7 +66,7 @@ def _cached_verilator():
     return CachedVerilator()
 
 
-def _runner(top: UartSNN, sim: str, name: str):
+def _runner(make_top, sim: str, name: str):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
@@ -75,7 +75,7 @@ def _runner(top: UartSNN, sim: str, name: str):
     source = build_dir / f"{TOPLEVEL}.v"
     if not source.exists():
         tmp = source.with_suffix(".tmp")
-        tmp.write_text(verilog.convert(top, name=TOPLEVEL, emit_src=False))
+        tmp.write_text(verilog.convert(make_top(), name=TOPLEVEL, emit_src=False))
         tmp.replace(source)
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
     os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
@@ -93,13 +93,18 @@ def run_board(config: SNNConfig, w_hidden, w_out, steps: list[Step], *, clock_hz
 
     sim = sim or simulator_name()
     ensure_simulator(sim)
-    top = UartSNN(config=config, w_hidden=w_hidden, w_out=w_out, clock_hz=clock_hz,
-                  baud=baud, timeout_s=timeout_s, banks=banks)
+    def make_top() -> UartSNN:  # only when the Verilog is not cached (an unused one warns)
+        top = UartSNN(config=config, w_hidden=w_hidden, w_out=w_out, clock_hz=clock_hz,
+                      baud=baud, timeout_s=timeout_s, banks=banks)
+        assert top.divisor == divisor
+        return top
+
+    divisor = round(clock_hz / baud)  # UartSNN's clock cycles per bit
     digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, timeout_s, banks)
-    runner, build_dir = _runner(top, sim, f"board-{sim}-n{config.n_hidden}-{digest[:12]}")
+    runner, build_dir = _runner(make_top, sim, f"board-{sim}-n{config.n_hidden}-{digest[:12]}")
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
         case, result = Path(run_dir) / "case.json", Path(run_dir) / "result.json"
-        case.write_text(json.dumps({"clock_hz": clock_hz, "divisor": top.divisor,
+        case.write_text(json.dumps({"clock_hz": clock_hz, "divisor": divisor,
                                     "steps": [s.to_json() for s in steps]}))
         try:
             xml = runner.test(
