@@ -6,10 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WEIGHTS ?= weights/mnist-784-128-10.npz
+BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate test lint sim sim-full train-128 train-48 clean
+.PHONY: help venv build evaluate test lint sim sim-full train-128 train-48 bitstream demo \
+	demo-loopback clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -45,6 +47,15 @@ train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (about 10 min
 
 train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
 	$(PY) golden/train.py --neurons 48 --out weights/mnist-784-48-10.npz
+
+bitstream: $(STAMP)  ## demo bitstream for BOARD (cached in build/boards/; ~15 min the first time)
+	$(PY) -m boards.bitstream --board $(BOARD)
+
+demo: $(STAMP)  ## program BOARD and stream 1000 MNIST test images (board on USB)
+	$(PY) boards/demo.py --board $(BOARD) --program --images 1000
+
+demo-loopback: $(STAMP)  ## the demo against the Python device model (no board)
+	$(PY) boards/demo.py --loopback --images 200 --show 2
 
 clean:  ## remove build trees and caches (keeps .venv)
 	rm -rf build sim_build .pytest_cache .ruff_cache
