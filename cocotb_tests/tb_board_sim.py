@@ -16,7 +16,13 @@ from pathlib import Path
 
 from boards.protocol import Frame, FrameDecoder
 from boards.soc import UartSNN, gateware_digest
-from cocotb_tests.rtl_sim import BUILD_ROOT, PROJECT_ROOT, ensure_simulator, simulator_name
+from cocotb_tests.rtl_sim import (
+    BUILD_ROOT,
+    PROJECT_ROOT,
+    add_verilator_make_flags,
+    ensure_simulator,
+    simulator_name,
+)
 from golden.config import SNNConfig
 
 TOPLEVEL = "uart_snn"
@@ -78,7 +84,7 @@ def _runner(make_top, sim: str, name: str):
         tmp.write_text(verilog.convert(make_top(), name=TOPLEVEL, emit_src=False))
         tmp.replace(source)
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
-    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    add_verilator_make_flags()
     runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                  build_args=["-Wno-fatal", "-O2"] if sim == "verilator" else [],
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
