@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh clone (both bootstrap .venv first):
-#   make build   the main job (evaluate the committed weights at every precision)
+#   make build   the main job (N=128 on the ULX3S 85F: area, Fmax, latency, power, energy)
 #   make test    lint + the test suite (what CI runs via .ci/run)
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate test lint sim sim-full train-128 train-48 bitstream demo \
+.PHONY: help venv build evaluate test lint synth-test sim sim-full train-128 train-48 bitstream demo \
 	demo-loopback clean
 
 help:  ## list the targets
@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .
 	touch $@
 
-build: evaluate  ## the main job (until flows/build.py lands: evaluate the committed weights)
+build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F: area, Fmax, latency, power, energy (build/flow)
+	$(PY) flows/build.py --neurons 128 --bits 8 --out build/flow
 
 evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2
 	$(PY) golden/evaluate.py --weights $(WEIGHTS) --bits all
@@ -35,6 +36,9 @@ lint: $(STAMP)  ## ruff (line length 100)
 
 test: $(STAMP) lint  ## lint + unit tests (pytest, warnings are errors)
 	$(PY) -m pytest -q
+
+synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
+	SNN_SYNTH_TESTS=1 $(PY) -m pytest -q tests/test_flows_baseline.py
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
