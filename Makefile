@@ -46,7 +46,7 @@ sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator;
 sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128, 8 and 4 bits (~15 min)
 	$(PY) -m cocotb_tests.sim_full
 
-train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (about 10 min on 2 cores)
+train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~19 min on 2 shared cores)
 	$(PY) golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz
 
 train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
