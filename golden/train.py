@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from golden.config import PRECISIONS, SNNConfig
+from golden.config import PRECISIONS, RunSettings, SNNConfig
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.model import SNN, encode_torch
+from golden.reference import infer
 from golden.weights import Weights, save_weights
 
 VALIDATION_BITS = (8, 4, 2)
@@ -157,14 +158,10 @@ def train(args) -> tuple[SNN, dict]:
 
 def test_accuracy(model: SNN, data_dir) -> dict:
     """Integer-reference accuracy on the test split at every precision (a fraction each)."""
-    from golden.reference import infer
-
     test = load_split("test", data_dir)
     w_hidden, w_out = model.integer_weights()
     acc = {}
     for bits in tqdm(PRECISIONS, desc="test accuracy", unit="precision"):
-        from golden.config import RunSettings
-
         result = infer(w_hidden, w_out, test.images, model.config, RunSettings.uniform(bits))
         acc[str(bits)] = float((result.pred == test.labels).mean())
     return {"test_set": test.source, "test_images": int(len(test.images)),
