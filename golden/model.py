@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from golden.config import N_INPUTS, N_OUTPUTS, WEIGHT_BITS, WEIGHT_MAX, SNNConfig
+from golden.reference import classify
 
 
 def encode_torch(pixels: torch.Tensor, timesteps: int) -> torch.Tensor:
@@ -133,8 +134,6 @@ class SNN(nn.Module):
     @torch.no_grad()
     def integer_eval(self, images: np.ndarray, bits: int, batch: int = 1000):
         """Exact integer evaluation in float64: (pred, counts, final output membranes)."""
-        from golden.reference import classify
-
         counts, membranes = [], []
         for i in range(0, len(images), batch):
             x = torch.from_numpy(np.asarray(images[i : i + batch]))
