@@ -125,6 +125,82 @@ class SNNConfig:
         return max(1, self.t_max.bit_length())
 
 
+MAX_ESCALATION = PRECISIONS[-1] - PRECISIONS[0]
+"""Largest precision step of one controller escalation (bits): 2 -> 8 at once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControllerSettings:
+    """Parameters of the closed-loop precision controller (``--bits dynamic``, docs/controller.md).
+
+    An image starts at ``start_bits_*``.  After every ``interval`` steps (a checkpoint, never
+    after the last step) the controller reads the output spike-count margin (largest count
+    minus the second largest): if ``exit_margin > 0`` and the margin is ``>= exit_margin`` the
+    image stops there (early exit); otherwise, if the margin is ``< escalate_margin``, each
+    layer's precision rises by its ``step_bits_*`` (at most to 8 bits), and, with
+    ``gate_idle``, every hidden neuron that has not fired since the image started is gated
+    for the rest of the image.
+
+    Parameters
+    ----------
+    start_bits_hidden, start_bits_out : int
+        Precision (bits, 2..8) of each layer at the start of every image.
+    step_bits_hidden, step_bits_out : int
+        Bits added to each layer's precision per escalation (0..6; 0 = never escalate it).
+    interval : int
+        Steps between checkpoints (>= 1; checkpoints after steps ``interval``, ``2*interval``,
+        ... below T; at least one must fall below T).
+    escalate_margin : int
+        Escalate while the output margin (spikes) is below this (0..t_max; 0 = never).
+    exit_margin : int
+        Stop the image when the margin (spikes) reaches this (0..t_max; 0 = never).
+    gate_idle : bool
+        Gate hidden neurons that have not fired by a checkpoint (activity-based pruning).
+    """
+
+    start_bits_hidden: int = 2
+    start_bits_out: int = 2
+    step_bits_hidden: int = MAX_ESCALATION
+    step_bits_out: int = MAX_ESCALATION
+    interval: int = 4
+    escalate_margin: int = 1
+    exit_margin: int = 4
+    gate_idle: bool = False
+
+    def __post_init__(self):
+        for name in ("start_bits_hidden", "start_bits_out"):
+            _require_int(name, getattr(self, name), PRECISIONS[0], PRECISIONS[-1])
+        for name in ("step_bits_hidden", "step_bits_out"):
+            _require_int(name, getattr(self, name), 0, MAX_ESCALATION)
+        _require_int("interval", self.interval, 1, 255)
+        for name in ("escalate_margin", "exit_margin"):
+            _require_int(name, getattr(self, name), 0, 255)
+        if not isinstance(self.gate_idle, (bool, np.bool_)):
+            raise TypeError(f"gate_idle must be a bool, not {self.gate_idle!r}")
+
+    @classmethod
+    def gating_only(cls, bits: int = 8, interval: int = 4) -> ControllerSettings:
+        """Static precision ``bits`` with activity-based neuron gating alone (no escalation,
+        no early exit)."""
+        return cls(start_bits_hidden=bits, start_bits_out=bits, step_bits_hidden=0,
+                   step_bits_out=0, interval=interval, escalate_margin=0, exit_margin=0,
+                   gate_idle=True)
+
+    def check(self, timesteps: int, t_max: int) -> None:
+        """Reject parameters that cannot act for ``timesteps`` steps (``ValueError``)."""
+        if self.interval >= timesteps:
+            raise ValueError(f"controller interval must be below T = {timesteps} so that a "
+                             f"checkpoint falls inside the image, not {self.interval}")
+        for name in ("escalate_margin", "exit_margin"):
+            if getattr(self, name) > t_max:
+                raise ValueError(f"{name} must be in 0..{t_max} (t_max spikes), "
+                                 f"not {getattr(self, name)}")
+
+    def checkpoints(self, timesteps: int) -> tuple[int, ...]:
+        """Steps run before each checkpoint: ``interval, 2*interval, ...`` below T."""
+        return tuple(range(self.interval, timesteps, self.interval))
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
     """Run-time registers: what the host may change between images without regenerating.
@@ -140,6 +216,10 @@ class RunSettings:
         Which hidden neurons are on (None = all on). A masked neuron does nothing at all.
     timesteps : int or None
         T for this image, 1..t_max (None = the weights file's value).
+    controller : ControllerSettings or None
+        The closed-loop precision controller (dynamic mode); None = static precision
+        ``bits_*``.  In dynamic mode the controller sets the precision and ``bits_*`` are
+        ignored.
     """
 
     bits_hidden: int = 8
@@ -148,8 +228,11 @@ class RunSettings:
     tau_out: int = 0
     hidden_mask: tuple[bool, ...] | None = None
     timesteps: int | None = None
+    controller: ControllerSettings | None = None
 
     def __post_init__(self):
+        if self.controller is not None and not isinstance(self.controller, ControllerSettings):
+            raise TypeError(f"controller must be a ControllerSettings, not {self.controller!r}")
         for name in ("bits_hidden", "bits_out"):
             _require_int(name, getattr(self, name), PRECISIONS[0], PRECISIONS[-1])
         for name in ("tau_hidden", "tau_out"):
@@ -158,6 +241,11 @@ class RunSettings:
             _require_int("timesteps", self.timesteps, 1, 255)
         if self.hidden_mask is not None:
             object.__setattr__(self, "hidden_mask", tuple(bool(m) for m in self.hidden_mask))
+
+    @property
+    def dynamic(self) -> bool:
+        """True when the closed-loop controller chooses the precision."""
+        return self.controller is not None
 
     @classmethod
     def uniform(cls, bits: int = 8, **kw) -> RunSettings:
@@ -168,6 +256,8 @@ class RunSettings:
         """Check against ``config``; return (T, hidden mask as a bool array of length N)."""
         t = config.timesteps if self.timesteps is None else self.timesteps
         _require_int("timesteps", t, 1, config.t_max)
+        if self.controller is not None:
+            self.controller.check(t, config.t_max)
         if self.hidden_mask is None:
             mask = np.ones(config.n_hidden, dtype=bool)
         else:

@@ -124,12 +124,18 @@ class InferenceResult:
         Output membranes after the last step (after reset).
     counters : dict of int64 ``[n]``
         Event counters under the names of :data:`COUNTER_NAMES`.
+    final_bits : int64 ``[n, 2]`` or None
+        Dynamic mode: hidden and output precision when the image ended (None in static mode).
+    hidden_per_step : int64 ``[n, T]`` or None
+        Hidden spikes of every step (0 after an early exit); the cycle model needs them.
     """
 
     pred: np.ndarray
     counts: np.ndarray
     out_membrane: np.ndarray
     counters: dict[str, np.ndarray]
+    final_bits: np.ndarray | None = None
+    hidden_per_step: np.ndarray | None = None
 
     def summed_counters(self) -> dict[str, int]:
         """Every counter summed over the images (plain ints, for JSON)."""
@@ -180,13 +186,19 @@ def infer(
     *,
     chunk: int = 2000,
 ) -> InferenceResult:
-    """Run the integer SNN on ``images`` (uint8 ``[n, 784]``) in static-precision mode.
+    """Run the integer SNN on ``images`` (uint8 ``[n, 784]``).
 
     ``w_hidden`` is int ``[784, N]`` and ``w_out`` int ``[N, 10]``, sign-magnitude values in
     -127..127; ``config`` gives thresholds, leaks and B; ``settings`` the run-time registers.
+    With ``settings.controller`` set this is dynamic mode (:mod:`golden.controller`).
     Images are processed ``chunk`` at a time to bound memory (results do not depend on it).
     """
     settings = settings or RunSettings()
+    if settings.dynamic:
+        # Imported here: golden.controller builds on this module's primitives.
+        from golden.controller import infer_dynamic
+
+        return infer_dynamic(w_hidden, w_out, images, config, settings, chunk=chunk)
     timesteps, mask = settings.resolve(config)
     hidden = layer_tables(w_hidden, settings.bits_hidden, settings.tau_hidden, mask,
                           config.block_size)
@@ -204,6 +216,7 @@ def infer(
         counts=np.concatenate([p.counts for p in parts]),
         out_membrane=np.concatenate([p.out_membrane for p in parts]),
         counters={k: np.concatenate([p.counters[k] for p in parts]) for k in COUNTER_NAMES},
+        hidden_per_step=np.concatenate([p.hidden_per_step for p in parts]),
     )
 
 
@@ -215,9 +228,11 @@ def _infer_chunk(images, hidden: LayerTables, output: LayerTables, config: SNNCo
     out = LayerState(n, config.n_outputs, config.theta_out, config.leak_out)
     counts = np.zeros((n, config.n_outputs), dtype=np.int64)
     counters = {name: np.zeros(n, dtype=np.int64) for name in COUNTER_NAMES}
+    trace = np.zeros((n, timesteps), dtype=np.int64)
     for t in range(timesteps):
         s_in = input_spikes(pixels, t).astype(np.float32)
         s_hid = hid.step(s_in, hidden.effective).astype(np.float32)
+        trace[:, t] = s_hid.sum(axis=1)
         s_out = out.step(s_hid, output.effective)
         counts += s_out
         classes = s_in @ hidden.synapse_classes + s_hid @ output.synapse_classes
@@ -231,4 +246,5 @@ def _infer_chunk(images, hidden: LayerTables, output: LayerTables, config: SNNCo
         counters["output_spikes"] += s_out.sum(axis=1)
     counters["steps"][:] = timesteps
     counters["membrane_updates"][:] = timesteps * (int(mask.sum()) + config.n_outputs)
-    return InferenceResult(classify(counts, out.v), counts, out.v.copy(), counters)
+    return InferenceResult(classify(counts, out.v), counts, out.v.copy(), counters,
+                           hidden_per_step=trace)

@@ -26,9 +26,17 @@ def classify(counts: list[int], membranes: list[int]) -> int:
 
 
 def run_image(pixels, w_hidden, w_out, *, theta_h, theta_o, leak_h, leak_o, timesteps,
-              bits_h, bits_o, tau_h, tau_o, mask, block):
-    """One image; returns (pred, counts, out membranes, counters dict)."""
+              bits_h, bits_o, tau_h, tau_o, mask, block, controller=None):
+    """One image; returns (pred, counts, out membranes, counters dict).
+
+    ``controller`` (a dict with the fields of docs/controller.md, or None for static mode)
+    overrides ``bits_h``/``bits_o`` with its start precisions and acts at checkpoints.
+    """
     n = len(w_hidden[0])
+    mask = list(mask)
+    fired_ever = [False] * n
+    if controller is not None:
+        bits_h, bits_o = controller["start_bits_hidden"], controller["start_bits_out"]
     vh = [0] * n
     vo = [0] * 10
     counts = [0] * 10
@@ -75,6 +83,7 @@ def run_image(pixels, w_hidden, w_out, *, theta_h, theta_o, leak_h, leak_o, time
                 if vh[j] > theta_h:
                     vh[j] -= theta_h
                     hid_spikes.append(j)
+                    fired_ever[j] = True
         c["hidden_spikes"] += len(hid_spikes)
         for k in range(10):
             if leak_o:
@@ -89,4 +98,18 @@ def run_image(pixels, w_hidden, w_out, *, theta_h, theta_o, leak_h, leak_o, time
                 vo[k] -= theta_o
                 counts[k] += 1
                 c["output_spikes"] += 1
+        if controller is None or (t + 1) % controller["interval"] or t + 1 >= timesteps:
+            continue
+        ranked = sorted(counts, reverse=True)
+        margin = ranked[0] - ranked[1]
+        if controller["exit_margin"] and margin >= controller["exit_margin"]:
+            break
+        if margin < controller["escalate_margin"]:
+            new_h = min(8, bits_h + controller["step_bits_hidden"])
+            new_o = min(8, bits_o + controller["step_bits_out"])
+            if (new_h, new_o) != (bits_h, bits_o):
+                c["precision_changes"] += 1
+            bits_h, bits_o = new_h, new_o
+        if controller["gate_idle"]:
+            mask = [mask[j] and fired_ever[j] for j in range(n)]
     return classify(counts, vo), counts, vo, c
