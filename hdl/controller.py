@@ -1,0 +1,130 @@
+"""The closed-loop precision controller of dynamic mode (docs/controller.md), in hardware.
+
+At a checkpoint the core pulses ``check`` once the output layer is idle (the ten output
+spike counts are final for the step).  The controller walks the counts, one per cycle, keeping
+the largest and second largest, and ``MARGIN_CYCLES`` cycles after ``check`` pulses
+``decided`` with its decision: ``leave`` (early exit), ``changed`` (a precision rose) and
+``gate`` (switch off hidden neurons that never fired).  ``bits_hidden``/``bits_out`` are the
+precisions in force: the controller's in dynamic mode, the static ``PRECISION`` register's
+otherwise.  All parameter inputs are register values, clamped here as documented.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
+
+MARGIN_CYCLES = N_OUTPUTS + 1
+"""Cycles from ``check`` to ``decided``: one per output count, then the decision."""
+
+
+def _clamp(value, lo: int, hi: int):
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))
+
+
+class PrecisionController(wiring.Component):
+    """Checkpoint decisions and the precisions in force.
+
+    Parameters
+    ----------
+    count_width : int
+        Bits of one output spike count (enough for ``t_max``).
+
+    Attributes
+    ----------
+    enable : In(1)
+        Dynamic mode (``CONTROLLER`` bit 0); 0 = the static precisions pass through.
+    static_hidden, static_out : In(4)
+        The ``PRECISION`` register (already clamped to 2..8).
+    start_hidden, start_out : In(4)
+        Start precisions (clamped into 2..8 here).
+    step_hidden, step_out : In(3)
+        Escalation steps in bits (7 is clamped to 6).
+    escalate_margin, exit_margin : In(8)
+        Margins in output spikes (exit 0 = never).
+    gate_idle : In(1)
+        Gate never-firing hidden neurons at checkpoints.
+    counts : In(ArrayLayout(count_width, 10))
+        Output spike counts of the image so far.
+    begin : In(1)
+        An image starts: the precisions return to the start values.
+    check : In(1)
+        A checkpoint: start a decision (counts stable until ``decided``).
+    bits_hidden, bits_out : Out(4)
+        Precisions in force.
+    decided, leave, changed, gate : Out(1)
+        ``decided`` pulses one cycle; the other three are valid with it.
+    """
+
+    def __init__(self, *, count_width: int):
+        if not isinstance(count_width, int) or count_width < 1:
+            self._MustUse__silence = True  # a rejected component is not an unused one
+            raise ValueError(f"count_width must be a positive integer, not {count_width!r}")
+        self._count_width = count_width
+        super().__init__({
+            "enable": In(1), "static_hidden": In(4), "static_out": In(4),
+            "start_hidden": In(4), "start_out": In(4), "step_hidden": In(3), "step_out": In(3),
+            "escalate_margin": In(8), "exit_margin": In(8), "gate_idle": In(1),
+            "counts": In(data.ArrayLayout(count_width, N_OUTPUTS)),
+            "begin": In(1), "check": In(1),
+            "bits_hidden": Out(4), "bits_out": Out(4),
+            "decided": Out(1), "leave": Out(1), "changed": Out(1), "gate": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        lo, hi = PRECISIONS[0], PRECISIONS[-1]
+        dyn_hidden, dyn_out = Signal(4, init=lo), Signal(4, init=lo)
+        m.d.comb += [self.bits_hidden.eq(Mux(self.enable, dyn_hidden, self.static_hidden)),
+                     self.bits_out.eq(Mux(self.enable, dyn_out, self.static_out))]
+        with m.If(self.begin):
+            m.d.sync += [dyn_hidden.eq(_clamp(self.start_hidden, lo, hi)),
+                         dyn_out.eq(_clamp(self.start_out, lo, hi))]
+
+        # Walk the counts: largest and second largest (a tie leaves a margin of 0).
+        index = Signal(range(N_OUTPUTS + 1))
+        walking = Signal()
+        top, second = Signal(self._count_width), Signal(self._count_width)
+        with m.If(self.check):
+            m.d.sync += [walking.eq(1), index.eq(0), top.eq(0), second.eq(0)]
+        with m.Elif(walking):
+            count = self.counts[index]
+            with m.If(count > top):
+                m.d.sync += [top.eq(count), second.eq(top)]
+            with m.Elif(count > second):
+                m.d.sync += second.eq(count)
+            m.d.sync += index.eq(index + 1)
+            with m.If(index == N_OUTPUTS - 1):
+                m.d.sync += walking.eq(0)
+
+        # The decision, one cycle after the walk.
+        deciding = Signal()
+        m.d.sync += deciding.eq(walking & (index == N_OUTPUTS - 1))
+        margin = Signal(self._count_width)
+        m.d.comb += margin.eq(top - second)
+        leave = (self.exit_margin != 0) & (margin >= self.exit_margin)
+        escalate = ~leave & (margin < self.escalate_margin)
+        new_hidden = Signal(4)
+        new_out = Signal(4)
+        m.d.comb += [
+            new_hidden.eq(_escalated(dyn_hidden, self.step_hidden)),
+            new_out.eq(_escalated(dyn_out, self.step_out)),
+        ]
+        m.d.comb += [
+            self.decided.eq(deciding),
+            self.leave.eq(leave),
+            self.changed.eq(escalate & ((new_hidden != dyn_hidden) | (new_out != dyn_out))),
+            self.gate.eq(~leave & self.gate_idle),
+        ]
+        with m.If(deciding & escalate):
+            m.d.sync += [dyn_hidden.eq(new_hidden), dyn_out.eq(new_out)]
+        return m
+
+
+def _escalated(bits, step):
+    """``min(8, bits + min(step, 6))`` in 5-bit arithmetic."""
+    raised = bits + Mux(step > MAX_ESCALATION, MAX_ESCALATION, step)
+    return Mux(raised > PRECISIONS[-1], PRECISIONS[-1], raised)
