@@ -77,6 +77,46 @@ def training_precisions(spec: str, middle: list[int], rng: np.random.Generator) 
             for item in spec.split(",")]
 
 
+def parse_weights(spec: str, n: int, option: str) -> list[float]:
+    """Per-term loss weights from a comma list (empty = all 1); must have ``n`` entries."""
+    if not spec:
+        return [1.0] * n
+    try:
+        weights = [float(item) for item in spec.split(",")]
+    except ValueError:
+        raise UserError(f"{option} {spec!r}: expected a comma list of numbers") from None
+    if len(weights) != n or any(w < 0 for w in weights):
+        raise UserError(f"{option} {spec!r}: expected {n} non-negative numbers")
+    return weights
+
+
+def late_factor(progress: float, start: float, ramp: float) -> float:
+    """Weight factor 0..1 of the late terms at training ``progress`` (0..1 of all steps).
+
+    0 before ``start``, then a linear ramp to 1 over ``ramp`` (a fraction of training).
+    """
+    if progress < start:
+        return 0.0
+    if ramp <= 0:
+        return 1.0
+    return min(1.0, (progress - start) / ramp)
+
+
+def selection_key(val: dict[int, float], args) -> tuple:
+    """Sort key of a checkpoint's validation accuracies (larger = better).
+
+    ``mean``: the mean of 8/4/2 bits.  ``floor``: the 8-bit accuracy among checkpoints whose
+    4-bit and 2-bit accuracies are within ``--floor-4bit`` / ``--floor-2bit`` of it (any such
+    checkpoint beats every one that misses a floor), the mean as the tie-break.
+    """
+    mean = float(np.mean(list(val.values())))
+    if args.select == "mean":
+        return (mean,)
+    ok = (val[4] >= val[8] - args.floor_4bit - 1e-9) and (val[2] >= val[8] - args.floor_2bit
+                                                           - 1e-9)
+    return (int(ok), val[8] if ok else mean, mean)
+
+
 def evaluate_accuracy(model: SNN, images: np.ndarray, labels: np.ndarray,
                       bits_list=VALIDATION_BITS) -> dict[int, float]:
     """Exact integer accuracy (a fraction) of ``model`` at each precision in ``bits_list``."""
@@ -108,7 +148,18 @@ def train(args) -> tuple[SNN, dict]:
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
     middle = [b for b in PRECISIONS if b not in (2, 8)]
-    best, best_score, history = None, -1.0, []
+    # (precision item, loss weight, is a late term) per loss term of a batch
+    items = args.train_bits.split(",")
+    terms = [(item, w, False) for item, w in
+             zip(items, parse_weights(args.train_weights, len(items), "--train-weights"),
+                 strict=True)]
+    if args.late_bits:
+        items = args.late_bits.split(",")
+        terms += [(item, w, True) for item, w in
+                  zip(items, parse_weights(args.late_weights, len(items), "--late-weights"),
+                      strict=True)]
+    total_steps = args.epochs * steps_per_epoch
+    best, best_key, best_val, history = None, None, None, []
     bar = tqdm(total=args.epochs * steps_per_epoch, desc="training", unit="batch",
                disable=args.quiet)
     for epoch in range(args.epochs):
@@ -118,11 +169,26 @@ def train(args) -> tuple[SNN, dict]:
             idx = order[i * args.batch : (i + 1) * args.batch]
             x = augment(train_x[idx], gen, args.augment)
             spikes = encode_torch(x, config.timesteps)
-            loss = 0.0
-            for bits in training_precisions(args.train_bits, middle, rng):
+            loss, teacher = 0.0, None
+            factor = late_factor((epoch * steps_per_epoch + i) / total_steps,
+                                 args.late_start, args.late_ramp)
+            for item, weight, is_late in terms:
+                weight = weight * factor if is_late else weight
+                if weight == 0:
+                    continue
+                bits = training_precisions(item, middle, rng)[0]
                 counts, membrane, hidden_total = model(spikes, bits)
-                loss = loss + spike_count_loss(counts, membrane, train_y[idx], config,
-                                               args.temperature, args.smoothing)
+                term = spike_count_loss(counts, membrane, train_y[idx], config,
+                                        args.temperature, args.smoothing)
+                logits = (counts + membrane / config.theta_out) * (args.temperature
+                                                                   / config.timesteps)
+                if teacher is None:
+                    teacher = logits.detach()
+                elif args.distill:
+                    term = term + args.distill * F.kl_div(
+                        F.log_softmax(logits, 1), F.log_softmax(teacher, 1),
+                        log_target=True, reduction="batchmean")
+                loss = loss + weight * term
                 loss = loss + args.rate_reg * (hidden_total.mean() / config.n_hidden
                                                / config.timesteps)
             if args.l1:
@@ -135,19 +201,24 @@ def train(args) -> tuple[SNN, dict]:
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         val = evaluate_accuracy(model, val_x, val_y)
-        score = float(np.mean(list(val.values())))
+        key = selection_key(val, args)
         history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()}})
-        if score > best_score:
-            best, best_score = copy.deepcopy(model), score
+        is_best = best_key is None or key > best_key
+        if is_best:
+            best, best_key, best_val = copy.deepcopy(model), key, val
+            best_epoch = epoch + 1
         bar.write(f"epoch {epoch + 1}: validation " +
                   " ".join(f"{b}-bit {a:.4f}" for b, a in val.items()) +
-                  (" (best)" if score == best_score else ""), file=sys.stderr)
+                  (" (best)" if is_best else ""), file=sys.stderr)
     bar.close()
     summary = {
         "training_images": {"count": int(len(train_x)), "file_sha256": data.sha256,
                             "source": data.source, "fallback": data.fallback},
         "validation": {"split": f"last {args.val} images of the training file",
-                       "count": int(args.val), "best_mean_accuracy_8_4_2": best_score},
+                       "count": int(args.val),
+                       "best_mean_accuracy_8_4_2": float(np.mean(list(best_val.values()))),
+                       "selection": args.select, "best_epoch": best_epoch,
+                       "best_accuracy": {str(b): a for b, a in best_val.items()}},
         "seed": args.seed,
         "history": history,
         "hyperparameters": {k: v for k, v in vars(args).items()
@@ -204,6 +275,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="affine augmentation strength (0 = off)")
     p.add_argument("--train-bits", default="8,mid,2",
                    help="precisions trained on each batch (comma list; mid = random 3..7)")
+    p.add_argument("--train-weights", default="",
+                   help="loss weight of each --train-bits term (comma list; empty = all 1)")
+    p.add_argument("--late-bits", default="",
+                   help="extra precisions (comma list like --train-bits) whose loss terms "
+                        "start only at --late-start and ramp in over --late-ramp; "
+                        "e.g. --train-bits 8,mid --late-bits 2 anneals the ternary term in")
+    p.add_argument("--late-weights", default="",
+                   help="final loss weight of each --late-bits term (empty = all 1)")
+    p.add_argument("--late-start", type=float, default=0.65,
+                   help="fraction of the training steps after which --late-bits terms start")
+    p.add_argument("--late-ramp", type=float, default=0.15,
+                   help="fraction of the training steps over which their weight rises "
+                        "linearly from 0 to --late-weights (0 = a step)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of a KL term pulling every later term's output distribution "
+                        "towards the first term's (detached; e.g. 8 bits teaches 2 bits)")
+    p.add_argument("--select", choices=("mean", "floor"), default="mean",
+                   help="checkpoint choice on validation: best mean of 8/4/2 bits, or best "
+                        "8-bit accuracy among epochs meeting --floor-4bit and --floor-2bit")
+    p.add_argument("--floor-4bit", type=float, default=0.005,
+                   help="--select floor: the 4-bit accuracy may be at most this much below "
+                        "8-bit (a fraction)")
+    p.add_argument("--floor-2bit", type=float, default=0.02,
+                   help="--select floor: the 2-bit accuracy may be at most this much below "
+                        "8-bit (a fraction)")
     p.add_argument("--seed", type=int, default=0, help="random seed (reproducible runs)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--skip-test", action="store_true",
@@ -216,9 +312,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.neurons < 1 or args.epochs < 1 or args.batch < 1:
         raise UserError("--neurons, --epochs and --batch must be >= 1")
-    if not all(b == "mid" or (b.isdigit() and int(b) in PRECISIONS)
-               for b in args.train_bits.split(",")):
-        raise UserError(f"--train-bits {args.train_bits!r}: expected a comma list of 2..8 or mid")
+    for option, spec in (("--train-bits", args.train_bits), ("--late-bits", args.late_bits)):
+        if (spec or option == "--train-bits") and not all(
+                b == "mid" or (b.isdigit() and int(b) in PRECISIONS) for b in spec.split(",")):
+            raise UserError(f"{option} {spec!r}: expected a comma list of 2..8 or mid")
     start = time.time()
     model, summary = train(args)
     summary["training_seconds"] = round(time.time() - start, 1)

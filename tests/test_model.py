@@ -67,3 +67,29 @@ def test_training_smoke_run_writes_a_loadable_file(tmp_path):
     assert w.w_hidden.shape == (784, 8) and w.meta["training_images"]["count"] == 256
     assert json.loads(proc.stdout)["out"] == str(out)
     assert np.abs(w.w_hidden).max() > 0
+
+
+def test_training_schedule_options_run_and_record_the_selection(tmp_path):
+    out = tmp_path / "late.npz"
+    proc = run_cli("golden/train.py", "--neurons", 8, "--epochs", 2, "--train-limit", 256,
+                   "--val", 64, "--batch", 64, "--out", out, "--quiet", "--skip-test",
+                   "--train-bits", "8,mid", "--train-weights", "1,0.5", "--late-bits", "2",
+                   "--late-weights", "0.3", "--late-start", "0.5", "--late-ramp", "0.25",
+                   "--distill", "1", "--select", "floor")
+    assert proc.returncode == 0, proc.stderr
+    validation = load_weights(out).meta["validation"]
+    assert validation["selection"] == "floor" and validation["best_epoch"] in (1, 2)
+
+
+def test_late_factor_and_floor_selection():
+    from argparse import Namespace
+
+    from golden.train import late_factor, selection_key
+    assert [late_factor(p, 0.5, 0.2) for p in (0.0, 0.49, 0.6, 0.7, 1.0)] == pytest.approx(
+        [0, 0, 0.5, 1, 1])
+    assert late_factor(0.5, 0.5, 0) == 1
+    args = Namespace(select="floor", floor_4bit=0.005, floor_2bit=0.02)
+    ok = selection_key({8: 0.960, 4: 0.958, 2: 0.941}, args)
+    better_but_unbalanced = selection_key({8: 0.970, 4: 0.970, 2: 0.900}, args)
+    assert ok > better_but_unbalanced
+    assert selection_key({8: 0.965, 4: 0.965, 2: 0.950}, args) > ok
