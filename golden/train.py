@@ -159,6 +159,7 @@ def train(args) -> tuple[SNN, dict]:
                   zip(items, parse_weights(args.late_weights, len(items), "--late-weights"),
                       strict=True)]
     total_steps = args.epochs * steps_per_epoch
+    ema = copy.deepcopy(model) if args.ema else None
     best, best_key, best_val, history = None, None, None, []
     bar = tqdm(total=args.epochs * steps_per_epoch, desc="training", unit="batch",
                disable=args.quiet)
@@ -198,14 +199,19 @@ def train(args) -> tuple[SNN, dict]:
             opt.step()
             sched.step()
             model.clamp_()
+            if ema is not None:
+                with torch.no_grad():
+                    for avg, cur in zip(ema.parameters(), model.parameters(), strict=True):
+                        avg.lerp_(cur, 1 - args.ema)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-        val = evaluate_accuracy(model, val_x, val_y)
+        candidate = model if ema is None else ema
+        val = evaluate_accuracy(candidate, val_x, val_y)
         key = selection_key(val, args)
         history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()}})
         is_best = best_key is None or key > best_key
         if is_best:
-            best, best_key, best_val = copy.deepcopy(model), key, val
+            best, best_key, best_val = copy.deepcopy(candidate), key, val
             best_epoch = epoch + 1
         bar.write(f"epoch {epoch + 1}: validation " +
                   " ".join(f"{b}-bit {a:.4f}" for b, a in val.items()) +
@@ -291,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill", type=float, default=0.0,
                    help="weight of a KL term pulling every later term's output distribution "
                         "towards the first term's (detached; e.g. 8 bits teaches 2 bits)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the latent weights with this "
+                        "decay per step (e.g. 0.99; 0 = off); validation, checkpoint choice "
+                        "and the written weights then use the average")
     p.add_argument("--select", choices=("mean", "floor"), default="mean",
                    help="checkpoint choice on validation: best mean of 8/4/2 bits, or best "
                         "8-bit accuracy among epochs meeting --floor-4bit and --floor-2bit")

@@ -75,7 +75,7 @@ def test_training_schedule_options_run_and_record_the_selection(tmp_path):
                    "--val", 64, "--batch", 64, "--out", out, "--quiet", "--skip-test",
                    "--train-bits", "8,mid", "--train-weights", "1,0.5", "--late-bits", "2",
                    "--late-weights", "0.3", "--late-start", "0.5", "--late-ramp", "0.25",
-                   "--distill", "1", "--select", "floor")
+                   "--distill", "1", "--select", "floor", "--ema", "0.9")
     assert proc.returncode == 0, proc.stderr
     validation = load_weights(out).meta["validation"]
     assert validation["selection"] == "floor" and validation["best_epoch"] in (1, 2)
