@@ -21,7 +21,7 @@ from golden.config import N_INPUTS, N_OUTPUTS, PRECISIONS, SNNConfig
 from hdl import regmap
 from hdl.event_list import IMAGE_WORDS, EventList
 from hdl.geometry import LayerGeometry
-from hdl.logic import lowest_set_bit, popcount
+from hdl.logic import lowest_set_bit, popcount, registered_popcount
 from hdl.synapse_reader import SynapseRowReader
 from hdl.weight_planes import check_weights
 
@@ -123,7 +123,8 @@ class SNNCore(wiring.Component):
         m.submodules.inputs = inputs = EventList(t_max=cfg.t_max)
         m.submodules.hidden = hidden = SynapseRowReader(geometry=hg, weights=self._w_hidden)
         m.submodules.output = output = SynapseRowReader(geometry=self._output,
-                                                        weights=self._w_out)
+                                                        weights=self._w_out,
+                                                        register_request=True)
 
         # Run-time registers and results.
         bits_hidden = Signal(4, init=self._reset_bits)
@@ -202,28 +203,45 @@ class SNNCore(wiring.Component):
                     membrane_read.data[lane] + hidden.weight[lane])
         with m.If(output.out_valid):
             m.d.sync += [v.eq(v + output.weight[k]) for k, v in enumerate(out_membrane)]
-        for name, field in (("syn_active", "n_active"), ("syn_zero", "n_zero"),
-                            ("syn_below", "n_below"), ("syn_gated", "n_gated"),
-                            ("weight_bits_read", "bits_read")):
-            increment = (Mux(hidden.out_valid, getattr(hidden, field), 0)
-                         + Mux(output.out_valid, getattr(output, field), 0))
-            m.d.sync += counters[name].eq(counters[name] + increment)
+
+        # Event counters add registered per-cycle increments (short paths into the 32-bit
+        # adders).  Every increment lands a few cycles after its event, long before `done`.
+        fired_hidden_q, lane_on_q = Signal(lanes), Signal(lanes)
+        m.d.sync += [fired_hidden_q.eq(0), lane_on_q.eq(0)]  # set by the fire pass
+        output_fire, fired_out = Signal(), Signal(N_OUTPUTS)
+        hidden_fired_count = registered_popcount(m, fired_hidden_q, "hidden_fired")
+        hidden_updated_count = registered_popcount(m, lane_on_q, "hidden_updated")
+        increment_terms = {
+            name: getattr(hidden, field) + getattr(output, field)
+            for name, field in (("syn_active", "n_active"), ("syn_zero", "n_zero"),
+                                ("syn_below", "n_below"), ("syn_gated", "n_gated"),
+                                ("weight_bits_read", "bits_read"))}
+        increment_terms.update({
+            "hidden_spikes": hidden_fired_count,
+            "membrane_updates": hidden_updated_count + Mux(output_fire, N_OUTPUTS, 0),
+            "output_spikes": Mux(output_fire, popcount(fired_out), 0),
+            "steps": output_fire,
+        })
+        for name, term in increment_terms.items():
+            increment = Signal(term.shape(), name=f"{name}_increment")
+            m.d.sync += [increment.eq(term), counters[name].eq(counters[name] + increment)]
 
         step = Signal(range(cfg.t_max + 1))
         last_step = Signal(8)
         issue_valid, issue_row = Signal(), Signal(range(N_INPUTS))
-        issue_chunk, read_chunk = Signal(range(chunks)), Signal(range(chunks))
+        issue_chunk = Signal(range(chunks))
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         fire_valid, fire_chunk = Signal(), Signal(range(chunks))
         hidden_spikes = Signal(chunks * lanes)
         output_start, output_idle = Signal(), Signal()
-        class_index = Signal(range(N_OUTPUTS))
+        class_index, compared = Signal(range(N_OUTPUTS + 1)), Signal(range(N_OUTPUTS))
         best, best_count = Signal(range(N_OUTPUTS)), Signal.like(counts[0])
         best_membrane = Signal.like(out_membrane[0])
+        selected_count = Signal.like(counts[0])
+        selected_membrane = Signal.like(out_membrane[0])
 
         m.d.comb += [hidden.row.eq(issue_row), hidden.chunk.eq(issue_chunk),
                      hidden.valid.eq(issue_valid), inputs.step.eq(step)]
-        m.d.sync += read_chunk.eq(issue_chunk)
         m.d.comb += self.busy.eq(1)
         with m.If(self.busy):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
@@ -253,7 +271,7 @@ class SNNCore(wiring.Component):
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
                 accept = ~issue_valid | (issue_chunk == chunks - 1)
-                m.d.comb += [inputs.ready.eq(accept), membrane_read.addr.eq(read_chunk)]
+                m.d.comb += [inputs.ready.eq(accept), membrane_read.addr.eq(hidden.next_chunk)]
                 with m.If(accept):
                     m.d.sync += [issue_valid.eq(inputs.valid), issue_row.eq(inputs.pixel),
                                  issue_chunk.eq(0)]
@@ -274,18 +292,14 @@ class SNNCore(wiring.Component):
                 for lane in range(lanes):
                     v = membrane_read.data[lane]
                     m.d.comb += fired[lane].eq(lane_on[lane] & (v > cfg.theta_hidden))
-                    after_reset = Mux(fired[lane], v - cfg.theta_hidden, v)
+                    # Both candidates are leaked in parallel; `fired` only selects.
                     m.d.comb += membrane_write.data[lane].eq(
-                        Mux(lane_on[lane], _leak(after_reset, cfg.leak_hidden), v))
+                        Mux(fired[lane], _leak(v - cfg.theta_hidden, cfg.leak_hidden),
+                            Mux(lane_on[lane], _leak(v, cfg.leak_hidden), v)))
                 with m.If(fire_valid):
                     m.d.comb += [membrane_write.addr.eq(fire_chunk), membrane_write.en.eq(1)]
-                    m.d.sync += [
-                        hidden_spikes.eq(Cat(hidden_spikes[lanes:], fired)),
-                        counters["hidden_spikes"].eq(counters["hidden_spikes"]
-                                                     + popcount(fired)),
-                        counters["membrane_updates"].eq(counters["membrane_updates"]
-                                                        + popcount(lane_on)),
-                    ]
+                    m.d.sync += [hidden_spikes.eq(Cat(hidden_spikes[lanes:], fired)),
+                                 fired_hidden_q.eq(fired), lane_on_q.eq(lane_on)]
                     with m.If(fire_chunk == chunks - 1):
                         # The output layer takes this step's hidden spikes while the
                         # hidden layer integrates the next step.
@@ -301,16 +315,18 @@ class SNNCore(wiring.Component):
                     m.d.sync += class_index.eq(0)
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
-                count = Array(counts)[class_index]
-                membrane = Array(out_membrane)[class_index]
-                better = ((class_index == 0) | (count > best_count)
-                          | ((count == best_count) & (membrane > best_membrane)))
-                with m.If(better):
-                    m.d.sync += [best.eq(class_index), best_count.eq(count),
-                                 best_membrane.eq(membrane)]
-                m.d.sync += class_index.eq(class_index + 1)
-                with m.If(class_index == N_OUTPUTS - 1):
-                    m.d.sync += [result.eq(Mux(better, class_index, best)), self.done.eq(1)]
+                # Cycle i registers class i's count and membrane; cycle i + 1 compares them.
+                m.d.sync += [selected_count.eq(Array(counts)[class_index]),
+                             selected_membrane.eq(Array(out_membrane)[class_index]),
+                             compared.eq(class_index), class_index.eq(class_index + 1)]
+                better = ((compared == 0) | (selected_count > best_count)
+                          | ((selected_count == best_count)
+                             & (selected_membrane > best_membrane)))
+                with m.If((class_index != 0) & better):
+                    m.d.sync += [best.eq(compared), best_count.eq(selected_count),
+                                 best_membrane.eq(selected_membrane)]
+                with m.If(class_index == N_OUTPUTS):
+                    m.d.sync += [result.eq(Mux(better, compared, best)), self.done.eq(1)]
                     m.next = "IDLE"
 
         with m.FSM(name="output_layer"):
@@ -322,25 +338,21 @@ class SNNCore(wiring.Component):
                 m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
+                neuron, _ = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
                 m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
-                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
+                m.d.sync += hidden_spikes.eq(hidden_spikes & (hidden_spikes - 1))
                 with m.If(~hidden_spikes.any()):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                # The last row's weights arrive now (reader latency 2); a fixed drain cycle
-                # keeps the cycle count a function of the hidden spike counts.
-                m.next = "FIRE"
+                # Until the last row's weights have been added (the reader is idle): the
+                # cycle count stays a function of the hidden spike counts.
+                with m.If(~output.busy):
+                    m.next = "FIRE"
             with m.State("FIRE"):
-                fired = Signal(N_OUTPUTS)
-                m.d.comb += fired.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))
+                m.d.comb += [output_fire.eq(1),
+                             fired_out.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))]
                 for k, v in enumerate(out_membrane):
-                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
-                                 counts[k].eq(counts[k] + fired[k])]
-                m.d.sync += [
-                    counters["output_spikes"].eq(counters["output_spikes"] + popcount(fired)),
-                    counters["membrane_updates"].eq(counters["membrane_updates"] + N_OUTPUTS),
-                    counters["steps"].eq(counters["steps"] + 1),
-                ]
+                    m.d.sync += [v.eq(Mux(fired_out[k], v - cfg.theta_out, v)),
+                                 counts[k].eq(counts[k] + fired_out[k])]
                 m.next = "IDLE"
         return m

@@ -1,16 +1,17 @@
 """Cycles per image of :class:`hdl.core.SNNCore`, from the image, T, the chunk count C and
 the hidden spikes of every step (docs/cycle_model.md derives every term).
 
-``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), h(t-1) + 5) + T * (C + 1)
-+ h(T-1) + 5 + 10``
+``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 1)
++ out(T-1) + 11``
 
-* ``scan = max(197, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
+* ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 5`` when the last listed word spikes at t;
-* ``h(t-1) + 5``: the output layer of step t-1 (one cycle per hidden spike + 5) runs while
-  the hidden layer integrates step t; the hidden fire pass waits for both;
-* ``C + 1`` per step for the hidden fire pass, and 10 cycles to classify.
+  it is ``input_spikes(t) + silent_words(t) + 10`` when the last listed word spikes at t;
+* ``out(t-1) = h(t-1) + 5 (+ 4 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
+  hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
+  hidden fire pass waits for both;
+* ``C + 1`` per step for the hidden fire pass, and 11 cycles to classify.
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ import numpy as np
 
 from golden.config import RunSettings, SNNConfig
 from golden.reference import LayerState, input_spikes, layer_tables
-from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
+from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD, SCAN_LATENCY, WALK_LATENCY
 
-SCAN_WORDS_CYCLES = IMAGE_WORDS + 1
-"""Cycles until the last scanned word is appended (reader latency 1)."""
-READER_LATENCY = 2
-"""Cycles from a weight-row request to its effective weights (metadata, then planes)."""
-CLASSIFY_CYCLES = 10
+SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
+"""Cycles until the last scanned word is appended (read, then registered)."""
+READER_LATENCY = 5
+"""Cycles from a hidden weight-row request to its effective weights (metadata read and
+register, plane read and register, weight compose)."""
+OUTPUT_READER_LATENCY = READER_LATENCY + 1
+"""The output layer's reader also registers the request (after the priority encoder)."""
+CLASSIFY_CYCLES = 11
+"""One cycle per class (select, registered) and one for the last compare."""
 OUTPUT_CYCLES = 5
 """Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
 fire, and the cycle in which the waiting hidden FSM sees it idle."""
+OUTPUT_DRAIN_CYCLES = OUTPUT_READER_LATENCY - 2
+"""Further drain cycles of a step with hidden spikes: the last row's weights arrive
+``OUTPUT_READER_LATENCY`` cycles after its request."""
 
 
 def word_spikes(image: np.ndarray, timesteps: int) -> np.ndarray:
@@ -45,7 +53,9 @@ def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
     spikes issues them ``chunks`` cycles apart (the integrator takes one chunk per cycle);
     the phase ends when the walk is over and the last request has left the 2-cycle reader.
     """
-    latched, next_accept, last_issue, walk_end = 0, 0, None, 1
+    # The prefetch pipeline delays a non-empty walk by WALK_LATENCY cycles.
+    latched = WALK_LATENCY if len(spikes_per_word) else 0
+    next_accept, last_issue, walk_end = 0, None, 1
     for k in (int(s) for s in spikes_per_word):
         if k == 0:
             walk_end = latched + 2
@@ -58,7 +68,12 @@ def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
         walk_end = last_issue + 1
     if last_issue is None:
         return 1 + walk_end
-    return 1 + max(walk_end, last_issue + chunks + READER_LATENCY + 1)
+    return 1 + max(walk_end, last_issue + chunks + READER_LATENCY)
+
+
+def output_cycles(hidden_spikes: int) -> int:
+    """Cycles of one step's output layer with ``hidden_spikes`` hidden spikes."""
+    return hidden_spikes + OUTPUT_CYCLES + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0)
 
 
 def hidden_spike_trace(w_hidden: np.ndarray, images: np.ndarray, config: SNNConfig,
@@ -79,7 +94,7 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray) ->
     """Predicted RTL ``cycles`` for one image, given its hidden spikes per step."""
     timesteps = len(hidden_per_step)
     integrate = [integrate_cycles(words, chunks) for words in word_spikes(image, timesteps)]
-    output = [int(h) + OUTPUT_CYCLES for h in hidden_per_step]
+    output = [output_cycles(int(h)) for h in hidden_per_step]
     overlapped = integrate[0] + sum(max(integrate[t], output[t - 1])
                                     for t in range(1, timesteps))
     return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + 1)

@@ -2,7 +2,7 @@
 
 The host writes the 784 pixels as 196 words of 4 pixels (pixel ``4w + i`` in bits
 ``8i .. 8i+7`` of word ``w``).  ``scan`` reads one word (4 pixels) per cycle and appends every
-word with a non-zero pixel to the list (``196 + 2`` cycles).  ``walk`` then streams, for step
+word with a non-zero pixel to the list (``196 + 3`` cycles).  ``walk`` then streams, for step
 ``step``, the index of every spiking pixel of the listed words, lowest index first, one per
 accepted cycle; a listed word with no spike at this step costs one cycle.
 """
@@ -25,9 +25,23 @@ IMAGE_WORDS = N_INPUTS // PIXELS_PER_WORD
 WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 
 
+FIFO_DEPTH = 6
+"""Entries of the walk's prefetch FIFO (covers the 4-cycle prefetch pipeline)."""
+WALK_LATENCY = 3
+"""Extra cycles from a walk strobe to its first entry (prefetch pipeline)."""
+SCAN_LATENCY = 2
+"""Cycles from reading an image word to appending it (read, register)."""
+
+
 def spikes_at(pixel: int | Signal, step: Signal):
     """Sigma-delta spike of ``pixel`` at ``step``: ``((t+1)x+128)>>8 != (tx+128)>>8``."""
-    before = step * pixel + 128
+    return crossing(step * pixel, pixel)
+
+
+def crossing(product, pixel):
+    """The spike, given ``product = t * x``: ``(product + 128 + x) >> 8 != (product + 128)
+    >> 8``."""
+    before = product + 128
     return (before + pixel)[PIXEL_BITS:] != before[PIXEL_BITS:]
 
 
@@ -82,17 +96,22 @@ class EventList(wiring.Component):
         m.d.comb += [host_port.addr.eq(self.image_addr), host_port.data.eq(self.image_data),
                      host_port.en.eq(self.image_we)]
 
-        # Scan: read word `scan_addr`; one cycle later append it if any pixel is non-zero.
+        # Scan: read word `scan_addr`; the word is registered one cycle later and appended
+        # in the next if any pixel is non-zero.
         scanning, scan_addr = Signal(), Signal(range(IMAGE_WORDS + 1))
+        reading, read_word = Signal(), Signal(range(IMAGE_WORDS))
         appending, append_word = Signal(), Signal(range(IMAGE_WORDS))
+        append_data = Signal(WORD_BITS)
         length = Signal(range(IMAGE_WORDS + 1))
         scan_port = image.read_port()
         append_port = entries.write_port()
         m.d.comb += [scan_port.addr.eq(scan_addr), scan_port.en.eq(1),
-                     append_port.addr.eq(length), append_port.data.eq(Cat(scan_port.data,
-                                                                          append_word)),
-                     append_port.en.eq(appending & scan_port.data.any())]
-        m.d.sync += [appending.eq(scanning), append_word.eq(scan_addr)]
+                     append_port.addr.eq(length),
+                     append_port.data.eq(Cat(append_data, append_word)),
+                     append_port.en.eq(appending & append_data.any())]
+        m.d.sync += [reading.eq(scanning), read_word.eq(scan_addr),
+                     appending.eq(reading), append_word.eq(read_word),
+                     append_data.eq(scan_port.data)]
         with m.If(append_port.en):
             m.d.sync += length.eq(length + 1)
         with m.If(self.scan):
@@ -102,11 +121,59 @@ class EventList(wiring.Component):
             with m.If(scan_addr == IMAGE_WORDS - 1):
                 m.d.sync += scanning.eq(0)
 
-        # Walk: `fetched` is the entry at the read port's output; `pending` the spiking
-        # pixels of the latched entry not yet consumed.
-        walking, fetched = Signal(), Signal(range(IMAGE_WORDS + 1))
+        # Walk.  A prefetch pipeline reads the list in order (entry read, registered, the
+        # products t * x registered, the spike bits registered) into a small FIFO, at most
+        # one entry per cycle and only as far as the FIFO has room; the walker takes its next
+        # entry from the FIFO head.  The FIFO never runs dry once filled (the walker takes at
+        # most one entry per cycle), so the walk is the unpipelined walk delayed by
+        # WALK_LATENCY cycles.  `pending` holds the spiking pixels of the latched entry not
+        # yet consumed.
+        walking = Signal()
+        issued, consumed = Signal(range(IMAGE_WORDS + 1)), Signal(range(IMAGE_WORDS + 1))
         pending, word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
         walk_port = entries.read_port()
+        stage_valid = [Signal(name=f"prefetch{i}_valid") for i in range(1, 5)]
+        data2 = Signal(WORD_BITS + 8)
+        products = [Signal(PIXEL_BITS + len(self.step), name=f"product{i}")
+                    for i in range(PIXELS_PER_WORD)]
+        pixels3, word3 = Signal(WORD_BITS), Signal(range(IMAGE_WORDS))
+        spikes4, word4 = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
+        fifo_spikes = [Signal(PIXELS_PER_WORD, name=f"fifo{i}_spikes")
+                       for i in range(FIFO_DEPTH)]
+        fifo_word = [Signal(range(IMAGE_WORDS), name=f"fifo{i}_word") for i in range(FIFO_DEPTH)]
+        fifo_count = Signal(range(FIFO_DEPTH + 1))
+        in_flight = Signal(range(len(stage_valid) + 1))
+        m.d.comb += in_flight.eq(sum(stage_valid))
+
+        issue_read = Signal()
+        m.d.comb += [
+            issue_read.eq(Mux(self.walk, length != 0,
+                              walking & (issued < length)
+                              & (in_flight + fifo_count < FIFO_DEPTH))),
+            walk_port.addr.eq(Mux(self.walk, 0, issued)), walk_port.en.eq(1),
+        ]
+        pixel_of = [slice(PIXEL_BITS * i, PIXEL_BITS * (i + 1)) for i in range(PIXELS_PER_WORD)]
+        m.d.sync += [
+            stage_valid[0].eq(issue_read), data2.eq(walk_port.data),
+            stage_valid[1].eq(stage_valid[0]),
+            stage_valid[2].eq(stage_valid[1]), pixels3.eq(data2[:WORD_BITS]),
+            word3.eq(data2[WORD_BITS:]),
+            *[p.eq(self.step * data2[pixel_of[i]]) for i, p in enumerate(products)],
+            stage_valid[3].eq(stage_valid[2]), word4.eq(word3),
+            spikes4.eq(Cat(*[crossing(p, pixels3[pixel_of[i]])
+                             for i, p in enumerate(products)])),
+        ]
+        with m.If(issue_read):
+            m.d.sync += issued.eq(issued + 1)
+
+        head_valid = Signal()
+        head_spikes, head_word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
+        m.d.comb += [
+            head_valid.eq((fifo_count != 0) | stage_valid[3]),
+            head_spikes.eq(Mux(fifo_count != 0, fifo_spikes[0], spikes4)),
+            head_word.eq(Mux(fifo_count != 0, fifo_word[0], word4)),
+        ]
+
         lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
         issue = Signal()
         m.d.comb += [
@@ -117,20 +184,32 @@ class EventList(wiring.Component):
         remaining = Signal(PIXELS_PER_WORD)
         m.d.comb += remaining.eq(Mux(issue, pending & ~one_hot, pending))
         take = Signal()
-        m.d.comb += take.eq(walking & (remaining == 0) & (fetched < length))
-        m.d.comb += [walk_port.addr.eq(fetched + take), walk_port.en.eq(1)]
-        new_pending = Cat(*[spikes_at(walk_port.data[PIXEL_BITS * i:PIXEL_BITS * (i + 1)],
-                                      self.step) for i in range(PIXELS_PER_WORD)])
+        m.d.comb += take.eq(walking & (remaining == 0) & head_valid)
+
+        # FIFO: pop the head on `take`, push the prefetch output unless it was taken directly.
+        occupied = Signal.like(fifo_count)
+        m.d.comb += occupied.eq(fifo_count - (take & (fifo_count != 0)))
+        with m.If(take & (fifo_count != 0)):
+            for i in range(FIFO_DEPTH - 1):
+                m.d.sync += [fifo_spikes[i].eq(fifo_spikes[i + 1]),
+                             fifo_word[i].eq(fifo_word[i + 1])]
+        push = stage_valid[3] & ~(take & (fifo_count == 0))
+        with m.If(push):
+            for i in range(FIFO_DEPTH):
+                with m.If(occupied == i):
+                    m.d.sync += [fifo_spikes[i].eq(spikes4), fifo_word[i].eq(word4)]
+        m.d.sync += fifo_count.eq(occupied + push)
+
         with m.If(self.walk):
-            m.d.comb += walk_port.addr.eq(0)
-            m.d.sync += [walking.eq(1), fetched.eq(0), pending.eq(0)]
+            m.d.sync += [walking.eq(1), issued.eq(length != 0), consumed.eq(0),
+                         pending.eq(0)]
         with m.Elif(take):
-            m.d.sync += [fetched.eq(fetched + 1), pending.eq(new_pending),
-                         word.eq(walk_port.data[WORD_BITS:])]
+            m.d.sync += [consumed.eq(consumed + 1), pending.eq(head_spikes),
+                         word.eq(head_word)]
         with m.Else():
             m.d.sync += pending.eq(remaining)
-            with m.If(walking & (remaining == 0) & (fetched == length)):
+            with m.If(walking & (remaining == 0) & (consumed == length)):
                 m.d.sync += walking.eq(0)
-        m.d.comb += self.idle.eq(~scanning & ~appending & ~walking & ~pending.any())
+        m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walking
+                                 & ~pending.any())
         return m
-

@@ -16,13 +16,34 @@ def _bit_list(bits) -> list[Value]:
 
 def popcount(bits) -> Value:
     """Number of set bits of ``bits`` (a Signal or a list of 1-bit values), log depth."""
-    terms = _bit_list(bits)
+    return tree_sum(_bit_list(bits))
+
+
+def tree_sum(terms: list[Value]) -> Value:
+    """Sum of ``terms`` as a balanced adder tree (0 for an empty list)."""
     if not terms:
         return Const(0, 1)
     while len(terms) > 1:
         paired = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
         terms = paired + ([terms[-1]] if len(terms) % 2 else [])
     return terms[0]
+
+
+POPCOUNT_GROUP = 16
+"""Bits per first-stage group of :func:`registered_popcount`."""
+
+
+def registered_popcount(m: Module, bits, name: str) -> Signal:
+    """Number of set bits of ``bits``, two cycles later: registered popcounts of groups of
+    :data:`POPCOUNT_GROUP` bits, then their registered sum (short paths at any width)."""
+    terms = _bit_list(bits)
+    groups = [terms[i:i + POPCOUNT_GROUP] for i in range(0, len(terms), POPCOUNT_GROUP)]
+    partial = [Signal(range(len(group) + 1), name=f"{name}_group{i}")
+               for i, group in enumerate(groups)]
+    m.d.sync += [p.eq(popcount(group)) for p, group in zip(partial, groups, strict=True)]
+    total = Signal(range(len(terms) + 1), name=f"{name}_total")
+    m.d.sync += total.eq(tree_sum(partial))
+    return total
 
 
 def any_of(values: list[Value]) -> Value:

@@ -13,7 +13,15 @@ from golden.config import RunSettings, SNNConfig
 from golden.reference import infer
 from hdl import core
 from hdl.core import SNNCore
-from hdl.cycle_model import cycles_per_image, image_cycles, integrate_cycles
+from hdl.cycle_model import (
+    CLASSIFY_CYCLES,
+    OUTPUT_DRAIN_CYCLES,
+    READER_LATENCY,
+    cycles_per_image,
+    image_cycles,
+    integrate_cycles,
+)
+from hdl.event_list import WALK_LATENCY
 
 
 def _weights(n, seed=0):
@@ -68,9 +76,11 @@ def test_t_max_too_large_for_the_counters(monkeypatch):
 
 
 def test_integrate_cycles_one_chunk_per_spike():
-    # Every listed word spikes: spikes + 5; each silent word costs one cycle.
-    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 5
-    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 5
+    # Every listed word spikes: spikes + walk latency + reader latency + 2; a silent word
+    # costs one cycle.
+    assert (READER_LATENCY, WALK_LATENCY) == (5, 3)
+    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 10
+    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 10
     assert integrate_cycles(np.array([], dtype=int), chunks=1) == 2
 
 
@@ -78,7 +88,7 @@ def test_integrate_cycles_hides_silent_words_behind_multi_chunk_rows():
     # With 4 chunks per spike the walker latches up to 3 silent words for free.
     assert integrate_cycles(np.array([1, 0, 0, 1]), chunks=4) == integrate_cycles(
         np.array([1, 1]), chunks=4)
-    assert integrate_cycles(np.array([1, 1]), chunks=4) == 1 + (1 + 4) + 4 + 3
+    assert integrate_cycles(np.array([1, 1]), chunks=4) == 1 + 3 + (1 + 4) + 4 + 5
 
 
 def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
@@ -86,11 +96,12 @@ def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
     image[:8] = 255  # two listed words, 4 spikes each at every step
     per_step = integrate_cycles(np.array([4, 4]), chunks=1)
     quiet = image_cycles(image, 1, np.array([0, 0, 0]))
-    assert quiet == 198 + 3 * per_step + 3 * 2 + 5 + 10
+    assert CLASSIFY_CYCLES == 11
+    assert quiet == 199 + 3 * per_step + 3 * 2 + 5 + 11
     # 40 hidden spikes in step 0 outlast integrate(1): the excess costs cycles
     busy = image_cycles(image, 1, np.array([40, 0, 0]))
-    assert busy - quiet == 40 + 5 - per_step
-    assert image_cycles(image, 1, np.array([0, 0, 7])) - quiet == 7
+    assert busy - quiet == 40 + 5 + OUTPUT_DRAIN_CYCLES - per_step
+    assert image_cycles(image, 1, np.array([0, 0, 7])) - quiet == 7 + OUTPUT_DRAIN_CYCLES
 
 
 def _fake_rtl(ref, images, config, w_hidden, settings):
