@@ -43,7 +43,7 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
 
-sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128, 8 and 4 bits (~15 min)
+sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (~25 min)
 	$(PY) -m cocotb_tests.sim_full
 
 train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~19 min on 2 shared cores)

@@ -1,6 +1,7 @@
 """On-board MNIST demo: build, program, stream test images, check every answer on the host.
 
     python boards/demo.py --board ulx3s-85f --program --images 1000 --bits 4
+    python boards/demo.py --board ulx3s-85f --loopback --images 300 --bits dynamic
 
 Builds the board's bitstream (cached under ``build/boards/``), loads it with openFPGALoader,
 streams MNIST test images over the framed UART protocol (docs/protocol.md) with a progress
@@ -32,13 +33,13 @@ from boards.bitstream import (
 from boards.host import Client, LoopbackTransport, SerialTransport, find_port
 from boards.model import DeviceModel
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
-from golden.config import PRECISIONS, RunSettings
+from flows.energy import result_cycles
+from golden.config import RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
+from golden.modes import add_mode_arguments, check_settings, mode_label, settings_from_args
 from golden.reference import COUNTER_NAMES, infer
 from golden.weights import load_weights
-from hdl.core import hidden_geometry
-from hdl.cycle_model import hidden_spike_trace, image_cycles
 
 SHADES = " .:-=+*#%@"
 
@@ -74,8 +75,7 @@ def parse_args(argv):
                              "host side without hardware)")
     parser.add_argument("--images", type=int, default=1000,
                         help="stream the first K MNIST test images")
-    parser.add_argument("--bits", type=int, default=8, choices=PRECISIONS,
-                        help="weight precision of both layers (a run-time register)")
+    add_mode_arguments(parser)
     parser.add_argument("--weights", default=None,
                         help="weights file (default: the board's, weights/mnist-784-128-10.npz "
                              "or -48- on a 12F/25F)")
@@ -99,9 +99,9 @@ def expected_results(model: DeviceModel, images: np.ndarray, settings: RunSettin
     return infer(model.w_hidden, model.w_out, images, model.config, settings)
 
 
-def compare(result: p.Result, ref, i: int, image, chunks: int, trace) -> list[str]:
-    """Fields where the on-chip ``result`` differs from reference image ``i`` (``trace``:
-    hidden spikes per image and step, for the cycle model)."""
+def compare(result: p.Result, ref, i: int, cycles: int) -> list[str]:
+    """Fields where the on-chip ``result`` differs from reference image ``i`` (``cycles``:
+    the cycle model's prediction for it)."""
     wrong = []
     if result.pred != int(ref.pred[i]):
         wrong.append(f"class {result.pred} != {int(ref.pred[i])}")
@@ -111,7 +111,6 @@ def compare(result: p.Result, ref, i: int, image, chunks: int, trace) -> list[st
     for name in COUNTER_NAMES:
         if result.counters[name] != int(ref.counters[name][i]):
             wrong.append(f"{name} {result.counters[name]} != {int(ref.counters[name][i])}")
-    cycles = image_cycles(image, chunks, trace[i])
     if result.counters["cycles"] != cycles:
         wrong.append(f"cycles {result.counters['cycles']} != {cycles} (cycle model)")
     return wrong
@@ -157,12 +156,12 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
         raise UserError(f"the board on {client.transport.port} runs another design "
                         f"(N = {found.n_hidden}, weights {found.fingerprint.hex()}, expected "
                         f"N = {info.n_hidden}, {info.fingerprint.hex()}); use --program")
-    settings = RunSettings.uniform(args.bits)
+    settings = settings_from_args(args)
+    check_settings(settings, model.config)
     client.write_registers(p.settings_writes(model.config, settings))
     split = load_split("test").first(args.images)
     ref = expected_results(model, split.images, settings)
-    trace = hidden_spike_trace(model.w_hidden, split.images, model.config, settings)
-    chunks = hidden_geometry(model.config).chunks
+    expected_cycles = result_cycles(model.config, split.images, settings, ref)
     from tqdm import tqdm
 
     correct = mismatches = cycles = 0
@@ -170,7 +169,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     start = time.monotonic()
     bar = tqdm(total=len(split.images), unit="img", disable=args.json)
     for i, result in client.classify(split.images, window=found.banks):
-        wrong = compare(result, ref, i, split.images[i], chunks, trace)
+        wrong = compare(result, ref, i, int(expected_cycles[i]))
         mismatches += bool(wrong)
         if wrong and len(problems) < 5:
             problems.append(f"image {i}: " + "; ".join(wrong))
@@ -188,6 +187,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     encoded = float(np.mean([len(p.encode_image(x)) for x in split.images]))
     summary = {
         "board": args.board, "port": client.transport.port, "images": n, "bits": args.bits,
+        "mode": mode_label(settings),
         "accuracy": correct / n,
         "reference_accuracy": float(np.mean(ref.pred == split.labels)),
         "mismatches": mismatches, "images_per_second": n / seconds,

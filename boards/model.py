@@ -14,10 +14,10 @@ import struct
 import numpy as np
 
 from boards import protocol as p
+from flows.energy import result_cycles
 from golden.config import N_OUTPUTS, RunSettings, SNNConfig
 from golden.reference import infer
 from hdl import regmap
-from hdl.cycle_model import cycles_per_image
 
 
 class CoreRegisters:
@@ -29,6 +29,7 @@ class CoreRegisters:
         self.tau_hidden = self.tau_out = 0
         self.timesteps = config.timesteps
         self.mask = np.ones(regmap.mask_words(config.n_hidden) * 32, dtype=bool)
+        self.controller = self.checkpoints = 0
         self.result = p.Result(0, (0,) * N_OUTPUTS,
                                dict.fromkeys(regmap.COUNTER_ORDER, 0))
         self.done = False
@@ -42,6 +43,10 @@ class CoreRegisters:
             self.tau_hidden, self.tau_out = value & 0x7F, value >> 8 & 0x7F
         elif address == regmap.TIMESTEPS:
             self.timesteps = min(max(value & 0xFF, 1), self.config.t_max)
+        elif address == regmap.CONTROLLER:
+            self.controller = value & regmap.CONTROLLER_FIELDS
+        elif address == regmap.CHECKPOINTS:
+            self.checkpoints = value & 0xFFFFFF
         elif regmap.MASK <= address < regmap.MASK + regmap.mask_words(self.config.n_hidden):
             k = address - regmap.MASK
             self.mask[32 * k:32 * k + 32] = [(value >> i) & 1 for i in range(32)]
@@ -64,13 +69,17 @@ class CoreRegisters:
                 regmap.PRECISION: self.bits_hidden | self.bits_out << 4,
                 regmap.TAU: self.tau_hidden | self.tau_out << 8,
                 regmap.TIMESTEPS: self.timesteps, regmap.RESULT: self.result.pred,
+                regmap.CONTROLLER: self.controller, regmap.CHECKPOINTS: self.checkpoints,
                 regmap.INFO: n | self.config.t_max << 16}.get(address, 0)
 
     def settings(self) -> RunSettings:
-        return RunSettings(bits_hidden=self.bits_hidden, bits_out=self.bits_out,
+        controller, fixed = regmap.decode_controller(self.controller, self.checkpoints,
+                                                     self.timesteps, self.config.t_max)
+        bits = fixed or (self.bits_hidden, self.bits_out)
+        return RunSettings(bits_hidden=bits[0], bits_out=bits[1],
                            tau_hidden=self.tau_hidden, tau_out=self.tau_out,
                            hidden_mask=tuple(self.mask[:self.config.n_hidden]),
-                           timesteps=self.timesteps)
+                           timesteps=self.timesteps, controller=controller)
 
 
 class DeviceModel:
@@ -168,6 +177,5 @@ class DeviceModel:
         settings = self.registers.settings()
         ref = infer(self.w_hidden, self.w_out, image[None], self.config, settings)
         counters = {name: int(ref.counters[name][0]) for name in ref.counters}
-        counters["cycles"] = int(cycles_per_image(self.config, self.w_hidden, image[None],
-                                                  settings)[0])
+        counters["cycles"] = int(result_cycles(self.config, image[None], settings, ref)[0])
         return p.Result(int(ref.pred[0]), tuple(int(c) for c in ref.counts[0]), counters)

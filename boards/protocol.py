@@ -222,7 +222,8 @@ def read_regs_payload(addresses: list[int]) -> bytes:
 
 
 def settings_writes(config: SNNConfig, settings: RunSettings) -> list[tuple[int, int]]:
-    """Register writes that put ``settings`` into the core (precision, tau, T, mask)."""
+    """Register writes that put ``settings`` into the core (precision, tau, T, controller,
+    mask)."""
     timesteps, mask = settings.resolve(config)
     bits = np.zeros(regmap.mask_words(config.n_hidden) * regmap.DATA_WIDTH, dtype=np.uint8)
     bits[:config.n_hidden] = mask
@@ -230,6 +231,8 @@ def settings_writes(config: SNNConfig, settings: RunSettings) -> list[tuple[int,
     return [(regmap.PRECISION, settings.bits_hidden | settings.bits_out << 4),
             (regmap.TAU, settings.tau_hidden | settings.tau_out << 8),
             (regmap.TIMESTEPS, timesteps),
+            *zip((regmap.CONTROLLER, regmap.CHECKPOINTS), regmap.controller_words(settings),
+                 strict=True),
             *((regmap.MASK + k, int(word)) for k, word in enumerate(words))]
 
 

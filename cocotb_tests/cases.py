@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from cocotb_tests.rtl_sim import PROJECT_ROOT, Batch
-from golden.config import N_INPUTS, N_OUTPUTS, PRECISIONS, RunSettings, SNNConfig
+from golden.config import (
+    MAX_ESCALATION,
+    N_INPUTS,
+    N_OUTPUTS,
+    PRECISIONS,
+    ControllerSettings,
+    RunSettings,
+    SNNConfig,
+)
 from golden.mnist import load_split
 from golden.weights import load_weights
 
@@ -113,3 +121,33 @@ def precision_sweep(network: Network, images_per_batch: int) -> list[Batch]:
         reset_after = int(rng.choice([30, 150, 210])) if i == reset_batch else None
         batches.append(Batch(settings, images, reset_after))
     return batches
+
+
+def random_controller(rng: np.random.Generator, timesteps: int) -> ControllerSettings:
+    """Random controller parameters that act within ``timesteps`` steps (T >= 2)."""
+    return ControllerSettings(
+        start_bits_hidden=int(rng.choice(PRECISIONS)), start_bits_out=int(rng.choice(PRECISIONS)),
+        step_bits_hidden=int(rng.integers(0, MAX_ESCALATION + 1)),
+        step_bits_out=int(rng.integers(0, MAX_ESCALATION + 1)),
+        interval=int(rng.integers(1, min(timesteps, 6))),
+        escalate_margin=int(rng.integers(0, 4)), exit_margin=int(rng.choice([0, 1, 2, 3, 5])),
+        gate_idle=bool(rng.random() < 0.5))
+
+
+def dynamic_sweep(network: Network, images_per_batch: int, batches: int = 6) -> list[Batch]:
+    """Batches in dynamic mode: random controllers (gating, escalations and early exits all
+    likely), random taus and masks; the edge images in the first batch."""
+    rng = np.random.default_rng(network.seed + 1000)
+    config = network.config
+    out = []
+    for i in range(batches):
+        images, _ = mnist_images(images_per_batch, offset=int(rng.integers(0, 9000)))
+        if i == 0:
+            images = np.concatenate([edge_images(), images])
+        static = random_settings(rng, config, int(rng.choice(PRECISIONS)))
+        timesteps = max(static.timesteps or config.timesteps, 2)
+        settings = RunSettings(tau_hidden=static.tau_hidden, tau_out=static.tau_out,
+                               hidden_mask=static.hidden_mask, timesteps=timesteps,
+                               controller=random_controller(rng, timesteps))
+        out.append(Batch(settings, images))
+    return out

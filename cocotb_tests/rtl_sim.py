@@ -21,6 +21,7 @@ import numpy as np
 
 from golden.config import N_OUTPUTS, RunSettings, SNNConfig
 from golden.errors import UserError
+from hdl import regmap
 from hdl.core import SNNCore, counter_bound
 from hdl.regmap import COUNTER_ORDER
 
@@ -184,7 +185,8 @@ def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
     for batch in batches:
         timesteps, mask = batch.settings.resolve(config)
         s = batch.settings
-        registers.append([s.bits_hidden, s.bits_out, s.tau_hidden, s.tau_out, timesteps])
+        registers.append([s.bits_hidden, s.bits_out, s.tau_hidden, s.tau_out, timesteps,
+                          *regmap.controller_words(s)])
         masks.append(mask)
         sizes.append(len(batch.images))
         resets.append(-1 if batch.reset_after is None else batch.reset_after)
@@ -213,14 +215,17 @@ def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
         case, result = Path(run_dir) / "case.npz", Path(run_dir) / "result.npz"
         _write_case(case, config, batches)
-        xml = runner.test(
-            test_module="cocotb_tests.tb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-            test_dir=run_dir, results_xml=str(Path(run_dir) / "results.xml"),
-            extra_env={"SNN_CASE": str(case), "SNN_RESULT": str(result),
-                       "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
-                                                      os.environ.get("PYTHONPATH", "")])},
-            log_file=Path(run_dir) / "sim.log")
-        _, failed = get_results(xml)
+        try:
+            xml = runner.test(
+                test_module="cocotb_tests.tb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                test_dir=run_dir, results_xml=str(Path(run_dir) / "results.xml"),
+                extra_env={"SNN_CASE": str(case), "SNN_RESULT": str(result),
+                           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
+                                                          os.environ.get("PYTHONPATH", "")])},
+                log_file=Path(run_dir) / "sim.log")
+            _, failed = get_results(xml)
+        except SystemExit:  # the runner exits when a cocotb test fails
+            failed = 1
         if failed or not result.exists():
             log = (Path(run_dir) / "sim.log").read_text()[-3000:]
             raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")

@@ -1,7 +1,7 @@
 """Scoreboard: RTL results against :func:`golden.reference.infer` and the cycle model.
 
 Every image is compared on its class, its 10 output spike counts, every contract counter
-and the RTL cycle count against :func:`hdl.cycle_model.predicted_cycles`.  The first
+and the RTL cycle count against the cycle model (:func:`flows.energy.result_cycles`).  The first
 divergence is reported with the image, the batch settings and the seed that rebuilds the
 case.
 """
@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cocotb_tests.rtl_sim import Batch, RtlResults
+from flows.energy import result_cycles
 from golden.config import RunSettings, SNNConfig
 from golden.reference import COUNTER_NAMES, infer
-from hdl.core import hidden_geometry
-from hdl.cycle_model import hidden_spike_trace, predicted_cycles
 
 
 @dataclass
@@ -76,15 +75,11 @@ def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
                   seed: int | None = None) -> Score:
     """Compare every batch; ``labels`` (per batch) give accuracies when present."""
     score = Score()
-    chunks = hidden_geometry(config).chunks
     for b, (batch, rtl) in enumerate(zip(batches, results, strict=True)):
         ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
-        trace = hidden_spike_trace(w_hidden, batch.images, config, batch.settings)
-        assert (trace.sum(axis=1) == ref.counters["hidden_spikes"]).all(), \
-            "the cycle model's hidden-layer trace disagrees with the reference"
         expected = {"class": ref.pred, **{f"count{k}": ref.counts[:, k] for k in range(10)},
                     **{name: ref.counters[name] for name in COUNTER_NAMES},
-                    "cycles": predicted_cycles(batch.images, chunks, trace)}
+                    "cycles": result_cycles(config, batch.images, batch.settings, ref)}
         got = {"class": rtl.pred, **{f"count{k}": rtl.counts[:, k] for k in range(10)},
                **{name: rtl.counters[name] for name in (*COUNTER_NAMES, "cycles")}}
         wrong = np.zeros(len(batch.images), dtype=bool)
@@ -118,9 +113,16 @@ def locate_step(config: SNNConfig, w_hidden, w_out, settings: RunSettings, image
 
     from cocotb_tests.rtl_sim import run_rtl
 
+    def prefix(t: int) -> RunSettings:
+        ctl = settings.controller
+        if ctl is not None and ctl.interval >= t:  # no checkpoint yet: the start precisions
+            return replace(settings, controller=None, timesteps=t,
+                           bits_hidden=ctl.start_bits_hidden, bits_out=ctl.start_bits_out)
+        return replace(settings, timesteps=t)
+
     run = run or run_rtl
     timesteps, _ = settings.resolve(config)
-    batches = [Batch(replace(settings, timesteps=t), image[None]) for t in range(1, timesteps + 1)]
+    batches = [Batch(prefix(t), image[None]) for t in range(1, timesteps + 1)]
     for t, (batch, rtl) in enumerate(zip(batches, run(config, w_hidden, w_out, batches),
                                          strict=True)):
         ref = infer(w_hidden, w_out, batch.images, config, batch.settings)

@@ -1,6 +1,8 @@
-"""``make sim-full``: all 10,000 MNIST test images through the RTL at N = 128, 8 and 4 bits.
+"""``make sim-full``: all 10,000 MNIST test images through the RTL at N = 128: 8 bits, 4 bits
+and dynamic mode (the default controller, docs/controller.md).
 
-Run as ``python -m cocotb_tests.sim_full [--weights W] [--bits 8 4] [--images K] [--jobs 2]``.
+Run as ``python -m cocotb_tests.sim_full [--weights W] [--bits 8 4 dynamic] [--images K]
+[--jobs 2]``.
 Every image must equal the reference (class, counts, counters, cycle model); prints the RTL
 accuracy, cycles per image and simulated images per second per precision.  The precisions
 run as parallel simulations (``--jobs``, one core each).  Exit code 1 on
@@ -17,8 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cocotb_tests.cases import COMMITTED_WEIGHTS, committed_network
 from flows.verify import verify
+from golden.config import ControllerSettings, RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
+from golden.modes import BITS_CHOICES, DYNAMIC
+
+
+def _settings(bits: str) -> RunSettings:
+    if bits == DYNAMIC:
+        return RunSettings(controller=ControllerSettings())
+    return RunSettings.uniform(int(bits))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--weights", default=str(COMMITTED_WEIGHTS[0]),
                         help="weights file to simulate")
-    parser.add_argument("--bits", type=int, nargs="+", default=[8, 4],
-                        help="precisions to run (both layers)")
+    parser.add_argument("--bits", nargs="+", default=["8", "4", DYNAMIC], choices=BITS_CHOICES,
+                        help="modes to run: precisions of both layers, or 'dynamic'")
     parser.add_argument("--images", type=int, default=None,
                         help="only the first K test images (default: all)")
     parser.add_argument("--jobs", type=int, default=2,
@@ -39,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     split = load_split("test").first(args.images)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each job waits on a simulator
-        summaries = list(pool.map(lambda bits: verify(network, bits, split.images,
+        summaries = list(pool.map(lambda bits: verify(network, _settings(bits), split.images,
                                                       split.labels), args.bits))
     for summary in summaries:
         print(json.dumps({key: summary[key] for key in (

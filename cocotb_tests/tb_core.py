@@ -45,11 +45,14 @@ class BusDriver:
 
 
 async def configure(bus: BusDriver, registers: np.ndarray, mask: np.ndarray) -> None:
-    """Write precision, tau, T and the hidden mask."""
-    bits_hidden, bits_out, tau_hidden, tau_out, timesteps = (int(r) for r in registers)
+    """Write precision, tau, T, the controller registers and the hidden mask."""
+    bits_hidden, bits_out, tau_hidden, tau_out, timesteps, control, checkpoints = (
+        int(r) for r in registers)
     await bus.write(regmap.PRECISION, bits_hidden | bits_out << 4)
     await bus.write(regmap.TAU, tau_hidden | tau_out << 8)
     await bus.write(regmap.TIMESTEPS, timesteps)
+    await bus.write(regmap.CONTROLLER, control)
+    await bus.write(regmap.CHECKPOINTS, checkpoints)
     bits = np.zeros(regmap.mask_words(len(mask)) * regmap.DATA_WIDTH, dtype=np.uint8)
     bits[: len(mask)] = mask
     for k, word in enumerate(np.packbits(bits, bitorder="little").view("<u4")):

@@ -6,7 +6,10 @@
   empty and the all-white image, and a reset in the middle of an image;
 * the default hardware shapes N=128 (L=128) and N=48 (L=48) with random weights, until the
   committed weights of that shape exist;
-* the committed weights files at several precisions, masks and taus (skipped until trained).
+* the committed weights files at several precisions, masks and taus (skipped until trained);
+* dynamic mode (docs/controller.md): random controllers on random networks (escalations,
+  early exits and gating all occur) and the default controller and variants on the
+  committed weights.
 
 The cycle model is checked on every image as well.  Each configuration has its own build
 directory under ``build/sim/``; ``SIM=icarus`` switches simulator.
@@ -21,6 +24,7 @@ from cocotb_tests.cases import (
     COMMITTED_WEIGHTS,
     Network,
     committed_network,
+    dynamic_sweep,
     mnist_images,
     precision_sweep,
     random_network,
@@ -29,7 +33,8 @@ from cocotb_tests.cases import (
 )
 from cocotb_tests.rtl_sim import Batch, run_rtl
 from cocotb_tests.scoreboard import Score, locate_step, score_batches
-from golden.config import RunSettings, SNNConfig
+from golden.config import ControllerSettings, RunSettings, SNNConfig
+from golden.reference import infer
 
 RANDOM_SEEDS = (11, 23, 37, 41, 59, 67)
 IMAGES_PER_PRECISION = 7
@@ -96,4 +101,47 @@ def test_committed_weights(path):
     images, labels = mnist_images(20 * len(settings))
     batches = [Batch(s, images[20 * i:20 * (i + 1)]) for i, s in enumerate(settings)]
     run_and_score(network, batches, labels=[labels[20 * i:20 * (i + 1)]
+                                            for i in range(len(settings))])
+
+
+@pytest.mark.parametrize("seed", RANDOM_SEEDS[:4])
+def test_random_network_dynamic_mode(seed):
+    """Random controllers on random networks: decisions, escalations, early exits and gating
+    must all match the reference (counters and cycles included)."""
+    network = random_network(seed)
+    batches = dynamic_sweep(network, IMAGES_PER_PRECISION)
+    score = run_and_score(network, batches)
+    assert score.images == 2 + IMAGES_PER_PRECISION * len(batches)
+
+
+def test_dynamic_mode_exercises_every_decision():
+    """The dynamic cases above really contain exits, escalations and gated neurons."""
+    exits = changes = gating = 0
+    for seed in RANDOM_SEEDS[:4]:
+        network = random_network(seed)
+        for batch in dynamic_sweep(network, IMAGES_PER_PRECISION):
+            ref = infer(network.w_hidden, network.w_out, batch.images, network.config,
+                        batch.settings)
+            timesteps, _ = batch.settings.resolve(network.config)
+            exits += int(np.sum(ref.counters["steps"] < timesteps))
+            changes += int(ref.counters["precision_changes"].sum())
+            gating += int(batch.settings.controller.gate_idle)
+    assert exits > 0 and changes > 0 and gating > 0
+
+
+@pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)
+def test_committed_weights_dynamic_mode(path):
+    """The default controller and variants (gating, 8-bit with early exit) on real images."""
+    if not path.exists():
+        pytest.skip(f"{path.name} is not committed yet")
+    network = committed_network(path)
+    settings = [RunSettings(controller=ControllerSettings()),
+                RunSettings(controller=ControllerSettings(gate_idle=True, exit_margin=5)),
+                RunSettings(tau_hidden=16, controller=ControllerSettings.gating_only(8)),
+                RunSettings(controller=ControllerSettings(
+                    start_bits_hidden=3, start_bits_out=8, step_bits_hidden=5,
+                    step_bits_out=0, interval=2, escalate_margin=2, exit_margin=4))]
+    images, labels = mnist_images(15 * len(settings), offset=500)
+    batches = [Batch(s, images[15 * i:15 * (i + 1)]) for i, s in enumerate(settings)]
+    run_and_score(network, batches, labels=[labels[15 * i:15 * (i + 1)]
                                             for i in range(len(settings))])

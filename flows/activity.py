@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
-from golden.reference import encode, quantize_magnitude
+from golden.reference import InferenceResult, encode, quantize_magnitude
 from hdl.core import hidden_geometry, output_geometry
 from hdl.geometry import LayerGeometry
 from hdl.weight_planes import block_maxima
@@ -46,7 +46,7 @@ def model_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     """Cycles from :func:`hdl.cycle_model.cycles_per_image` (reference hidden spikes)."""
     from hdl.cycle_model import cycles_per_image
 
-    cycles = cycles_per_image(config, w_hidden, images, settings)
+    cycles = cycles_per_image(config, w_hidden, images, settings, w_out=w_out)
     return Cycles(cycles, f"cycle model (hdl/cycle_model.py) on reference hidden spikes, "
                           f"{len(images)} test images")
 
@@ -89,32 +89,45 @@ def _row_read_flags(weights: np.ndarray, geometry: LayerGeometry, bits: int,
 
 
 def weight_reads(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
-                 settings: RunSettings, hidden_spikes: np.ndarray) -> dict[str, float]:
+                 settings: RunSettings, result: InferenceResult) -> dict[str, float]:
     """Mean read enables per image of every weight memory (``hidden.plane3``, ...).
 
-    The hidden layer is exact (input spikes per pixel times the row's enables); the output
-    layer uses the mean enables of its rows times the ``hidden_spikes`` counter.
+    ``result`` is the reference run of ``images`` with ``settings``: its per-step hidden
+    spikes and precisions (dynamic mode changes them within an image, and an early exit ends
+    it) weight the enables.  The hidden layer is exact for an unmasked layer (input spikes
+    per pixel and step times the row's enables at that step's precision); the output layer
+    uses the mean enables of its rows times the hidden spikes of the steps at each precision.
+    Masked or gated neurons are not subtracted (an upper bound then).
     """
     timesteps, _ = settings.resolve(config)
-    per_pixel = encode(images, timesteps).sum(axis=0).mean(axis=0)  # spikes per row
+    n = max(len(images), 1)
+    spikes = encode(images, timesteps)  # [T, n, 784]
+    step_bits = result.step_bits(settings)  # [n, T, 2]
+    hidden_steps = np.asarray(result.hidden_per_step, dtype=np.float64)  # [n, T]
     reads: dict[str, float] = {}
-    layers = (("hidden", w_hidden, hidden_geometry(config), settings.bits_hidden,
-               settings.tau_hidden, per_pixel),
-              ("output", w_out, output_geometry(config), settings.bits_out, settings.tau_out,
-               None))
-    for name, weights, geometry, bits, tau, row_spikes in layers:
-        sign, magnitude = _row_read_flags(np.asarray(weights, np.int16), geometry, bits, tau)
-        if row_spikes is None:
-            scale = float(np.mean(hidden_spikes))
-            sign_reads, magnitude_reads = scale * sign.mean(), scale * magnitude.mean()
-            meta_reads = scale * geometry.chunks
-        else:
-            sign_reads, magnitude_reads = float(row_spikes @ sign), float(row_spikes @ magnitude)
-            meta_reads = float(row_spikes.sum()) * geometry.chunks
-        reads[f"{name}.metadata"] = meta_reads
-        reads[f"{name}.plane0"] = sign_reads
-        for plane in range(1, WEIGHT_BITS):
-            reads[f"{name}.plane{plane}"] = magnitude_reads if plane < bits else 0.0
+    layers = (("hidden", w_hidden, hidden_geometry(config), settings.tau_hidden, 0),
+              ("output", w_out, output_geometry(config), settings.tau_out, 1))
+    for name, weights, geometry, tau, layer in layers:
+        totals = dict.fromkeys(["metadata", *(f"plane{k}" for k in range(WEIGHT_BITS))], 0.0)
+        for bits in np.unique(step_bits[:, :, layer]):
+            if bits == 0:
+                continue  # steps after an early exit
+            at_bits = (step_bits[:, :, layer] == bits).T  # [T, n]
+            sign, magnitude = _row_read_flags(np.asarray(weights, np.int16), geometry,
+                                              int(bits), tau)
+            if layer == 0:
+                row_spikes = np.einsum("tip,ti->p", spikes, at_bits.astype(np.float32))
+                sign_reads, magnitude_reads = row_spikes @ sign, row_spikes @ magnitude
+                meta_reads = row_spikes.sum() * geometry.chunks
+            else:
+                events = float((hidden_steps * at_bits.T).sum())
+                sign_reads, magnitude_reads = events * sign.mean(), events * magnitude.mean()
+                meta_reads = events * geometry.chunks
+            totals["metadata"] += float(meta_reads)
+            totals["plane0"] += float(sign_reads)
+            for plane in range(1, int(bits)):
+                totals[f"plane{plane}"] += float(magnitude_reads)
+        reads.update({f"{name}.{key}": value / n for key, value in totals.items()})
     return reads
 
 
@@ -172,6 +185,9 @@ def simulate_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
         await write(regmap.PRECISION, settings.bits_hidden | settings.bits_out << 4)
         await write(regmap.TAU, settings.tau_hidden | settings.tau_out << 8)
         await write(regmap.TIMESTEPS, timesteps)
+        control, checkpoints = regmap.controller_words(settings)
+        await write(regmap.CONTROLLER, control)
+        await write(regmap.CHECKPOINTS, checkpoints)
         for image in images:
             words = np.asarray(image, np.uint8).reshape(-1, 4).view("<u4").ravel()
             for w, word in enumerate(words):
@@ -192,7 +208,8 @@ def simulate_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     alpha = toggles / max(1, bits * busy_cycles)
     return Toggles(alpha, busy_cycles, len(images),
                    f"VCD of the Amaranth simulation of {len(images)} test image(s) at "
-                   f"{settings.bits_hidden} bits ({busy_cycles} busy cycles)")
+                   f"{'dynamic mode' if settings.dynamic else f'{settings.bits_hidden} bits'} "
+                   f"({busy_cycles} busy cycles)")
 
 
 _VAR = re.compile(r"\$var\s+\S+\s+(\d+)\s+(\S+)\s+(\S+)")

@@ -2,6 +2,7 @@
 
 Examples::
 
+    python flows/build.py --neurons 128 --bits dynamic
     python flows/build.py --neurons 128 --bits 8
     python flows/build.py --neurons 48 128 --board ulx3s-25f --out build/compare
     python flows/build.py --neurons 48 --weights random --images 200
@@ -33,9 +34,9 @@ from flows.estimate import event_estimate, measure_setting, precision_sweep, res
 from flows.report import TARGETS, render_compare, write_reports
 from flows.synth import synthesize
 from flows.toolchain import find_tool, tool_version
-from golden.config import PRECISIONS, RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
+from golden.modes import add_mode_arguments, check_settings, mode_json, settings_from_args
 from golden.weights import Weights, load_weights, write_atomic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--neurons", type=int, nargs="+", default=[128], metavar="N",
                    help="hidden neurons N; several values build each and write compare.md "
                         "(default: 128)")
-    p.add_argument("--bits", default="8",
-                   help="weight precision of both layers, 2..8, or 'dynamic' (the closed-loop "
-                        "controller; not available yet) (default: 8)")
+    add_mode_arguments(p)
     p.add_argument("--board", default=DEFAULT_BOARD,
                    help=f"board id, one of {', '.join(sorted(BOARDS))} (default: "
                         f"{DEFAULT_BOARD})")
@@ -90,16 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_args(args) -> int:
-    if args.bits == "dynamic":
-        raise UserError("--bits dynamic is not yet available: the closed-loop precision "
-                        "controller does not exist in golden/ or hdl/ yet; use 2..8")
-    try:
-        bits = int(args.bits)
-    except ValueError:
-        bits = 0
-    if bits not in PRECISIONS:
-        raise UserError(f"--bits must be 2..8 or dynamic, not {args.bits!r}")
+def _check_args(args) -> str:
+    settings_from_args(args)  # rejects impossible controller parameters early
     board_device(args.board)
     for name in ("images", "lanes", "sweep_images"):
         if getattr(args, name) < 1:
@@ -113,7 +104,7 @@ def _check_args(args) -> int:
     if args.weights and len(args.weights) not in (1, len(args.neurons)):
         raise UserError("--weights takes one file per --neurons value (or 'random')")
     _check_writable(args.out)
-    return bits
+    return args.bits
 
 
 def _check_writable(out: Path) -> None:
@@ -144,10 +135,11 @@ def _weights(spec: str | None, n: int, seed: int) -> tuple[Weights, dict]:
     return weights, {"path": str(path), "kind": "trained"}
 
 
-def _accuracy(weights: Weights, bits: int) -> dict:
+def _accuracy(weights: Weights, bits: str) -> dict:
     reference = weights.meta.get("reference", {})
-    per_bits = {k: float(v) for k, v in sorted(reference.get("accuracy", {}).items(),
-                                               key=lambda kv: -int(kv[0]))}
+    per_bits = {k: float(v) for k, v in sorted(
+        reference.get("accuracy", {}).items(),
+        key=lambda kv: -int(kv[0]) if kv[0].isdigit() else 0)}
     source = (f"weights meta: integer reference on {reference.get('test_set', '?')}"
               if per_bits else "none (random weights or no test accuracy in the meta)")
     return {"source": source, "per_bits": per_bits, "at_bits": per_bits.get(str(bits))}
@@ -168,7 +160,7 @@ class Stages:
         return value
 
 
-def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) -> dict:
+def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) -> dict:
     """Run every stage for N = ``n``; return the report dict (nothing written yet)."""
     started = time.monotonic()
     device = board_device(args.board)
@@ -179,7 +171,8 @@ def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) 
                                 t_max=max(32, timesteps)).replace(timesteps=timesteps)
     except ValueError as err:
         raise UserError(f"invalid configuration for N={n}: {err}") from None
-    settings = RunSettings.uniform(bits)
+    settings = settings_from_args(args, timesteps=args.timesteps)
+    check_settings(settings, config)
     stages = Stages(args.quiet, f"N={n}")
     synth = stages.run("synthesis and place-and-route", synthesize, config, weights.w_hidden,
                        weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq,
@@ -204,7 +197,7 @@ def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) 
     clock_mhz = min(fmax, args.freq) if fmax else args.freq
     scale = device.luts / DEVICES["LFE5U-85F"].luts
     setting = stages.run("counters and memory reads", measure_setting, config,
-                         weights.w_hidden, weights.w_out, sample.images, bits, timesteps)
+                         weights.w_hidden, weights.w_out, sample.images, settings)
     resource = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha, cycles.mean,
                                  setting.reads, device.name, clock_mhz, scale)
     event = event_estimate(setting.counters, cycles.mean, synth.cells.get("TRELLIS_FF", 0),
@@ -219,7 +212,8 @@ def build_one(args, n: int, bits: int, weights_spec: str | None, out_dir: Path) 
                        device.name, clock_mhz, scale)
     latency_us = cycles.mean / clock_mhz
     report = {
-        "config": {"neurons": n, "bits": bits, "lanes": min(args.lanes, n),
+        "config": {"neurons": n, "bits": int(bits) if bits.isdigit() else bits,
+                   "registers": mode_json(settings), "lanes": min(args.lanes, n),
                    "block_size": config.block_size, "timesteps": timesteps,
                    "t_max": config.t_max},
         "board": args.board, "device": device.name, "package": device.package,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flows import power
-from flows.activity import model_cycles, weight_reads
+from flows.activity import weight_reads
 from golden.config import PRECISIONS, RunSettings, SNNConfig
 from golden.reference import COUNTER_NAMES, infer
 from hdl.event_list import IMAGE_WORDS
@@ -48,24 +48,24 @@ def port_cycles(memory_groups: dict[str, dict[str, int]], reads: dict[str, float
 
 @dataclass
 class Setting:
-    """Mean counters and cycles of one precision over a sample of images."""
+    """Mean counters and cycles of one run mode over a sample of images."""
 
-    bits: int
+    settings: RunSettings
     counters: dict[str, float]
     cycles: float
     reads: dict[str, float]
 
 
 def measure_setting(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
-                    bits: int, timesteps: int | None) -> Setting:
-    """Reference counters, cycle-model cycles and weight-memory reads at ``bits``."""
-    settings = RunSettings.uniform(bits, timesteps=timesteps)
+                    settings: RunSettings) -> Setting:
+    """Reference counters, cycle-model cycles and weight-memory reads of one mode."""
+    from flows.energy import result_cycles
+
     result = infer(w_hidden, w_out, images, config, settings)
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
-    cycles = model_cycles(config, w_hidden, w_out, images, settings).mean
-    reads = weight_reads(config, w_hidden, w_out, images, settings,
-                         result.counters["hidden_spikes"])
-    return Setting(bits, counters, cycles, reads)
+    cycles = float(np.mean(result_cycles(config, images, settings, result)))
+    reads = weight_reads(config, w_hidden, w_out, images, settings, result)
+    return Setting(settings, counters, cycles, reads)
 
 
 def resource_estimate(cells: dict[str, int], memory_groups: dict, alpha: float,
@@ -104,7 +104,8 @@ def precision_sweep(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     """Both models at every precision 8..2; do they rank the precisions the same way?"""
     rows = []
     for bits in sorted(PRECISIONS, reverse=True):
-        s = measure_setting(config, w_hidden, w_out, images, bits, timesteps)
+        s = measure_setting(config, w_hidden, w_out, images,
+                            RunSettings.uniform(bits, timesteps=timesteps))
         resource = resource_estimate(cells, memory_groups, alpha, s.cycles, s.reads, device,
                                      clock_mhz, clock_scale)
         event = event_estimate(s.counters, s.cycles, cells.get("TRELLIS_FF", 0), device,

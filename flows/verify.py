@@ -5,6 +5,8 @@ Example::
     python flows/verify.py --neurons 128 --bits 8 --weights weights/mnist-784-128-10.npz \\
         --images 1000 --json
     python flows/verify.py --neurons 37 --bits 4 --random-seed 7 --sparsity 0.6 --lanes 8
+    python flows/verify.py --neurons 128 --bits dynamic --weights weights/mnist-784-128-10.npz \
+        --images 1000
 
 Prints a JSON summary (images, mismatches, first_divergence, rtl_accuracy,
 reference_accuracy, cycles_per_image, images_per_second, ...).  Exit code 0 when every
@@ -26,9 +28,10 @@ if __package__ in (None, ""):
 from cocotb_tests.cases import Network, committed_network, random_network
 from cocotb_tests.rtl_sim import Batch, prepare, run_rtl
 from cocotb_tests.scoreboard import locate_step, score_batches
-from golden.config import PRECISIONS, RunSettings
+from golden.config import RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
+from golden.modes import add_mode_arguments, check_settings, mode_json, settings_from_args
 from golden.weights import load_weights
 
 DEFAULT_LANES = 128
@@ -40,8 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--neurons", type=int, required=True,
                    help="hidden neurons N (must match --weights when given)")
-    p.add_argument("--bits", type=int, required=True,
-                   help="weight precision of both layers, 2..8")
+    add_mode_arguments(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", type=Path, help="a weights file (weights/*.npz)")
     source.add_argument("--random-seed", type=int,
@@ -58,8 +60,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _network(args) -> Network:
-    if args.bits not in PRECISIONS:
-        raise UserError(f"--bits must be in {PRECISIONS[0]}..{PRECISIONS[-1]}, not {args.bits}")
     if not 1 <= args.neurons <= 1024:
         raise UserError(f"--neurons must be in 1..1024, not {args.neurons}")
     if args.lanes is not None and not 1 <= args.lanes <= 1024:
@@ -81,9 +81,10 @@ def _network(args) -> Network:
                           sparsity=args.sparsity)
 
 
-def verify(network: Network, bits: int, images, labels) -> dict[str, object]:
-    """Run ``images`` at precision ``bits`` through RTL and reference; the JSON summary."""
-    batches = [Batch(RunSettings.uniform(bits), images)]
+def verify(network: Network, settings: RunSettings, images, labels) -> dict[str, object]:
+    """Run ``images`` with the registers ``settings`` through RTL and reference; the JSON
+    summary."""
+    batches = [Batch(settings, images)]
     prepare(network.config, network.w_hidden, network.w_out)  # build time is not sim time
     started = time.monotonic()
     results = run_rtl(network.config, network.w_hidden, network.w_out, batches)
@@ -99,7 +100,9 @@ def verify(network: Network, bits: int, images, labels) -> dict[str, object]:
     return {
         **score.summary(),
         "neurons": config.n_hidden, "lanes": min(config.lanes, config.n_hidden),
-        "block_size": config.block_size, "bits": bits, "timesteps": config.timesteps,
+        "block_size": config.block_size, "bits": settings.bits_hidden
+        if settings.controller is None else "dynamic", "registers": mode_json(settings),
+        "timesteps": config.timesteps,
         "seed": network.seed, "simulation_seconds": round(seconds, 2),
         "images_per_second": round(len(images) / seconds, 2),
     }
@@ -108,8 +111,10 @@ def verify(network: Network, bits: int, images, labels) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     network = _network(args)
+    settings = settings_from_args(args)
+    check_settings(settings, network.config)
     split = load_split("test").first(args.images)
-    summary = verify(network, args.bits, split.images, split.labels)
+    summary = verify(network, settings, split.images, split.labels)
     if not args.json:
         print(f"{summary['images']} images, {summary['mismatches']} mismatches, "
               f"RTL accuracy {summary['rtl_accuracy']:.4f}, "

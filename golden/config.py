@@ -160,11 +160,11 @@ class ControllerSettings:
 
     start_bits_hidden: int = 2
     start_bits_out: int = 2
-    step_bits_hidden: int = MAX_ESCALATION
-    step_bits_out: int = MAX_ESCALATION
+    step_bits_hidden: int = 2
+    step_bits_out: int = 2
     interval: int = 4
     escalate_margin: int = 1
-    exit_margin: int = 4
+    exit_margin: int = 3
     gate_idle: bool = False
 
     def __post_init__(self):

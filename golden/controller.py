@@ -102,8 +102,9 @@ def infer_dynamic(w_hidden: np.ndarray, w_out: np.ndarray, images: np.ndarray,
     """Run the integer SNN with the controller ``settings.controller`` (dynamic mode).
 
     Same arguments and results as :func:`golden.reference.infer`, plus ``final_bits``
-    (``[n, 2]``: hidden and output precision at the end of each image) and
-    ``hidden_per_step`` (``[n, T]`` hidden spikes per step; 0 after an early exit).
+    (``[n, 2]``: hidden and output precision at the end of each image), ``bits_per_step``
+    (``[n, T, 2]``, 0 after an early exit) and ``hidden_per_step`` (``[n, T]`` hidden spikes
+    per step; 0 after an early exit).
     """
     timesteps, mask = settings.resolve(config)
     tables = _Tables(w_hidden, w_out, config, settings)
@@ -116,6 +117,7 @@ def infer_dynamic(w_hidden: np.ndarray, w_out: np.ndarray, images: np.ndarray,
         counters={k: np.concatenate([p.counters[k] for p in parts]) for k in COUNTER_NAMES},
         final_bits=np.concatenate([p.final_bits for p in parts]),
         hidden_per_step=np.concatenate([p.hidden_per_step for p in parts]),
+        bits_per_step=np.concatenate([p.bits_per_step for p in parts]),
     )
 
 
@@ -141,6 +143,7 @@ def _run_chunk(images, tables: _Tables, config: SNNConfig, settings: RunSettings
     counts = np.zeros((n, config.n_outputs), dtype=np.int64)
     counters = {name: np.zeros(n, dtype=np.int64) for name in COUNTER_NAMES}
     trace = np.zeros((n, timesteps), dtype=np.int64)
+    bits_trace = np.zeros((n, timesteps, 2), dtype=np.int64)
     checkpoints = set(ctl.checkpoints(timesteps))
 
     for t in range(timesteps):
@@ -149,6 +152,7 @@ def _run_chunk(images, tables: _Tables, config: SNNConfig, settings: RunSettings
             break
         s_in = input_spikes(pixels[rows], t).astype(np.float32)
         m = mask[rows]
+        bits_trace[rows, t] = bits[rows]
         s_hid = np.zeros((len(rows), n_hidden), dtype=np.float32)
         s_out = np.zeros((len(rows), config.n_outputs), dtype=np.int64)
         for b_hid, b_out in {tuple(p) for p in bits[rows]}:
@@ -181,7 +185,7 @@ def _run_chunk(images, tables: _Tables, config: SNNConfig, settings: RunSettings
             _checkpoint(rows, counts, bits, steps_up, running, mask, fired_ever, counters, ctl)
 
     return InferenceResult(classify(counts, v_out), counts, v_out, counters,
-                           final_bits=bits, hidden_per_step=trace)
+                           final_bits=bits, hidden_per_step=trace, bits_per_step=bits_trace)
 
 
 def _hidden_step(v_hid: np.ndarray, rows: np.ndarray, s_in: np.ndarray, mask: np.ndarray,

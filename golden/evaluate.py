@@ -1,11 +1,14 @@
 """Evaluate a weights file with the integer reference model on the MNIST test set.
 
-Prints accuracy (a fraction), images/s and the event counters summed over the images.
+Prints accuracy (a fraction), images/s, the event counters summed over the images and the
+event-model energy per image (an estimate, flows/power.py).
 
 Examples::
 
     python golden/evaluate.py --weights weights/mnist-784-128-10.npz --bits 4
     python golden/evaluate.py --weights weights/mnist-784-48-10.npz --bits 2 --limit 500 --json
+    python golden/evaluate.py --bits dynamic            # the closed-loop precision controller
+    python golden/evaluate.py --bits 8 --tau 32 --gate  # magnitude pruning + neuron gating
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import io
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from golden.config import PRECISIONS, WEIGHT_MAX, RunSettings
+from flows.energy import event_energy
+from golden.config import PRECISIONS, ControllerSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
+from golden.modes import DYNAMIC, add_mode_arguments, mode_json, mode_label, settings_from_args
 from golden.reference import COUNTER_NAMES, infer
-from golden.weights import load_weights, write_atomic
+from golden.weights import load_weights, save_weights, write_atomic
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mnist-784-128-10.npz"
 
@@ -53,11 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(Path.cwd()))
                    if DEFAULT_WEIGHTS.is_relative_to(Path.cwd()) else str(DEFAULT_WEIGHTS),
                    help="snn-weights/1 file")
-    p.add_argument("--bits", default="8", choices=[str(b) for b in PRECISIONS] + ["all"],
-                   help="weight precision for both layers (2 = ternary); 'all' sweeps 8..2 "
-                        "and prints one table (with --json: one object per line)")
-    p.add_argument("--tau", type=int, default=0,
-                   help=f"magnitude threshold 0..{WEIGHT_MAX} for both layers (0 = off)")
+    add_mode_arguments(p, extra_bits=("all",))
     p.add_argument("--hidden-mask", help="hidden neurons on: N characters of 0/1, or first:K")
     p.add_argument("--timesteps", type=int, help="time steps T (default: the weights file's)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
@@ -65,7 +67,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first K test images")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--predictions", help="write per-image pred and counts [K,10] to this .npz")
+    p.add_argument("--write-meta", action="store_true",
+                   help="with --bits all on the full official test set: store the accuracy of "
+                        "every precision and of dynamic mode (default controller) in the "
+                        "weights file's meta (rewritten atomically)")
     return p
+
+
+def _check_write_meta(args, test) -> None:
+    if args.bits != "all" or args.limit or test.fallback:
+        raise UserError("--write-meta needs --bits all on the full official test set "
+                        "(no --limit, no fallback data)")
+    changed = [flag for flag, value in (
+        ("--tau", args.tau), ("--gate", args.gate), ("--hidden-mask", args.hidden_mask),
+        ("--timesteps", args.timesteps)) if value]
+    defaults = build_parser().parse_args([])
+    changed += [f"--{name.replace('_', '-')}" for name in (
+        "start_bits", "step_bits", "interval", "escalate_margin", "exit_margin")
+        if getattr(args, name) != getattr(defaults, name)]
+    if changed:
+        raise UserError(f"--write-meta stores the default modes only; drop {', '.join(changed)}")
+
+
+def write_meta(path: str, weights, test, reports: list[dict]) -> None:
+    """Store the test accuracy of every mode in the meta of the weights file ``path``."""
+    reference = weights.meta.setdefault("reference", {})
+    reference["accuracy"] = {str(r["bits"]): r["accuracy"] for r in reports}
+    reference["dynamic_controller"] = asdict(ControllerSettings())
+    reference.update({"test_images": len(test.images), "test_set": test.source,
+                      "fallback": test.fallback,
+                      "command": f"python golden/evaluate.py --weights {path} --bits all "
+                                 "--write-meta"})
+    save_weights(path, weights)
 
 
 def main(argv=None) -> int:
@@ -74,40 +107,55 @@ def main(argv=None) -> int:
     if args.bits == "all" and args.predictions:
         raise UserError("--predictions needs one --bits value, not 'all'")
     test = load_split("test", args.data_dir).first(args.limit)
+    if args.write_meta:
+        _check_write_meta(args, test)
     if args.bits != "all":
-        return evaluate_one(args, weights, test, int(args.bits))
+        return evaluate_one(args, weights, test, args.bits)
     if not args.json:
         print(f"{weights.n_hidden} hidden neurons, {len(test.images)} images of {test.source}")
-        print("bits  accuracy  images/s  weight bits read/image  syn_active/image")
-    for bits in sorted(PRECISIONS, reverse=True):
+        print("mode      accuracy  images/s  weight bits read/image  syn_active/image  "
+              "steps/image  energy/image (uJ, estimate)")
+    reports = []
+    for bits in [*(str(b) for b in sorted(PRECISIONS, reverse=True)), DYNAMIC]:
         report = run(args, weights, test, bits)
+        reports.append(report)
         if args.json:
             print(json.dumps(report), flush=True)
             continue
         n = max(report["images"], 1)
-        print(f"{bits:>4}  {report['accuracy']:.4f}  {report['images_per_second']:>8.0f}  "
-              f"{report['counters']['weight_bits_read'] / n:>22,.0f}  "
-              f"{report['counters']['syn_active'] / n:>16,.0f}", flush=True)
+        print(f"{report['mode']:<8}  {report['accuracy']:.4f}  {report['images_per_second']:>8.0f}"
+              f"  {report['counters']['weight_bits_read'] / n:>22,.0f}"
+              f"  {report['counters']['syn_active'] / n:>16,.0f}"
+              f"  {report['counters']['steps'] / n:>11.2f}"
+              f"  {report['energy_per_image_uj']:>8.3f}", flush=True)
+    if args.write_meta:
+        write_meta(args.weights, weights, test, reports)
+        if not args.json:
+            print(f"stored the test accuracy of every mode in the meta of {args.weights}")
     return 0
 
 
-def run(args, weights, test, bits: int) -> dict:
-    """Evaluate at one precision; return the report dict (and write --predictions)."""
+def run(args, weights, test, bits: str) -> dict:
+    """Evaluate one mode (``bits`` 2..8 or dynamic); return the report dict (and write
+    --predictions)."""
     config = weights.config(t_max=max(weights.timesteps, args.timesteps or 0, 1))
+    settings = settings_from_args(args, bits, timesteps=args.timesteps,
+                                  hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
     try:
-        settings = RunSettings.uniform(
-            bits, tau_hidden=args.tau, tau_out=args.tau, timesteps=args.timesteps,
-            hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
+        settings.resolve(config)
     except ValueError as err:
         raise UserError(str(err)) from None
     start = time.perf_counter()
     result = infer(weights.w_hidden, weights.w_out, test.images, config, settings)
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(result.pred == test.labels)) if len(test.labels) else 0.0
+    energy = event_energy(config, test.images, settings, result)
     report = {
         "weights": args.weights,
         "images": int(len(test.images)),
-        "bits": bits,
+        "bits": int(bits) if bits != DYNAMIC else DYNAMIC,
+        "mode": mode_label(settings),
+        "registers": mode_json(settings),
         "tau": args.tau,
         "timesteps": settings.timesteps or weights.timesteps,
         "accuracy": accuracy,
@@ -115,6 +163,7 @@ def run(args, weights, test, bits: int) -> dict:
         "data": test.source,
         "fallback_data": test.fallback,
         "counters": result.summed_counters(),
+        **energy,
     }
     if args.predictions:
         buffer = io.BytesIO()
@@ -123,17 +172,19 @@ def run(args, weights, test, bits: int) -> dict:
     return report
 
 
-def evaluate_one(args, weights, test, bits: int) -> int:
-    """Evaluate at one precision and print the report (text or one JSON object)."""
+def evaluate_one(args, weights, test, bits: str) -> int:
+    """Evaluate one mode and print the report (text or one JSON object)."""
     report = run(args, weights, test, bits)
     if args.json:
         print(json.dumps(report))
         return 0
-    accuracy = report["accuracy"]
     print(f"weights   {args.weights}  (N={weights.n_hidden}, T={report['timesteps']})")
     print(f"data      {test.source}" + ("  [FALLBACK DATA]" if test.fallback else ""))
-    print(f"accuracy  {accuracy:.4f} at {bits} bits on {report['images']} images")
+    print(f"accuracy  {report['accuracy']:.4f} in mode {report['mode']} on "
+          f"{report['images']} images")
     print(f"speed     {report['images_per_second']:.0f} images/s (integer reference, NumPy)")
+    print(f"energy    {report['energy_per_image_uj']:.3f} uJ/image, "
+          f"{report['cycles_per_image']:,.0f} cycles/image ({report['energy_model']})")
     per_image = {k: v / max(report["images"], 1) for k, v in report["counters"].items()}
     width = max(map(len, COUNTER_NAMES))
     for name in COUNTER_NAMES:

@@ -128,6 +128,9 @@ class InferenceResult:
         Dynamic mode: hidden and output precision when the image ended (None in static mode).
     hidden_per_step : int64 ``[n, T]`` or None
         Hidden spikes of every step (0 after an early exit); the cycle model needs them.
+    bits_per_step : int64 ``[n, T, 2]`` or None
+        Hidden and output precision of every step (0 after an early exit); None in static
+        mode (see :meth:`step_bits`).
     """
 
     pred: np.ndarray
@@ -136,6 +139,16 @@ class InferenceResult:
     counters: dict[str, np.ndarray]
     final_bits: np.ndarray | None = None
     hidden_per_step: np.ndarray | None = None
+    bits_per_step: np.ndarray | None = None
+
+    def step_bits(self, settings: RunSettings) -> np.ndarray:
+        """Precisions in force at every step run, int64 ``[n, T, 2]`` (0 after an exit)."""
+        if self.bits_per_step is not None:
+            return self.bits_per_step
+        n, timesteps = self.hidden_per_step.shape
+        out = np.zeros((n, timesteps, 2), dtype=np.int64)
+        out[:] = (settings.bits_hidden, settings.bits_out)
+        return out
 
     def summed_counters(self) -> dict[str, int]:
         """Every counter summed over the images (plain ints, for JSON)."""

@@ -19,11 +19,12 @@ from golden.weights import load_weights
 
 
 def accuracy_table(paths: list[str]) -> str:
-    """A Markdown table: one row per weights file, one column per precision 8..2."""
+    """A Markdown table: one row per weights file, one column per precision 8..2 and one for
+    dynamic mode (when ``golden/evaluate.py --bits all --write-meta`` has stored it)."""
     bits = sorted(PRECISIONS, reverse=True)
     lines = ["| network | training images | " + " | ".join(f"{b}-bit" for b in bits)
-             + " | 8-bit minus 2-bit |",
-             "|---|---|" + "---|" * len(bits) + "---|"]
+             + " | dynamic | 8-bit minus 2-bit |",
+             "|---|---|" + "---|" * len(bits) + "---|---|"]
     for path in paths:
         w = load_weights(path)
         ref = w.meta.get("reference")
@@ -31,6 +32,7 @@ def accuracy_table(paths: list[str]) -> str:
             raise UserError(f"{path} has no test accuracy in its meta (trained with --skip-test)")
         acc = ref["accuracy"]
         cells = " | ".join(f"{100 * acc[str(b)]:.2f} %" for b in bits)
+        cells += f" | {100 * acc['dynamic']:.2f} %" if "dynamic" in acc else " | n/a"
         gap = 100 * (acc["8"] - acc["2"])
         lines.append(f"| [784,{w.n_hidden},10] | {w.meta['training_images']['count']:,} | "
                      f"{cells} | {gap:+.2f} pp |")

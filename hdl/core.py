@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, N_OUTPUTS, PRECISIONS, SNNConfig
 from hdl import regmap
+from hdl.controller import MARGIN_CYCLES, PrecisionController
 from hdl.event_list import IMAGE_WORDS, EventList
 from hdl.geometry import LayerGeometry
 from hdl.logic import lowest_set_bit, popcount, registered_popcount
@@ -49,7 +50,7 @@ def counter_bound(config: SNNConfig) -> int:
     per_step_bits = (N_INPUTS * (7 * hidden.n_blocks + 8 * config.n_hidden)
                      + config.n_hidden * (7 + 8 * N_OUTPUTS))
     per_step_cycles = (N_INPUTS * hidden.chunks + IMAGE_WORDS + hidden.chunks
-                       + config.n_hidden + 64)
+                       + config.n_hidden + 64 + MARGIN_CYCLES + 2)
     return 4 * IMAGE_WORDS + hidden.chunks + config.t_max * max(per_step_bits, per_step_cycles)
 
 
@@ -132,11 +133,34 @@ class SNNCore(wiring.Component):
         tau_hidden, tau_out = Signal(7), Signal(7)
         timesteps = Signal(8, init=cfg.timesteps)
         mask = Signal(n, init=(1 << n) - 1)
+        controller_reg = Signal(regmap.CONTROLLER_WIDTH)
+        checkpoints_reg = Signal(regmap.CHECKPOINTS_WIDTH)
         result = Signal(4)
         counts = [Signal(range(cfg.t_max + 1), name=f"count{k}") for k in range(N_OUTPUTS)]
         counters = {name: Signal(COUNTER_WIDTH, name=name) for name in regmap.COUNTER_ORDER}
         out_membrane = [Signal(signed(cfg.out_membrane_width), name=f"out_membrane{k}")
                         for k in range(N_OUTPUTS)]
+
+        # Dynamic mode (docs/controller.md): the controller sets the precisions in force;
+        # `alive` clears the hidden neurons it gates, `fired_ever` (rotated through the fire
+        # pass one chunk at a time) remembers which hidden neurons have fired this image.
+        m.submodules.controller = ctl = PrecisionController(count_width=len(counts[0]))
+        m.d.comb += [
+            ctl.enable.eq(controller_reg[0]), ctl.static_hidden.eq(bits_hidden),
+            ctl.static_out.eq(bits_out), ctl.start_hidden.eq(controller_reg[4:8]),
+            ctl.start_out.eq(controller_reg[8:12]), ctl.step_hidden.eq(controller_reg[12:15]),
+            ctl.step_out.eq(controller_reg[16:19]), ctl.gate_idle.eq(controller_reg[20]),
+            ctl.escalate_margin.eq(checkpoints_reg[8:16]),
+            ctl.exit_margin.eq(checkpoints_reg[16:24]),
+            *[ctl.counts[k].eq(counts[k]) for k in range(N_OUTPUTS)],
+        ]
+        interval = Signal(8)
+        m.d.comb += interval.eq(Mux(checkpoints_reg[0:8] == 0, 1, checkpoints_reg[0:8]))
+        since_checkpoint = Signal(8)
+        alive = Signal(n, init=(1 << n) - 1)
+        fired_ever = Signal(chunks * lanes)
+        neuron_on = Signal(n)
+        m.d.comb += neuron_on.eq(mask & alive)
 
         bus = self.bus
         start, scanning = Signal(), Signal()
@@ -155,6 +179,10 @@ class SNNCore(wiring.Component):
                     m.d.sync += [tau_hidden.eq(bus.w_data[0:7]), tau_out.eq(bus.w_data[8:15])]
                 with m.Case(regmap.TIMESTEPS):
                     m.d.sync += timesteps.eq(_clamp(bus.w_data[0:8], 1, cfg.t_max))
+                with m.Case(regmap.CONTROLLER):
+                    m.d.sync += controller_reg.eq(bus.w_data & regmap.CONTROLLER_FIELDS)
+                with m.Case(regmap.CHECKPOINTS):
+                    m.d.sync += checkpoints_reg.eq(bus.w_data)
                 for k in range(regmap.mask_words(n)):
                     with m.Case(regmap.MASK + k):
                         width = min(regmap.DATA_WIDTH, n - regmap.DATA_WIDTH * k)
@@ -162,7 +190,9 @@ class SNNCore(wiring.Component):
                             bus.w_data[:width])
         readable = {
             regmap.CONTROL: Cat(self.busy, self.done, scanning),
-            regmap.PRECISION: Cat(bits_hidden, bits_out),
+            regmap.PRECISION: Cat(ctl.bits_hidden, ctl.bits_out),
+            regmap.CONTROLLER: controller_reg,
+            regmap.CHECKPOINTS: checkpoints_reg,
             regmap.TAU: Cat(tau_hidden, Const(0, 1), tau_out),
             regmap.TIMESTEPS: timesteps,
             regmap.RESULT: result,
@@ -181,8 +211,9 @@ class SNNCore(wiring.Component):
                 m.d.sync += bus.r_data.eq(0)
 
         m.d.comb += [
-            hidden.bits.eq(bits_hidden), hidden.tau.eq(tau_hidden), hidden.post_mask.eq(mask),
-            output.bits.eq(bits_out), output.tau.eq(tau_out),
+            hidden.bits.eq(ctl.bits_hidden), hidden.tau.eq(tau_hidden),
+            hidden.post_mask.eq(neuron_on),
+            output.bits.eq(ctl.bits_out), output.tau.eq(tau_out),
             output.post_mask.eq((1 << N_OUTPUTS) - 1),
         ]
 
@@ -193,7 +224,8 @@ class SNNCore(wiring.Component):
         membrane_write = membranes.write_port()
         membrane_read = membranes.read_port(transparent_for=(membrane_write,))
         lane_on_table = Array(
-            Cat(mask, Const(0, chunks * lanes - n)).word_select(c, lanes) for c in range(chunks))
+            Cat(neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
+            for c in range(chunks))
 
         # Every chunk the hidden reader delivers is added into its membranes.
         with m.If(hidden.out_valid):
@@ -221,6 +253,7 @@ class SNNCore(wiring.Component):
             "membrane_updates": hidden_updated_count + Mux(output_fire, N_OUTPUTS, 0),
             "output_spikes": Mux(output_fire, popcount(fired_out), 0),
             "steps": output_fire,
+            "precision_changes": ctl.decided & ctl.changed,
         })
         for name, term in increment_terms.items():
             increment = Signal(term.shape(), name=f"{name}_increment")
@@ -257,8 +290,11 @@ class SNNCore(wiring.Component):
                 with m.If(start):
                     m.d.comb += inputs.scan.eq(1)
                     m.d.sync += [c.eq(0) for c in (*counters.values(), *counts, *out_membrane)]
+                    m.d.comb += ctl.begin.eq(1)
                     m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(timesteps - 1),
-                                 sweep_chunk.eq(0), sweep_running.eq(1)]
+                                 sweep_chunk.eq(0), sweep_running.eq(1),
+                                 alive.eq((1 << n) - 1), fired_ever.eq(0),
+                                 since_checkpoint.eq(0)]
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += scanning.eq(1)
@@ -299,17 +335,37 @@ class SNNCore(wiring.Component):
                 with m.If(fire_valid):
                     m.d.comb += [membrane_write.addr.eq(fire_chunk), membrane_write.en.eq(1)]
                     m.d.sync += [hidden_spikes.eq(Cat(hidden_spikes[lanes:], fired)),
+                                 fired_ever.eq(Cat(fired_ever[lanes:],
+                                                   fired_ever[:lanes] | fired)),
                                  fired_hidden_q.eq(fired), lane_on_q.eq(lane_on)]
                     with m.If(fire_chunk == chunks - 1):
                         # The output layer takes this step's hidden spikes while the
-                        # hidden layer integrates the next step.
+                        # hidden layer integrates the next step (after a checkpoint: once
+                        # the controller has decided).
                         m.d.comb += output_start.eq(1)
-                        m.d.sync += step.eq(step + 1)
+                        m.d.sync += [step.eq(step + 1), since_checkpoint.eq(since_checkpoint + 1)]
                         with m.If(step == last_step):
                             m.next = "FINISH"
+                        with m.Elif(controller_reg[0] & (since_checkpoint + 1 >= interval)):
+                            m.d.sync += since_checkpoint.eq(0)
+                            m.next = "CHECKPOINT"
                         with m.Else():
                             m.d.comb += inputs.walk.eq(1)
                             m.next = "INTEGRATE"
+            with m.State("CHECKPOINT"):
+                # The output layer finishes the step; then the controller walks the counts.
+                with m.If(output_idle):
+                    m.d.comb += ctl.check.eq(1)
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):
+                with m.If(ctl.decided):
+                    with m.If(ctl.leave):
+                        m.next = "FINISH"
+                    with m.Else():
+                        with m.If(ctl.gate):
+                            m.d.sync += alive.eq(alive & fired_ever[:n])
+                        m.d.comb += inputs.walk.eq(1)
+                        m.next = "INTEGRATE"
             with m.State("FINISH"):
                 with m.If(output_idle):
                     m.d.sync += class_index.eq(0)

@@ -20,6 +20,7 @@ import numpy as np
 
 from golden.config import RunSettings, SNNConfig
 from golden.reference import LayerState, input_spikes, layer_tables
+from hdl.controller import MARGIN_CYCLES
 from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD, SCAN_LATENCY, WALK_LATENCY
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
@@ -34,6 +35,13 @@ CLASSIFY_CYCLES = 11
 OUTPUT_CYCLES = 5
 """Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
 fire, and the cycle in which the waiting hidden FSM sees it idle."""
+CHECKPOINT_CYCLES = MARGIN_CYCLES
+"""Dynamic mode: cycles a checkpoint adds between the output layer of its step and the next
+step's integration, which then no longer overlap (the controller's count walk and decision;
+the cycle in which the hidden FSM sees the output layer idle is part of OUTPUT_CYCLES)."""
+EXIT_CYCLES = MARGIN_CYCLES + 1
+"""Dynamic mode: extra cycles before classifying after an early exit (the count walk, the
+decision, and the FINISH state)."""
 OUTPUT_DRAIN_CYCLES = OUTPUT_READER_LATENCY - 2
 """Further drain cycles of a step with hidden spikes: the last row's weights arrive
 ``OUTPUT_READER_LATENCY`` cycles after its request."""
@@ -90,15 +98,27 @@ def hidden_spike_trace(w_hidden: np.ndarray, images: np.ndarray, config: SNNConf
     return np.stack(trace, axis=1).astype(np.int64)
 
 
-def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray) -> int:
-    """Predicted RTL ``cycles`` for one image, given its hidden spikes per step."""
+def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
+                 checkpoints: frozenset[int] | set[int] = frozenset()) -> int:
+    """Predicted RTL ``cycles`` for one image, given its hidden spikes per step run.
+
+    ``checkpoints`` (dynamic mode) holds the step counts ``s`` after which the controller
+    decided; there the next step's integration waits for the output layer and the decision
+    (:data:`CHECKPOINT_CYCLES`) instead of overlapping it.  A checkpoint after the last step
+    run is an early exit (:data:`EXIT_CYCLES` before classifying).
+    """
     timesteps = len(hidden_per_step)
     integrate = [integrate_cycles(words, chunks) for words in word_spikes(image, timesteps)]
     output = [output_cycles(int(h)) for h in hidden_per_step]
-    overlapped = integrate[0] + sum(max(integrate[t], output[t - 1])
-                                    for t in range(1, timesteps))
+    overlapped = integrate[0]
+    for t in range(1, timesteps):
+        if t in checkpoints:
+            overlapped += output[t - 1] + CHECKPOINT_CYCLES + integrate[t]
+        else:
+            overlapped += max(integrate[t], output[t - 1])
+    exit_cycles = EXIT_CYCLES if timesteps in checkpoints else 0
     return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + 1)
-            + output[-1] + CLASSIFY_CYCLES)
+            + output[-1] + exit_cycles + CLASSIFY_CYCLES)
 
 
 def predicted_cycles(images: np.ndarray, chunks: int, hidden_trace: np.ndarray) -> np.ndarray:
@@ -115,10 +135,38 @@ def predicted_cycles(images: np.ndarray, chunks: int, hidden_trace: np.ndarray) 
                      for image, h in zip(images, hidden_trace, strict=True)], dtype=np.int64)
 
 
-def cycles_per_image(config: SNNConfig, w_hidden: np.ndarray, images: np.ndarray,
-                     settings: RunSettings) -> np.ndarray:
-    """Predicted RTL cycles of every image for a network and register setting: int64 ``[n]``."""
+def dynamic_cycles(config: SNNConfig, images: np.ndarray, settings: RunSettings,
+                   result) -> np.ndarray:
+    """Predicted RTL cycles of every image of a dynamic-mode reference run ``result``
+    (:func:`golden.reference.infer` with ``settings.controller``): int64 ``[n]``."""
     from hdl.core import hidden_geometry
 
+    timesteps, _ = settings.resolve(config)
+    checkpoints = settings.controller.checkpoints(timesteps)
+    chunks = hidden_geometry(config).chunks
+    out = np.zeros(len(images), dtype=np.int64)
+    for i, (image, steps) in enumerate(zip(images, result.counters["steps"], strict=True)):
+        visited = frozenset(s for s in checkpoints if s <= steps)
+        out[i] = image_cycles(image, chunks, result.hidden_per_step[i, :steps], visited)
+    return out
+
+
+def cycles_per_image(config: SNNConfig, w_hidden: np.ndarray, images: np.ndarray,
+                     settings: RunSettings, *, w_out: np.ndarray | None = None) -> np.ndarray:
+    """Predicted RTL cycles of every image for a network and register setting: int64 ``[n]``.
+
+    Dynamic mode (``settings.controller``) needs ``w_out`` too: the output spike counts
+    steer the controller.
+    """
+    from hdl.core import hidden_geometry
+
+    if settings.dynamic:
+        if w_out is None:
+            raise ValueError("dynamic mode needs w_out for the cycle model (the controller "
+                             "reads the output spike counts)")
+        from golden.reference import infer
+
+        result = infer(w_hidden, w_out, images, config, settings)
+        return dynamic_cycles(config, images, settings, result)
     trace = hidden_spike_trace(w_hidden, images, config, settings)
     return predicted_cycles(images, hidden_geometry(config).chunks, trace)

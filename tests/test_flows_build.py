@@ -12,14 +12,19 @@ from flows.toolchain import ToolError
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--board", "ulx3s-99f"], "unknown board 'ulx3s-99f'"),
-    (["--bits", "dynamic"], "not yet available"),
-    (["--bits", "9"], "--bits must be 2..8"),
+    (["--bits", "dynamic", "--interval", "0"], "interval must be in 1..255"),
+    (["--bits", "dynamic", "--start-bits", "1"], "start_bits_hidden must be in 2..8"),
     (["--neurons", "0"], "--neurons"),
     (["--images", "0"], "--images must be >= 1"),
     (["--weights", "no/such/file.npz", "--neurons", "48"], "does not exist"),
 ])
 def test_bad_arguments(args, fragment, tmp_path):
     assert_one_line_error(run_cli("flows/build.py", *args, "--out", tmp_path), fragment)
+
+
+def test_unknown_precision(tmp_path):
+    proc = run_cli("flows/build.py", "--bits", "9", "--out", tmp_path)
+    assert proc.returncode == 2 and "invalid choice: '9'" in proc.stderr
 
 
 def test_unwritable_output_directory(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from flows import power
 from flows.activity import count_vcd_toggles, weight_reads
 from flows.estimate import port_cycles, precision_sweep
-from golden.config import RunSettings, SNNConfig
+from golden.config import ControllerSettings, RunSettings, SNNConfig
+from golden.reference import infer
 
 
 def _chain_toggles_per_cycle(registers: int, cycles: int, tmp_path) -> float:
@@ -95,12 +96,34 @@ def _network(seed=3, n=24):
 def test_weight_reads_follow_precision(test_split):
     config, w_hidden, w_out = _network()
     images = test_split.images[:20]
-    spikes = np.full(20, 50)
-    at8 = weight_reads(config, w_hidden, w_out, images, RunSettings.uniform(8), spikes)
-    at3 = weight_reads(config, w_hidden, w_out, images, RunSettings.uniform(3), spikes)
+    s8, s3 = RunSettings.uniform(8), RunSettings.uniform(3)
+    at8 = weight_reads(config, w_hidden, w_out, images, s8,
+                       infer(w_hidden, w_out, images, config, s8))
+    at3 = weight_reads(config, w_hidden, w_out, images, s3,
+                       infer(w_hidden, w_out, images, config, s3))
     assert at8["hidden.plane7"] > 0 and at3["hidden.plane3"] == 0
     assert at3["hidden.plane1"] <= at8["hidden.plane1"]
     assert at8["hidden.metadata"] == at3["hidden.metadata"] > 0
+
+
+def test_weight_reads_follow_the_controller(test_split):
+    """Dynamic mode: plane reads lie between the start and the top precision, and an early
+    exit reads fewer metadata words than the full image."""
+    config, w_hidden, w_out = _network()
+    images = test_split.images[:20]
+    reads = {}
+    for label, settings in (
+            ("2", RunSettings.uniform(2)), ("8", RunSettings.uniform(8)),
+            ("dyn", RunSettings(controller=ControllerSettings(
+                start_bits_hidden=2, start_bits_out=2, step_bits_hidden=6, step_bits_out=6,
+                interval=4, escalate_margin=16, exit_margin=0))),
+            ("exit", RunSettings(controller=ControllerSettings(
+                start_bits_hidden=8, start_bits_out=8, step_bits_hidden=0, step_bits_out=0,
+                interval=1, escalate_margin=0, exit_margin=1)))):
+        result = infer(w_hidden, w_out, images, config, settings)
+        reads[label] = weight_reads(config, w_hidden, w_out, images, settings, result)
+    assert reads["2"]["hidden.plane7"] < reads["dyn"]["hidden.plane7"] < reads["8"]["hidden.plane7"]
+    assert reads["exit"]["hidden.metadata"] < reads["8"]["hidden.metadata"]
 
 
 def test_both_models_order_precisions_alike(test_split):

@@ -16,8 +16,10 @@ from hdl.cycle_model import cycles_per_image
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--neurons", "8", "--bits", "9", "--random-seed", "1"], "--bits"),
-    (["--neurons", "8", "--bits", "1", "--random-seed", "1"], "--bits"),
+    (["--neurons", "8", "--bits", "dynamic", "--interval", "20", "--random-seed", "1"],
+     "interval must be below T"),
+    (["--neurons", "8", "--bits", "dynamic", "--step-bits", "9", "--random-seed", "1"],
+     "step_bits_hidden must be in 0..6"),
     (["--neurons", "0", "--bits", "4", "--random-seed", "1"], "--neurons"),
     (["--neurons", "8", "--bits", "4", "--random-seed", "1", "--sparsity", "1.5"],
      "--sparsity"),
@@ -28,6 +30,13 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert run_cli(verify.main, argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("bits", ["9", "1", "fast"])
+def test_unknown_precision_is_an_argparse_error(bits, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        verify.main(["--neurons", "8", "--bits", bits, "--random-seed", "1"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 def test_unknown_simulator_is_one_line(monkeypatch):
@@ -43,7 +52,7 @@ def _stub_rtl(corrupt: bool):
             ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
             counters = dict(ref.counters)
             counters["cycles"] = cycles_per_image(config, w_hidden, batch.images,
-                                                  batch.settings)
+                                                  batch.settings, w_out=w_out)
             counts = ref.counts.copy()
             if corrupt and len(counts) > 1:  # image 1 of the run; step re-runs are 1 image
                 counts[1, 4] += 1

@@ -1,0 +1,326 @@
+"""Accuracy vs estimated energy per image of every run mode: the dynamic-quantization and
+pruning study.
+
+Evaluates, with the integer reference on the MNIST test set (default: all 10,000 images),
+static precisions 8..2, magnitude pruning thresholds (incl. the tau that prunes 80 % of the
+weights, against ternary: the comparison of Schaefer et al. 2023), activity-based neuron
+gating, joint settings and dynamic policies (the default controller and variants).  Writes
+``pareto.json``, ``pareto.md`` and ``pareto.png`` (accuracy vs energy, Pareto front marked)
+into ``--out``.
+
+Energy (estimates, both named in the outputs):
+
+* **event model**: reference counters x per-event energies + cycle-model cycles x clock
+  energy (:mod:`flows.energy`, static power excluded);
+* **ECP5 total**: the event model plus the device's static power over the image's run time
+  at the core clock (``--device``, ``--clock-mhz``, or both from a flow ``report.json``).
+
+Examples::
+
+    python flows/pareto.py                                   # full test set, ~5-10 min
+    python flows/pareto.py --limit 1000 --out build/pareto-quick
+    python flows/pareto.py --flow-report build/flow/n128/report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flows import power
+from flows.energy import MODEL, event_energy
+from golden.config import PRECISIONS, ControllerSettings, RunSettings
+from golden.errors import UserError, run_cli
+from golden.mnist import load_split
+from golden.reference import infer
+from golden.weights import load_weights, write_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = REPO / "weights" / "mnist-784-128-10.npz"
+PRUNE_FRACTIONS = (0.5, 0.8, 0.9)
+"""Fractions of weights (of both layers) pruned by the magnitude threshold tau."""
+DEFAULT_CLOCK_MHZ = 100.0
+"""Core clock for the ECP5 total when no flow report is given (the Fmax target)."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One point of the study: a label, its family and its run-time registers."""
+
+    label: str
+    family: str
+    settings: RunSettings
+
+
+def tau_for_fraction(weights: np.ndarray, fraction: float) -> int:
+    """Smallest tau (0..127) with at least ``fraction`` of the weights below it (|w| < tau)."""
+    mags = np.sort(np.abs(np.asarray(weights, dtype=np.int64)).ravel())
+    for tau in range(128):
+        if np.searchsorted(mags, tau, side="left") / mags.size >= fraction:
+            return tau
+    return 127
+
+
+def study_modes(w_hidden, w_out) -> list[Mode]:
+    """Every mode of the study (static, pruning, gating, joint, dynamic)."""
+    modes = [Mode(f"{b}-bit", "static precision", RunSettings.uniform(b))
+             for b in sorted(PRECISIONS, reverse=True)]
+    for fraction in PRUNE_FRACTIONS:
+        tau_h, tau_o = tau_for_fraction(w_hidden, fraction), tau_for_fraction(w_out, fraction)
+        modes.append(Mode(f"8-bit, {fraction:.0%} pruned (tau {tau_h}/{tau_o})",
+                          "magnitude pruning",
+                          RunSettings.uniform(8, tau_hidden=tau_h, tau_out=tau_o)))
+    for bits in (8, 4, 2):
+        modes.append(Mode(f"{bits}-bit + gating", "neuron gating",
+                          RunSettings(controller=ControllerSettings.gating_only(bits))))
+    tau_h, tau_o = tau_for_fraction(w_hidden, 0.5), tau_for_fraction(w_out, 0.5)
+    modes.append(Mode(f"4-bit, tau {tau_h}/{tau_o}", "joint",
+                      RunSettings.uniform(4, tau_hidden=tau_h, tau_out=tau_o)))
+    modes.append(Mode(f"4-bit + gating, tau {tau_h}/{tau_o}", "joint",
+                      RunSettings(tau_hidden=tau_h, tau_out=tau_o,
+                                  controller=ControllerSettings.gating_only(4))))
+    default = ControllerSettings()
+    variants = [
+        ("dynamic (default)", default),
+        ("dynamic, no early exit", ControllerSettings(exit_margin=0)),
+        ("dynamic, exit margin 3", ControllerSettings(exit_margin=3)),
+        ("dynamic, exit margin 6", ControllerSettings(exit_margin=6)),
+        ("dynamic, escalate margin 2", ControllerSettings(escalate_margin=2)),
+        ("dynamic, 2->4 bits", ControllerSettings(step_bits_hidden=2, step_bits_out=2)),
+        ("dynamic, start 4 bits", ControllerSettings(start_bits_hidden=4, start_bits_out=4,
+                                                     step_bits_hidden=4, step_bits_out=4)),
+        ("dynamic, interval 2", ControllerSettings(interval=2)),
+        ("dynamic + gating", ControllerSettings(gate_idle=True)),
+        ("static 8-bit + early exit", ControllerSettings(
+            start_bits_hidden=8, start_bits_out=8, step_bits_hidden=0, step_bits_out=0)),
+    ]
+    modes += [Mode(label, "dynamic", RunSettings(controller=c)) for label, c in variants]
+    return modes
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """Which (energy, accuracy) points no other point beats (lower-or-equal energy and
+    higher-or-equal accuracy, one of them strictly)."""
+    front = []
+    for i, (e, a) in enumerate(points):
+        dominated = any((e2 <= e and a2 >= a) and (e2 < e or a2 > a)
+                        for j, (e2, a2) in enumerate(points) if j != i)
+        front.append(not dominated)
+    return front
+
+
+def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float) -> dict:
+    """Accuracy, counters, steps, cycles and both energy estimates of one mode."""
+    config = weights.config()
+    result = infer(weights.w_hidden, weights.w_out, test.images, config, mode.settings)
+    energy = event_energy(config, test.images, mode.settings, result)
+    n = max(len(test.images), 1)
+    latency_us = energy["cycles_per_image"] / clock_mhz
+    static_uj = power.static_mw(device) * 1e-3 * latency_us
+    ctl = mode.settings.controller
+    return {
+        "label": mode.label, "family": mode.family,
+        "registers": {"bits_hidden": mode.settings.bits_hidden if ctl is None else None,
+                      "bits_out": mode.settings.bits_out if ctl is None else None,
+                      "tau_hidden": mode.settings.tau_hidden, "tau_out": mode.settings.tau_out,
+                      "controller": asdict(ctl) if ctl else None},
+        "accuracy": float(np.mean(result.pred == test.labels)),
+        "energy_per_image_uj": energy["energy_per_image_uj"],
+        "energy_parts_uj": energy["energy_parts_uj"],
+        "ecp5_energy_per_image_uj": energy["energy_per_image_uj"] + static_uj,
+        "cycles_per_image": energy["cycles_per_image"],
+        "latency_us": latency_us,
+        "steps_per_image": float(result.counters["steps"].sum() / n),
+        "weight_bits_read_per_image": float(result.counters["weight_bits_read"].sum() / n),
+        "syn_active_per_image": float(result.counters["syn_active"].sum() / n),
+        "precision_changes_per_image": float(result.counters["precision_changes"].sum() / n),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Accuracy vs estimated energy per image of static precisions, magnitude "
+                    "pruning, neuron gating, joint settings and dynamic controller policies, on "
+                    "the MNIST test set with the integer reference; marks the Pareto front.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(REPO)),
+                   help="snn-weights/1 file")
+    p.add_argument("--limit", type=int, help="only the first K test images (default: all)")
+    p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
+                   "../shared/datasets/mnist)")
+    p.add_argument("--out", default="build/pareto", help="output directory")
+    p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
+                   help="device whose static power the ECP5 total adds")
+    p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+                   help="core clock for latency and static energy")
+    p.add_argument("--flow-report", help="report.json of flows/build.py: take device and core "
+                   "clock from it (overrides --device/--clock-mhz)")
+    return p
+
+
+def _clock_and_device(args) -> tuple[str, float, str]:
+    if not args.flow_report:
+        return args.device, args.clock_mhz, f"--clock-mhz {args.clock_mhz:g}, {args.device}"
+    try:
+        report = json.loads(Path(args.flow_report).read_text())
+        return (report["device"], float(report["clock_mhz"]),
+                f"{args.flow_report} (nextpnr Fmax-limited core clock)")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"--flow-report {args.flow_report}: not a readable flows/build.py "
+                        f"report.json ({err})") from None
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be >= 1, not {args.limit}")
+    device, clock_mhz, clock_source = _clock_and_device(args)
+    weights = load_weights(args.weights)
+    test = load_split("test", args.data_dir).first(args.limit)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create output directory {out}: {err.strerror}") from None
+    from tqdm import tqdm
+
+    modes = study_modes(weights.w_hidden, weights.w_out)
+    rows, start = [], time.perf_counter()
+    for mode in tqdm(modes, desc="modes", unit="mode", file=sys.stderr):
+        rows.append(evaluate_mode(mode, weights, test, device, clock_mhz))
+    for key in ("energy_per_image_uj", "ecp5_energy_per_image_uj"):
+        front = pareto_front([(r[key], r["accuracy"]) for r in rows])
+        for row, on in zip(rows, front, strict=True):
+            row["front_" + key] = on
+    summary = {
+        "weights": args.weights, "images": int(len(test.images)), "data": test.source,
+        "fallback_data": test.fallback, "device": device, "clock_mhz": clock_mhz,
+        "clock_source": clock_source, "seconds": time.perf_counter() - start,
+        "energy_model": MODEL,
+        "rows": rows, "targets": targets(rows),
+    }
+    write_atomic(out / "pareto.png", plot(rows, summary))
+    write_atomic(out / "pareto.md", render(summary))
+    write_atomic(out / "pareto.json", json.dumps(summary, indent=1) + "\n")
+    print(render(summary))
+    print(f"wrote {out / 'pareto.md'}, {out / 'pareto.png'}, {out / 'pareto.json'}")
+    return 0
+
+
+def targets(rows: list[dict]) -> dict:
+    """Issue 6 targets: dynamic (default) vs static 8-bit, from the same energy model."""
+    by = {r["label"]: r for r in rows}
+    base, dyn = by["8-bit"], by["dynamic (default)"]
+    ternary = by["2-bit"]
+    pruned = next(r for r in rows if r["label"].startswith("8-bit, 80% pruned"))
+    return {
+        "accuracy_drop_pp": 100 * (base["accuracy"] - dyn["accuracy"]),
+        "accuracy_ok": dyn["accuracy"] >= base["accuracy"] - 0.003,
+        "energy_ratio": dyn["energy_per_image_uj"] / base["energy_per_image_uj"],
+        "energy_ok": dyn["energy_per_image_uj"] <= 0.5 * base["energy_per_image_uj"],
+        "ecp5_energy_ratio": dyn["ecp5_energy_per_image_uj"] / base["ecp5_energy_per_image_uj"],
+        "latency_cut": 1 - dyn["cycles_per_image"] / base["cycles_per_image"],
+        "latency_ok": dyn["cycles_per_image"] <= 0.7 * base["cycles_per_image"],
+        "steps_per_image": dyn["steps_per_image"],
+        "ternary_vs_80pct_pruning": {
+            "ternary": {"accuracy": ternary["accuracy"],
+                        "energy_per_image_uj": ternary["energy_per_image_uj"]},
+            "pruned_80pct": {"accuracy": pruned["accuracy"],
+                             "energy_per_image_uj": pruned["energy_per_image_uj"]},
+            "pruning_energy_vs_ternary": pruned["energy_per_image_uj"]
+            / ternary["energy_per_image_uj"] - 1,
+        },
+    }
+
+
+def render(summary: dict) -> str:
+    """The table (Markdown) with the Pareto front and the target check."""
+    rows, t = summary["rows"], summary["targets"]
+    lines = [
+        f"# Accuracy vs energy per image: {summary['images']:,} test images",
+        "",
+        f"Weights `{summary['weights']}`; data {summary['data']}"
+        + (" (FALLBACK DATA)" if summary["fallback_data"] else "") + "; command "
+        f"`python flows/pareto.py`. Energy: {summary['energy_model']}. ECP5 total adds "
+        f"{summary['device']} static power over the latency at {summary['clock_mhz']:g} MHz "
+        f"({summary['clock_source']}). All energies are estimates. * = on the Pareto front.",
+        "",
+        "| mode | family | accuracy | energy/image (uJ, event) | ECP5 total (uJ) | steps | "
+        "cycles | weight bits read | precision changes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        star = " *" if r["front_energy_per_image_uj"] else ""
+        star2 = " *" if r["front_ecp5_energy_per_image_uj"] else ""
+        lines.append(
+            f"| {r['label']} | {r['family']} | {r['accuracy']:.4f} | "
+            f"{r['energy_per_image_uj']:.3f}{star} | {r['ecp5_energy_per_image_uj']:.3f}{star2} | "
+            f"{r['steps_per_image']:.2f} | {r['cycles_per_image']:,.0f} | "
+            f"{r['weight_bits_read_per_image']:,.0f} | {r['precision_changes_per_image']:.2f} |")
+    tp = t["ternary_vs_80pct_pruning"]
+    lines += [
+        "",
+        "## Targets (dynamic default vs static 8-bit, same energy model)",
+        "",
+        f"- accuracy: {-t['accuracy_drop_pp']:+.2f} pp vs 8-bit (target >= -0.30 pp): "
+        f"{'met' if t['accuracy_ok'] else 'MISSED'}",
+        f"- energy: {100 * t['energy_ratio']:.0f} % of 8-bit, event model (target <= 50 %, "
+        f"stretch 35 %): {'met' if t['energy_ok'] else 'MISSED'}; ECP5 total "
+        f"{100 * t['ecp5_energy_ratio']:.0f} %",
+        f"- latency: cycles cut by {100 * t['latency_cut']:.0f} % (target >= 30 %), "
+        f"{t['steps_per_image']:.2f} steps/image: {'met' if t['latency_ok'] else 'MISSED'}",
+        "",
+        "## Ternary vs 80 % magnitude pruning (cf. Schaefer et al. 2023)",
+        "",
+        f"- ternary (2-bit): accuracy {tp['ternary']['accuracy']:.4f}, "
+        f"{tp['ternary']['energy_per_image_uj']:.3f} uJ/image",
+        f"- 8-bit with 80 % of weights pruned: accuracy {tp['pruned_80pct']['accuracy']:.4f}, "
+        f"{tp['pruned_80pct']['energy_per_image_uj']:.3f} uJ/image "
+        f"({100 * tp['pruning_energy_vs_ternary']:+.0f} % energy vs ternary)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], summary: dict) -> bytes:
+    """Accuracy vs event-model energy, one marker per family, the front as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = {"static precision": "o", "magnitude pruning": "v", "neuron gating": "s",
+               "joint": "D", "dynamic": "*"}
+    for family, marker in markers.items():
+        pts = [r for r in rows if r["family"] == family]
+        ax.scatter([r["energy_per_image_uj"] for r in pts], [100 * r["accuracy"] for r in pts],
+                   marker=marker, s=60 if marker == "*" else 30, label=family)
+    front = sorted((r for r in rows if r["front_energy_per_image_uj"]),
+                   key=lambda r: r["energy_per_image_uj"])
+    ax.plot([r["energy_per_image_uj"] for r in front], [100 * r["accuracy"] for r in front],
+            "k--", linewidth=0.8, label="Pareto front")
+    for r in rows:
+        if r["label"] in ("8-bit", "2-bit", "dynamic (default)") or r["front_energy_per_image_uj"]:
+            ax.annotate(r["label"], (r["energy_per_image_uj"], 100 * r["accuracy"]),
+                        fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("energy per image (uJ, event model, estimate)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"[784,N,10] on {summary['images']:,} test images: accuracy vs energy",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=120)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,61 @@
+"""flows/pareto.py and the energy/mode options of golden/evaluate.py."""
+
+import json
+
+import numpy as np
+import pytest
+
+from flows.pareto import pareto_front, tau_for_fraction
+from tests.conftest import assert_one_line_error, run_cli
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(1.0, 0.90), (2.0, 0.95), (2.0, 0.94), (3.0, 0.95), (0.5, 0.80)]
+    assert pareto_front(points) == [True, True, False, False, True]
+
+
+def test_tau_for_fraction_prunes_at_least_that_fraction():
+    w = np.arange(-100, 101)
+    for fraction in (0.5, 0.8):
+        tau = tau_for_fraction(w, fraction)
+        assert np.mean(np.abs(w) < tau) >= fraction > np.mean(np.abs(w) < tau - 1)
+
+
+def test_pareto_cli_writes_table_plot_and_json(tiny_weights, tmp_path):
+    out = tmp_path / "pareto"
+    proc = run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 30, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "pareto.json").read_text())
+    labels = [r["label"] for r in summary["rows"]]
+    assert {"8-bit", "2-bit", "dynamic (default)"} <= set(labels)
+    assert any(r["front_energy_per_image_uj"] for r in summary["rows"])
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    by = {r["label"]: r for r in summary["rows"]}
+    # Fewer planes read costs less in the event model.
+    assert by["2-bit"]["energy_per_image_uj"] < by["8-bit"]["energy_per_image_uj"]
+    assert "Pareto" in (out / "pareto.md").read_text()
+
+
+def test_evaluate_reports_energy_for_every_mode(tiny_weights):
+    reports = {}
+    for mode in (["--bits", "8"], ["--bits", "2"], ["--bits", "dynamic"],
+                 ["--bits", "8", "--gate"]):
+        proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 20,
+                       "--json", *mode)
+        assert proc.returncode == 0, proc.stderr
+        reports[" ".join(mode)] = json.loads(proc.stdout)
+    for report in reports.values():
+        assert report["energy_per_image_uj"] > 0 and report["cycles_per_image"] > 0
+    assert reports["--bits dynamic"]["registers"]["controller"]["start_bits_hidden"] == 2
+    assert reports["--bits 8 --gate"]["registers"]["controller"]["gate_idle"] is True
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bits", "dynamic", "--interval", "8"], "interval must be below T = 8"),
+    (["--bits", "dynamic", "--start-bits", "9"], "start_bits_hidden must be in 2..8"),
+    (["--bits", "dynamic", "--step-bits", "2,x"], "--step-bits expects one integer"),
+    (["--bits", "dynamic", "--exit-margin", "40"], "exit_margin must be in 0.."),
+])
+def test_bad_controller_flags_exit_2(tiny_weights, args, message):
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights, *args),
+                          message)
