@@ -10,7 +10,7 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate test lint synth-test sim sim-full train-128 train-48 bitstream demo \
+.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full train-128 train-48 bitstream demo \
 	demo-loopback clean
 
 help:  ## list the targets
@@ -25,11 +25,14 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .
 	touch $@
 
-build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F: area, Fmax, latency, power, energy (build/flow)
-	$(PY) flows/build.py --neurons 128 --bits 8 --out build/flow
+build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F, dynamic mode: area, Fmax, latency, power, energy (build/flow)
+	$(PY) flows/build.py --neurons 128 --bits dynamic --out build/flow
 
-evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2
+evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2 and dynamic
 	$(PY) golden/evaluate.py --weights $(WEIGHTS) --bits all
+
+pareto: $(STAMP)  ## accuracy vs energy of every mode on the 10k test set (build/pareto, ~8 min)
+	$(PY) flows/pareto.py --out build/pareto
 
 lint: $(STAMP)  ## ruff (line length 100)
 	$(VENV)/bin/ruff check golden hdl flows boards cocotb_tests tests
@@ -48,9 +51,11 @@ sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 
 
 train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~19 min on 2 shared cores)
 	$(PY) golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz
+	$(PY) golden/evaluate.py --weights weights/mnist-784-128-10.npz --bits all --write-meta
 
 train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
 	$(PY) golden/train.py --neurons 48 --out weights/mnist-784-48-10.npz
+	$(PY) golden/evaluate.py --weights weights/mnist-784-48-10.npz --bits all --write-meta
 
 bitstream: $(STAMP)  ## demo bitstream for BOARD (cached in build/boards/; ~15 min the first time)
 	$(PY) -m boards.bitstream --board $(BOARD)

@@ -30,6 +30,7 @@ class CoreRegisters:
         self.timesteps = config.timesteps
         self.mask = np.ones(regmap.mask_words(config.n_hidden) * 32, dtype=bool)
         self.controller = self.checkpoints = 0
+        self.dynamic_bits = (2, 2)  # the controller's precisions (RTL reset value 2/2)
         self.result = p.Result(0, (0,) * N_OUTPUTS,
                                dict.fromkeys(regmap.COUNTER_ORDER, 0))
         self.done = False
@@ -66,11 +67,18 @@ class CoreRegisters:
         if regmap.COUNTERS <= address < regmap.COUNTERS + len(counters):
             return counters[address - regmap.COUNTERS]
         return {regmap.CONTROL: int(self.done) << 1,
-                regmap.PRECISION: self.bits_hidden | self.bits_out << 4,
+                regmap.PRECISION: self.bits_in_force()[0] | self.bits_in_force()[1] << 4,
                 regmap.TAU: self.tau_hidden | self.tau_out << 8,
                 regmap.TIMESTEPS: self.timesteps, regmap.RESULT: self.result.pred,
                 regmap.CONTROLLER: self.controller, regmap.CHECKPOINTS: self.checkpoints,
                 regmap.INFO: n | self.config.t_max << 16}.get(address, 0)
+
+    def bits_in_force(self) -> tuple[int, int]:
+        """What ``PRECISION`` reads: the static register, or in dynamic mode the
+        controller's precisions (where the last image left them)."""
+        if self.controller & 1:
+            return self.dynamic_bits
+        return self.bits_hidden, self.bits_out
 
     def settings(self) -> RunSettings:
         controller, fixed = regmap.decode_controller(self.controller, self.checkpoints,
@@ -178,4 +186,8 @@ class DeviceModel:
         ref = infer(self.w_hidden, self.w_out, image[None], self.config, settings)
         counters = {name: int(ref.counters[name][0]) for name in ref.counters}
         counters["cycles"] = int(result_cycles(self.config, image[None], settings, ref)[0])
+        if self.registers.controller & 1:
+            final = ref.final_bits[0] if ref.final_bits is not None else (
+                settings.bits_hidden, settings.bits_out)
+            self.registers.dynamic_bits = (int(final[0]), int(final[1]))
         return p.Result(int(ref.pred[0]), tuple(int(c) for c in ref.counts[0]), counters)

@@ -20,7 +20,7 @@ from cocotb_tests.cases import COMMITTED_WEIGHTS, Network, mnist_images, random_
 from cocotb_tests.rtl_sim import Batch, RtlResults
 from cocotb_tests.scoreboard import score_batches
 from cocotb_tests.tb_board_sim import Step, run_board
-from golden.config import RunSettings, SNNConfig
+from golden.config import ControllerSettings, RunSettings, SNNConfig
 from golden.weights import load_weights
 from hdl import regmap
 
@@ -141,6 +141,9 @@ def _session(network: Network, images: np.ndarray) -> Session:
     session.requests(session._frame(p.WRITE_REGS, p.write_regs_payload(
         [(regmap.CONTROL, 1), (regmap.PRECISION, 0xF1)])))  # CONTROL ignored, clamped
     session.classify(RunSettings.uniform(2), images[13:17])
+    session.classify(RunSettings(controller=ControllerSettings(gate_idle=True)), images[17:21])
+    session.requests(session._frame(p.READ_REGS, p.read_regs_payload(
+        [regmap.PRECISION, regmap.CONTROLLER, regmap.CHECKPOINTS])))
     return session
 
 
@@ -182,11 +185,11 @@ def _run_and_check(network: Network, images: np.ndarray) -> None:
 def test_uart_top_random_weights():
     if COMMITTED_WEIGHTS[1].exists():
         pytest.skip("the committed N = 48 weights cover the top (one Verilator build, not two)")
-    _run_and_check(_network(), mnist_images(17, offset=200)[0])
+    _run_and_check(_network(), mnist_images(21, offset=200)[0])
 
 
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS[1:], ids=lambda path: path.stem)
 def test_uart_top_committed_weights(path):
     if not path.exists():
         pytest.skip(f"{path.name} is not committed yet; random weights cover the top")
-    _run_and_check(_network(path), mnist_images(17)[0])
+    _run_and_check(_network(path), mnist_images(21)[0])

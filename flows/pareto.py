@@ -38,7 +38,7 @@ from flows import power
 from flows.energy import MODEL, event_energy
 from golden.config import PRECISIONS, ControllerSettings, RunSettings
 from golden.errors import UserError, run_cli
-from golden.mnist import load_split
+from golden.mnist import MnistSplit, load_split
 from golden.reference import infer
 from golden.weights import load_weights, write_atomic
 
@@ -152,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(REPO)),
                    help="snn-weights/1 file")
-    p.add_argument("--limit", type=int, help="only the first K test images (default: all)")
+    p.add_argument("--limit", type=int, help="only the first K images (default: all)")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="test: the official 10k test set; validation: the last 1,000 images of "
+                        "the training file (the split golden/train.py holds out; use it to "
+                        "choose controller parameters, never the test set)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist)")
     p.add_argument("--out", default="build/pareto", help="output directory")
@@ -177,13 +181,26 @@ def _clock_and_device(args) -> tuple[str, float, str]:
                         f"report.json ({err})") from None
 
 
+VALIDATION_IMAGES = 1000
+"""Size of the validation split: golden/train.py's default ``--val``."""
+
+
+def _split(args):
+    if args.split == "test":
+        return load_split("test", args.data_dir)
+    train = load_split("train", args.data_dir)
+    return MnistSplit(train.images[-VALIDATION_IMAGES:], train.labels[-VALIDATION_IMAGES:],
+                      f"{train.source}, last {VALIDATION_IMAGES} images (validation split)",
+                      train.sha256, train.fallback)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be >= 1, not {args.limit}")
     device, clock_mhz, clock_source = _clock_and_device(args)
     weights = load_weights(args.weights)
-    test = load_split("test", args.data_dir).first(args.limit)
+    test = _split(args).first(args.limit)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +261,7 @@ def render(summary: dict) -> str:
     """The table (Markdown) with the Pareto front and the target check."""
     rows, t = summary["rows"], summary["targets"]
     lines = [
-        f"# Accuracy vs energy per image: {summary['images']:,} test images",
+        f"# Accuracy vs energy per image: {summary['images']:,} images",
         "",
         f"Weights `{summary['weights']}`; data {summary['data']}"
         + (" (FALLBACK DATA)" if summary["fallback_data"] else "") + "; command "
