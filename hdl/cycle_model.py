@@ -7,8 +7,8 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 10`` when the last listed word spikes at t;
-* ``out(t-1) = h(t-1) + 5 (+ 4 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
+  it is ``input_spikes(t) + silent_words(t) + 11`` when the last listed word spikes at t;
+* ``out(t-1) = h(t-1) + 5 (+ 5 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
 * ``C + 1`` per step for the hidden fire pass, and 11 cycles to classify.
@@ -25,9 +25,9 @@ from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD, SCAN_LATENCY, WALK_LATE
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
 """Cycles until the last scanned word is appended (read, then registered)."""
-READER_LATENCY = 5
+READER_LATENCY = 6
 """Cycles from a hidden weight-row request to its effective weights (metadata read and
-register, plane read and register, weight compose)."""
+register, plane enables registered, plane read and register, weight compose)."""
 OUTPUT_READER_LATENCY = READER_LATENCY + 1
 """The output layer's reader also registers the request (after the priority encoder)."""
 CLASSIFY_CYCLES = 11

@@ -1,13 +1,14 @@
-"""Precision-select, skip-aware reader of one layer's weight rows (a 5-cycle pipeline).
+"""Precision-select, skip-aware reader of one layer's weight rows (a 6-cycle pipeline).
 
 Cycle 0 presents ``row``/``chunk``; the block-metadata memory is read.  Cycle 1 registers the
 metadata (a DP16KD's unregistered clock-to-out is most of a 100 MHz cycle).  Cycle 2 decides,
-from the metadata, the precision and ``tau``, which bit-plane memories to enable and which
-blocks count weight bits.  Cycle 3 registers the plane outputs.  Cycle 4 composes the
-effective weight of every lane (0 unless the synapse is *active*) and its synapse class.
-Cycle 5 presents the weights; the per-chunk class counts (pipelined popcounts) and counted
-bits follow on their own outputs, zero when no chunk is counted, so that a consumer adds them
-unconditionally.  ``register_request`` adds a request register in front (latency 6).
+from the metadata, the precision and ``tau``, which bit-plane memories to enable (registered)
+and which blocks count weight bits.  Cycle 3 reads the enabled planes; cycle 4 registers their
+outputs.  Cycle 5 composes the effective weight of every lane (0 unless the synapse is
+*active*) and its synapse class.  Cycle 6 presents the weights; the per-chunk class counts
+(pipelined popcounts) and counted bits follow on their own outputs, zero when no chunk is
+counted, so that a consumer adds them unconditionally.  ``register_request`` adds a request
+register in front (latency 7).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PRECISION_WIDTH = 4
 """Bits of a precision register (values 2..8)."""
 TAU_WIDTH = MAGNITUDE_BITS
 """Bits of a magnitude-threshold register (values 0..127)."""
-LATENCY = 5
+LATENCY = 6
 """Cycles from a request to its ``out_valid`` (one more with ``register_request``)."""
 COUNT_DELAY = 2
 """Cycles from a chunk's ``out_valid`` to its class counts (the popcount pipeline)."""
@@ -175,12 +176,8 @@ class SynapseRowReader(wiring.Component):
         read_sign = Signal()
         m.d.comb += [read_magnitude.eq(s2_valid & any_of(nonzero_slots)),
                      read_sign.eq(s2_valid & any_of(passing_slots))]
-        plane_ports = []
-        for p, plane in enumerate(planes):
-            port = plane.read_port()
-            enable = read_sign if p == SIGN_PLANE else read_magnitude & (p < s2_bits)
-            m.d.comb += [port.addr.eq(s2_address), port.en.eq(enable)]
-            plane_ports.append(port)
+        plane_enables = [read_sign if p == SIGN_PLANE else read_magnitude & (p < s2_bits)
+                         for p in range(len(planes))]
 
         padded_mask = Cat(self.post_mask, Const(0, g.chunks * g.lanes - g.fan_out))
         s3_valid, s3_chunk = Signal(), Signal(range(g.chunks))
@@ -188,6 +185,7 @@ class SynapseRowReader(wiring.Component):
         s3_bits = Signal(PRECISION_WIDTH)
         s3_lane_on, s3_lane_real = Signal(g.lanes), Signal(g.lanes)
         s3_passing = Signal(g.slots)
+        s3_address, s3_enables = Signal.like(s2_address), Signal(len(planes))
         m.d.sync += [
             s3_valid.eq(s2_valid), s3_chunk.eq(s2_chunk), s3_tau.eq(s2_tau),
             s3_bits.eq(s2_bits), s3_keep.eq(Mux(read_magnitude, keep, 0)),
@@ -196,32 +194,52 @@ class SynapseRowReader(wiring.Component):
                                          [g.lane_valid(c) for c in range(g.chunks)],
                                          g.lanes, s2_chunk)),
             s3_passing.eq(Mux(s2_valid, Cat(*passing_slots), 0)),
+            s3_address.eq(s2_address), s3_enables.eq(Cat(*plane_enables)),
         ]
 
-        # Cycle 3: the plane memories' outputs are registered; the counted bits are summed.
-        s4_valid, s4_chunk = Signal(), Signal.like(s3_chunk)
-        s4_keep, s4_tau, s4_bits = Signal.like(s3_keep), Signal.like(s3_tau), Signal.like(s3_bits)
-        s4_lane_on, s4_lane_real = Signal.like(s3_lane_on), Signal.like(s3_lane_real)
+        # Cycle 3: the plane reads, enabled by registered enables (the memories are spread
+        # over the die: the enable nets are long).
+        plane_ports = []
+        for p, plane in enumerate(planes):
+            port = plane.read_port()
+            m.d.comb += [port.addr.eq(s3_address), port.en.eq(s3_enables[p])]
+            plane_ports.append(port)
+        s3d_valid, s3d_chunk = Signal(), Signal.like(s3_chunk)
+        s3d_keep, s3d_tau, s3d_bits = (Signal.like(s3_keep), Signal.like(s3_tau),
+                                       Signal.like(s3_bits))
+        s3d_lane_on, s3d_lane_real = Signal.like(s3_lane_on), Signal.like(s3_lane_real)
+        s3d_passing = Signal.like(s3_passing)
+        m.d.sync += [
+            s3d_valid.eq(s3_valid), s3d_chunk.eq(s3_chunk), s3d_keep.eq(s3_keep),
+            s3d_tau.eq(s3_tau), s3d_bits.eq(s3_bits), s3d_lane_on.eq(s3_lane_on),
+            s3d_lane_real.eq(s3_lane_real), s3d_passing.eq(s3_passing),
+        ]
+
+        # Cycle 4: the plane memories' outputs are registered; the counted bits are summed.
+        s4_valid, s4_chunk = Signal(), Signal.like(s3d_chunk)
+        s4_keep, s4_tau = Signal.like(s3d_keep), Signal.like(s3d_tau)
+        s4_bits = Signal.like(s3d_bits)
+        s4_lane_on, s4_lane_real = Signal.like(s3d_lane_on), Signal.like(s3d_lane_real)
         s4_planes = [Signal(g.lanes, name=f"s4_plane{p}") for p in range(len(planes))]
-        counted_width = [Mux(s3_passing[s],
+        counted_width = [Mux(s3d_passing[s],
                              chunk_lookup(f"slot{s}_counted_width", slot_widths[s],
-                                          range(g.block_size + 1), s3_chunk), 0)
+                                          range(g.block_size + 1), s3d_chunk), 0)
                          for s in range(g.slots)]
         counted_blocks = chunk_lookup(
             "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
-            range(g.slots + 1), s3_chunk)
+            range(g.slots + 1), s3d_chunk)
         s4_width = Signal(range(g.slots * g.block_size + 1))
         s4_blocks = Signal.like(counted_blocks)
         m.d.sync += [
-            s4_valid.eq(s3_valid), s4_chunk.eq(s3_chunk), s4_keep.eq(s3_keep),
-            s4_tau.eq(s3_tau), s4_bits.eq(s3_bits), s4_lane_on.eq(s3_lane_on),
-            s4_lane_real.eq(s3_lane_real),
+            s4_valid.eq(s3d_valid), s4_chunk.eq(s3d_chunk), s4_keep.eq(s3d_keep),
+            s4_tau.eq(s3d_tau), s4_bits.eq(s3d_bits), s4_lane_on.eq(s3d_lane_on),
+            s4_lane_real.eq(s3d_lane_real),
             *[s4_planes[p].eq(port.data) for p, port in enumerate(plane_ports)],
             s4_width.eq(tree_sum(counted_width)),
-            s4_blocks.eq(Mux(s3_valid, counted_blocks, 0)),
+            s4_blocks.eq(Mux(s3d_valid, counted_blocks, 0)),
         ]
 
-        # Cycle 4: planes -> effective weights and synapse classes (registered).
+        # Cycle 5: planes -> effective weights and synapse classes (registered).
         s5_valid, s5_chunk = Signal(), Signal.like(s4_chunk)
         s5_bits_read = Signal.like(self.bits_read)
         classes = {name: Signal(g.lanes, name=f"s5_{name}")
@@ -248,7 +266,7 @@ class SynapseRowReader(wiring.Component):
             s5_bits_read.eq(MAGNITUDE_BITS * s4_blocks + s4_bits * s4_width),
         ]
 
-        # Cycle 5: weights out; the class counts follow (pipelined popcounts, zero when idle).
+        # Cycle 6: weights out; the class counts follow (pipelined popcounts, zero when idle).
         m.d.comb += [
             self.out_valid.eq(s5_valid),
             self.out_chunk.eq(s5_chunk),
@@ -259,6 +277,7 @@ class SynapseRowReader(wiring.Component):
             self.n_below.eq(registered_popcount(m, classes["below"], "n_below")),
             self.n_gated.eq(registered_popcount(m, classes["gated"], "n_gated")),
             self.bits_read.eq(s5_bits_read),
-            self.busy.eq(any_of([*in_flight, s1_valid, s2_valid, s3_valid, s4_valid])),
+            self.busy.eq(any_of([*in_flight, s1_valid, s2_valid, s3_valid, s3d_valid,
+                                 s4_valid])),
         ]
         return m
