@@ -29,7 +29,8 @@ import io
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ from golden.weights import load_weights, write_atomic
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO / "weights" / "mnist-784-128-10.npz"
 PRUNE_FRACTIONS = (0.5, 0.8, 0.9)
-"""Fractions of weights (of both layers) pruned by the magnitude threshold tau."""
+"""Fractions of the hidden weights (99 % of all weights) pruned by the threshold tau."""
 DEFAULT_CLOCK_MHZ = 100.0
 """Core clock for the ECP5 total when no flow report is given (the Fmax target)."""
 
@@ -68,40 +69,52 @@ def tau_for_fraction(weights: np.ndarray, fraction: float) -> int:
     return 127
 
 
-def study_modes(w_hidden, w_out) -> list[Mode]:
-    """Every mode of the study (static, pruning, gating, joint, dynamic)."""
+def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]:
+    """Every mode of the study (static, pruning, gating, joint, dynamic); with
+    ``controller_grid`` also a grid of controller parameters (to choose the default on the
+    validation split)."""
     modes = [Mode(f"{b}-bit", "static precision", RunSettings.uniform(b))
              for b in sorted(PRECISIONS, reverse=True)]
     for fraction in PRUNE_FRACTIONS:
-        tau_h, tau_o = tau_for_fraction(w_hidden, fraction), tau_for_fraction(w_out, fraction)
-        modes.append(Mode(f"8-bit, {fraction:.0%} pruned (tau {tau_h}/{tau_o})",
-                          "magnitude pruning",
-                          RunSettings.uniform(8, tau_hidden=tau_h, tau_out=tau_o)))
+        tau = tau_for_fraction(w_hidden, fraction)
+        modes.append(Mode(f"8-bit, hidden {fraction:.0%} pruned (tau {tau})", "magnitude pruning",
+                          RunSettings.uniform(8, tau_hidden=tau)))
+    tau_h, tau_o = tau_for_fraction(w_hidden, 0.8), tau_for_fraction(w_out, 0.8)
+    modes.append(Mode(f"8-bit, both layers 80% pruned (tau {tau_h}/{tau_o})",
+                      "magnitude pruning",
+                      RunSettings.uniform(8, tau_hidden=tau_h, tau_out=tau_o)))
     for bits in (8, 4, 2):
         modes.append(Mode(f"{bits}-bit + gating", "neuron gating",
                           RunSettings(controller=ControllerSettings.gating_only(bits))))
-    tau_h, tau_o = tau_for_fraction(w_hidden, 0.5), tau_for_fraction(w_out, 0.5)
-    modes.append(Mode(f"4-bit, tau {tau_h}/{tau_o}", "joint",
-                      RunSettings.uniform(4, tau_hidden=tau_h, tau_out=tau_o)))
-    modes.append(Mode(f"4-bit + gating, tau {tau_h}/{tau_o}", "joint",
-                      RunSettings(tau_hidden=tau_h, tau_out=tau_o,
-                                  controller=ControllerSettings.gating_only(4))))
+    tau_h = tau_for_fraction(w_hidden, 0.5)
+    modes.append(Mode(f"4-bit, hidden tau {tau_h}", "joint",
+                      RunSettings.uniform(4, tau_hidden=tau_h)))
+    modes.append(Mode(f"2-bit + gating, hidden tau {tau_h}", "joint",
+                      RunSettings(tau_hidden=tau_h,
+                                  controller=ControllerSettings.gating_only(2))))
     default = ControllerSettings()
     variants = [
         ("dynamic (default)", default),
-        ("dynamic, no early exit", ControllerSettings(exit_margin=0)),
-        ("dynamic, exit margin 3", ControllerSettings(exit_margin=3)),
-        ("dynamic, exit margin 6", ControllerSettings(exit_margin=6)),
-        ("dynamic, escalate margin 2", ControllerSettings(escalate_margin=2)),
-        ("dynamic, 2->4 bits", ControllerSettings(step_bits_hidden=2, step_bits_out=2)),
-        ("dynamic, start 4 bits", ControllerSettings(start_bits_hidden=4, start_bits_out=4,
-                                                     step_bits_hidden=4, step_bits_out=4)),
-        ("dynamic, interval 2", ControllerSettings(interval=2)),
-        ("dynamic + gating", ControllerSettings(gate_idle=True)),
-        ("static 8-bit + early exit", ControllerSettings(
-            start_bits_hidden=8, start_bits_out=8, step_bits_hidden=0, step_bits_out=0)),
+        ("dynamic, no early exit", replace(default, exit_margin=0)),
+        ("dynamic, exit margin 3", replace(default, exit_margin=3)),
+        ("dynamic, exit margin 4", replace(default, exit_margin=4)),
+        ("dynamic, escalate margin 2", replace(default, escalate_margin=2)),
+        ("dynamic, 2->8 bits at once", replace(default, step_bits_hidden=6, step_bits_out=6)),
+        ("dynamic, start 4 bits", replace(default, start_bits_hidden=4, start_bits_out=4)),
+        ("dynamic, interval 2", replace(default, interval=2)),
+        ("dynamic, interval 3", replace(default, interval=3)),
+        ("dynamic + gating", replace(default, gate_idle=True)),
+        ("2-bit + early exit", replace(default, step_bits_hidden=0, step_bits_out=0)),
+        ("8-bit + early exit", replace(default, start_bits_hidden=8, start_bits_out=8,
+                                       step_bits_hidden=0, step_bits_out=0)),
     ]
     modes += [Mode(label, "dynamic", RunSettings(controller=c)) for label, c in variants]
+    if controller_grid:
+        for interval, leave, escalate, step in product((2, 3, 4), (2, 3, 4), (1, 2), (2, 6)):
+            c = replace(default, interval=interval, exit_margin=leave, escalate_margin=escalate,
+                        step_bits_hidden=step, step_bits_out=step)
+            modes.append(Mode(f"grid: interval {interval}, exit {leave}, escalate {escalate}, "
+                              f"step {step}", "controller grid", RunSettings(controller=c)))
     return modes
 
 
@@ -160,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist)")
     p.add_argument("--out", default="build/pareto", help="output directory")
+    p.add_argument("--controller-grid", action="store_true",
+                   help="also evaluate a grid of controller parameters (interval 2..4, exit "
+                        "margin 2..4, escalate margin 1..2, step 2 or 6 bits); with --split "
+                        "validation this is how the default policy was chosen")
     p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
                    help="device whose static power the ECP5 total adds")
     p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
@@ -208,7 +225,7 @@ def main(argv=None) -> int:
         raise UserError(f"cannot create output directory {out}: {err.strerror}") from None
     from tqdm import tqdm
 
-    modes = study_modes(weights.w_hidden, weights.w_out)
+    modes = study_modes(weights.w_hidden, weights.w_out, controller_grid=args.controller_grid)
     rows, start = [], time.perf_counter()
     for mode in tqdm(modes, desc="modes", unit="mode", file=sys.stderr):
         rows.append(evaluate_mode(mode, weights, test, device, clock_mhz))
@@ -236,7 +253,7 @@ def targets(rows: list[dict]) -> dict:
     by = {r["label"]: r for r in rows}
     base, dyn = by["8-bit"], by["dynamic (default)"]
     ternary = by["2-bit"]
-    pruned = next(r for r in rows if r["label"].startswith("8-bit, 80% pruned"))
+    pruned = next(r for r in rows if r["label"].startswith("8-bit, hidden 80% pruned"))
     return {
         "accuracy_drop_pp": 100 * (base["accuracy"] - dyn["accuracy"]),
         "accuracy_ok": dyn["accuracy"] >= base["accuracy"] - 0.003,
@@ -298,7 +315,8 @@ def render(summary: dict) -> str:
         "",
         f"- ternary (2-bit): accuracy {tp['ternary']['accuracy']:.4f}, "
         f"{tp['ternary']['energy_per_image_uj']:.3f} uJ/image",
-        f"- 8-bit with 80 % of weights pruned: accuracy {tp['pruned_80pct']['accuracy']:.4f}, "
+        f"- 8-bit with 80 % of the hidden weights pruned: accuracy "
+        f"{tp['pruned_80pct']['accuracy']:.4f}, "
         f"{tp['pruned_80pct']['energy_per_image_uj']:.3f} uJ/image "
         f"({100 * tp['pruning_energy_vs_ternary']:+.0f} % energy vs ternary)",
     ]
@@ -314,7 +332,7 @@ def plot(rows: list[dict], summary: dict) -> bytes:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = {"static precision": "o", "magnitude pruning": "v", "neuron gating": "s",
-               "joint": "D", "dynamic": "*"}
+               "joint": "D", "dynamic": "*", "controller grid": "."}
     for family, marker in markers.items():
         pts = [r for r in rows if r["family"] == family]
         ax.scatter([r["energy_per_image_uj"] for r in pts], [100 * r["accuracy"] for r in pts],

@@ -164,7 +164,7 @@ class ControllerSettings:
     step_bits_out: int = 2
     interval: int = 4
     escalate_margin: int = 1
-    exit_margin: int = 3
+    exit_margin: int = 2
     gate_idle: bool = False
 
     def __post_init__(self):
