@@ -240,7 +240,8 @@ class SNNCore(wiring.Component):
         # adders).  Every increment lands a few cycles after its event, long before `done`.
         fired_hidden_q, lane_on_q = Signal(lanes), Signal(lanes)
         m.d.sync += [fired_hidden_q.eq(0), lane_on_q.eq(0)]  # set by the fire pass
-        output_fire, fired_out = Signal(), Signal(N_OUTPUTS)
+        output_fire, fired_out, fired_out_q = Signal(), Signal(N_OUTPUTS), Signal(N_OUTPUTS)
+        m.d.sync += fired_out_q.eq(0)  # set by the output fire
         hidden_fired_count = registered_popcount(m, fired_hidden_q, "hidden_fired")
         hidden_updated_count = registered_popcount(m, lane_on_q, "hidden_updated")
         increment_terms = {
@@ -251,7 +252,7 @@ class SNNCore(wiring.Component):
         increment_terms.update({
             "hidden_spikes": hidden_fired_count,
             "membrane_updates": hidden_updated_count + Mux(output_fire, N_OUTPUTS, 0),
-            "output_spikes": Mux(output_fire, popcount(fired_out), 0),
+            "output_spikes": popcount(fired_out_q),
             "steps": output_fire,
             "precision_changes": ctl.decided & ctl.changed,
         })
@@ -407,6 +408,7 @@ class SNNCore(wiring.Component):
             with m.State("FIRE"):
                 m.d.comb += [output_fire.eq(1),
                              fired_out.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))]
+                m.d.sync += fired_out_q.eq(fired_out)
                 for k, v in enumerate(out_membrane):
                     m.d.sync += [v.eq(Mux(fired_out[k], v - cfg.theta_out, v)),
                                  counts[k].eq(counts[k] + fired_out[k])]
