@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO / "weights" / "mnist-784-128-10.npz"
 PRUNE_FRACTIONS = (0.5, 0.8, 0.9)
 """Fractions of the hidden weights (99 % of all weights) pruned by the threshold tau."""
+FLOOR_PP = 6.0
+"""The plot shows accuracies down to this many points below the best (others on the floor)."""
 DEFAULT_CLOCK_MHZ = 100.0
 """Core clock for the ECP5 total when no flow report is given (the Fmax target)."""
 
@@ -330,25 +332,32 @@ def plot(rows: list[dict], summary: dict) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     markers = {"static precision": "o", "magnitude pruning": "v", "neuron gating": "s",
                "joint": "D", "dynamic": "*", "controller grid": "."}
+    floor = max(r["accuracy"] for r in rows) * 100 - FLOOR_PP
+    shown = lambda r: max(100 * r["accuracy"], floor)  # noqa: E731 - off-scale points on the floor
     for family, marker in markers.items():
         pts = [r for r in rows if r["family"] == family]
-        ax.scatter([r["energy_per_image_uj"] for r in pts], [100 * r["accuracy"] for r in pts],
-                   marker=marker, s=60 if marker == "*" else 30, label=family)
+        if pts:
+            ax.scatter([r["energy_per_image_uj"] for r in pts], [shown(r) for r in pts],
+                       marker=marker, s=70 if marker == "*" else 30, label=family)
     front = sorted((r for r in rows if r["front_energy_per_image_uj"]),
                    key=lambda r: r["energy_per_image_uj"])
-    ax.plot([r["energy_per_image_uj"] for r in front], [100 * r["accuracy"] for r in front],
+    ax.plot([r["energy_per_image_uj"] for r in front], [shown(r) for r in front],
             "k--", linewidth=0.8, label="Pareto front")
     for r in rows:
-        if r["label"] in ("8-bit", "2-bit", "dynamic (default)") or r["front_energy_per_image_uj"]:
-            ax.annotate(r["label"], (r["energy_per_image_uj"], 100 * r["accuracy"]),
-                        fontsize=6, xytext=(3, 3), textcoords="offset points")
+        off_scale = 100 * r["accuracy"] < floor
+        if r["label"] in ("8-bit", "4-bit", "2-bit", "dynamic (default)") or off_scale:
+            text = r["label"] + (f" ({100 * r['accuracy']:.1f} %, off scale)" if off_scale
+                                 else "")
+            ax.annotate(text, (r["energy_per_image_uj"], shown(r)), fontsize=6,
+                        xytext=(3, 4), textcoords="offset points")
+    ax.set_ylim(floor - 0.3, None)
     ax.set_xlabel("energy per image (uJ, event model, estimate)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"[784,N,10] on {summary['images']:,} test images: accuracy vs energy",
-                 fontsize=9)
+    ax.set_title(f"{Path(summary['weights']).name}, {summary['images']:,} images: accuracy vs "
+                 "energy per image (estimate)", fontsize=9)
     ax.legend(fontsize=7)
     buffer = io.BytesIO()
     fig.tight_layout()
