@@ -3,9 +3,11 @@
 Every batch is trained at several precisions of the *same* stored weights (8 bits, a random
 middle precision and 2 bits), so the one weights file works at every precision 8..2.  The
 validation split is held out of the training file (its last ``--val`` images; never the test
-set); the checkpoint with the best mean validation accuracy over 8/4/2 bits is kept.  After
-training, the integer reference is evaluated on the test set at every precision and the
-figures go into the weights file's ``meta``.
+set); the checkpoint with the best mean validation accuracy over 8/4/2 bits is kept (or, with
+``--select floor``, the best 8-bit one whose 4-bit and 2-bit accuracies are close enough).
+After training, the integer reference is evaluated on the test set at every precision and the
+figures go into the weights file's ``meta``.  ``--late-bits`` adds loss terms (typically the
+2-bit one) only late in training, with a linear weight ramp; see ``docs/training.md``.
 
 Example::
 
