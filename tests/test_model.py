@@ -1,12 +1,13 @@
 """The PyTorch model's integer path equals the reference; training runs end to end."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 
-from golden.config import PRECISIONS, RunSettings, SNNConfig
+from golden.config import PRECISIONS, ControllerSettings, RunSettings, SNNConfig
 from golden.model import SNN, encode_torch, quantize_ste
 from golden.reference import encode, infer, quantize
 from golden.weights import load_weights
@@ -54,8 +55,10 @@ def test_committed_weights_meta_records_training_and_accuracy():
         assert meta["training_images"]["count"] == 9000
         assert len(meta["training_images"]["file_sha256"]) == 64
         assert meta["validation"]["count"] == 1000
-        assert set(meta["reference"]["accuracy"]) == {str(b) for b in PRECISIONS}
+        assert set(meta["reference"]["accuracy"]) == {str(b) for b in PRECISIONS} | {"dynamic"}
         assert meta["reference"]["test_images"] == 10000
+        # The dynamic accuracy was measured with today's default controller.
+        assert meta["reference"]["dynamic_controller"] == asdict(ControllerSettings())
 
 
 def test_training_smoke_run_writes_a_loadable_file(tmp_path):
