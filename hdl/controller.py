@@ -2,11 +2,12 @@
 
 At a checkpoint the core pulses ``check`` once the output layer is idle (the ten output
 spike counts are final for the step).  The controller walks the counts, one per cycle, keeping
-the largest and second largest, and ``MARGIN_CYCLES`` cycles after ``check`` pulses
-``decided`` with its decision: ``leave`` (early exit), ``changed`` (a precision rose) and
-``gate`` (switch off hidden neurons that never fired).  ``bits_hidden``/``bits_out`` are the
-precisions in force: the controller's in dynamic mode, the static ``PRECISION`` register's
-otherwise.  All parameter inputs are register values, clamped here as documented.
+the largest and second largest, compares the margin, and ``MARGIN_CYCLES`` cycles after
+``check`` pulses ``decided`` (a register) with its decision: ``leave`` (early exit),
+``changed`` (a precision rose) and ``gate`` (switch off hidden neurons that never fired).
+``bits_hidden``/``bits_out`` are the precisions in force: the controller's in dynamic mode,
+the static ``PRECISION`` register's otherwise.  All parameter inputs are register values,
+clamped here as documented.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
 
-MARGIN_CYCLES = N_OUTPUTS + 1
-"""Cycles from ``check`` to ``decided``: one per output count, then the decision."""
+MARGIN_CYCLES = N_OUTPUTS + 2
+"""Cycles from ``check`` to ``decided``: one per output count, the margin comparisons
+(registered), then the registered decision."""
 
 
 def _clamp(value, lo: int, hi: int):
@@ -100,26 +102,29 @@ class PrecisionController(wiring.Component):
             with m.If(index == N_OUTPUTS - 1):
                 m.d.sync += walking.eq(0)
 
-        # The decision, one cycle after the walk.
+        # The decision: margin and comparisons one cycle after the walk, registered; the
+        # outputs come straight from registers (short paths into the core's sequencer).
         deciding = Signal()
         m.d.sync += deciding.eq(walking & (index == N_OUTPUTS - 1))
         margin = Signal(self._count_width)
         m.d.comb += margin.eq(top - second)
         leave = (self.exit_margin != 0) & (margin >= self.exit_margin)
         escalate = ~leave & (margin < self.escalate_margin)
-        new_hidden = Signal(4)
-        new_out = Signal(4)
-        m.d.comb += [
-            new_hidden.eq(_escalated(dyn_hidden, self.step_hidden)),
-            new_out.eq(_escalated(dyn_out, self.step_out)),
-        ]
-        m.d.comb += [
-            self.decided.eq(deciding),
-            self.leave.eq(leave),
-            self.changed.eq(escalate & ((new_hidden != dyn_hidden) | (new_out != dyn_out))),
-            self.gate.eq(~leave & self.gate_idle),
-        ]
-        with m.If(deciding & escalate):
+        new_hidden, new_out = Signal(4), Signal(4)
+        escalate_q = Signal()
+        m.d.sync += self.decided.eq(deciding)
+        with m.If(deciding):
+            m.d.sync += [
+                self.leave.eq(leave),
+                escalate_q.eq(escalate),
+                self.changed.eq(escalate & ((_escalated(dyn_hidden, self.step_hidden)
+                                             != dyn_hidden)
+                                            | (_escalated(dyn_out, self.step_out) != dyn_out))),
+                self.gate.eq(~leave & self.gate_idle),
+                new_hidden.eq(_escalated(dyn_hidden, self.step_hidden)),
+                new_out.eq(_escalated(dyn_out, self.step_out)),
+            ]
+        with m.If(self.decided & escalate_q):
             m.d.sync += [dyn_hidden.eq(new_hidden), dyn_out.eq(new_out)]
         return m
 
