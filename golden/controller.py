@@ -110,15 +110,7 @@ def infer_dynamic(w_hidden: np.ndarray, w_out: np.ndarray, images: np.ndarray,
     tables = _Tables(w_hidden, w_out, config, settings)
     parts = [_run_chunk(images[i:i + chunk], tables, config, settings, timesteps, mask)
              for i in range(0, max(len(images), 1), chunk)]
-    return InferenceResult(
-        pred=np.concatenate([p.pred for p in parts]),
-        counts=np.concatenate([p.counts for p in parts]),
-        out_membrane=np.concatenate([p.out_membrane for p in parts]),
-        counters={k: np.concatenate([p.counters[k] for p in parts]) for k in COUNTER_NAMES},
-        final_bits=np.concatenate([p.final_bits for p in parts]),
-        hidden_per_step=np.concatenate([p.hidden_per_step for p in parts]),
-        bits_per_step=np.concatenate([p.bits_per_step for p in parts]),
-    )
+    return InferenceResult.concatenate(parts)
 
 
 def output_margin(counts: np.ndarray) -> np.ndarray:

@@ -141,6 +141,20 @@ class InferenceResult:
     hidden_per_step: np.ndarray | None = None
     bits_per_step: np.ndarray | None = None
 
+    @classmethod
+    def concatenate(cls, parts: list[InferenceResult]) -> InferenceResult:
+        """One result from the results of consecutive chunks of images."""
+        def joined(name):
+            values = [getattr(p, name) for p in parts]
+            return None if values[0] is None else np.concatenate(values)
+
+        return cls(pred=joined("pred"), counts=joined("counts"),
+                   out_membrane=joined("out_membrane"),
+                   counters={k: np.concatenate([p.counters[k] for p in parts])
+                             for k in COUNTER_NAMES},
+                   final_bits=joined("final_bits"), hidden_per_step=joined("hidden_per_step"),
+                   bits_per_step=joined("bits_per_step"))
+
     def step_bits(self, settings: RunSettings) -> np.ndarray:
         """Precisions in force at every step run, int64 ``[n, T, 2]`` (0 after an exit)."""
         if self.bits_per_step is not None:
@@ -224,13 +238,7 @@ def infer(
     ]
     if not parts:
         parts = [_infer_chunk(images[:0], hidden, output, config, timesteps, mask)]
-    return InferenceResult(
-        pred=np.concatenate([p.pred for p in parts]),
-        counts=np.concatenate([p.counts for p in parts]),
-        out_membrane=np.concatenate([p.out_membrane for p in parts]),
-        counters={k: np.concatenate([p.counters[k] for p in parts]) for k in COUNTER_NAMES},
-        hidden_per_step=np.concatenate([p.hidden_per_step for p in parts]),
-    )
+    return InferenceResult.concatenate(parts)
 
 
 def _infer_chunk(images, hidden: LayerTables, output: LayerTables, config: SNNConfig,

@@ -17,14 +17,11 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
+from hdl.logic import clamp
 
 MARGIN_CYCLES = N_OUTPUTS + 2
 """Cycles from ``check`` to ``decided``: one per output count, the margin comparisons
 (registered), then the registered decision."""
-
-
-def _clamp(value, lo: int, hi: int):
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))
 
 
 class PrecisionController(wiring.Component):
@@ -83,8 +80,8 @@ class PrecisionController(wiring.Component):
         m.d.comb += [self.bits_hidden.eq(Mux(self.enable, dyn_hidden, self.static_hidden)),
                      self.bits_out.eq(Mux(self.enable, dyn_out, self.static_out))]
         with m.If(self.begin):
-            m.d.sync += [dyn_hidden.eq(_clamp(self.start_hidden, lo, hi)),
-                         dyn_out.eq(_clamp(self.start_out, lo, hi))]
+            m.d.sync += [dyn_hidden.eq(clamp(self.start_hidden, lo, hi)),
+                         dyn_out.eq(clamp(self.start_out, lo, hi))]
 
         # Walk the counts: largest and second largest (a tie leaves a margin of 0).
         index = Signal(range(N_OUTPUTS + 1))

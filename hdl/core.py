@@ -22,7 +22,7 @@ from hdl import regmap
 from hdl.controller import MARGIN_CYCLES, PrecisionController
 from hdl.event_list import IMAGE_WORDS, EventList
 from hdl.geometry import LayerGeometry
-from hdl.logic import lowest_set_bit, popcount, registered_popcount
+from hdl.logic import clamp, lowest_set_bit, popcount, registered_popcount
 from hdl.synapse_reader import SynapseRowReader
 from hdl.weight_planes import check_weights
 
@@ -57,10 +57,6 @@ def counter_bound(config: SNNConfig) -> int:
 def _leak(value, shift: int):
     """``v -= v >> k`` (arithmetic shift); ``k = 0`` is no leak."""
     return value - (value >> shift) if shift else value
-
-
-def _clamp(value, lo: int, hi: int):
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))
 
 
 class SNNCore(wiring.Component):
@@ -173,12 +169,12 @@ class SNNCore(wiring.Component):
         with m.If(bus.w_en):
             with m.Switch(bus.addr):
                 with m.Case(regmap.PRECISION):
-                    m.d.sync += [bits_hidden.eq(_clamp(bus.w_data[0:4], 2, 8)),
-                                 bits_out.eq(_clamp(bus.w_data[4:8], 2, 8))]
+                    m.d.sync += [bits_hidden.eq(clamp(bus.w_data[0:4], 2, 8)),
+                                 bits_out.eq(clamp(bus.w_data[4:8], 2, 8))]
                 with m.Case(regmap.TAU):
                     m.d.sync += [tau_hidden.eq(bus.w_data[0:7]), tau_out.eq(bus.w_data[8:15])]
                 with m.Case(regmap.TIMESTEPS):
-                    m.d.sync += timesteps.eq(_clamp(bus.w_data[0:8], 1, cfg.t_max))
+                    m.d.sync += timesteps.eq(clamp(bus.w_data[0:8], 1, cfg.t_max))
                 with m.Case(regmap.CONTROLLER):
                     m.d.sync += controller_reg.eq(bus.w_data & regmap.CONTROLLER_FIELDS)
                 with m.Case(regmap.CHECKPOINTS):

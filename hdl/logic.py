@@ -7,11 +7,16 @@ in the lane count.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 
 
 def _bit_list(bits) -> list[Value]:
     return list(bits) if isinstance(bits, list) else [bits[i] for i in range(len(bits))]
+
+
+def clamp(value, lo: int, hi: int) -> Value:
+    """``value`` limited to ``lo..hi`` (register writes clamp rather than reject)."""
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))
 
 
 def popcount(bits) -> Value:
