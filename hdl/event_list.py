@@ -150,7 +150,9 @@ class EventList(wiring.Component):
             issue_read.eq(Mux(self.walk, length != 0,
                               walking & (issued < length)
                               & (in_flight + fifo_count < FIFO_DEPTH))),
-            walk_port.addr.eq(Mux(self.walk, 0, issued)), walk_port.en.eq(1),
+            # Entry 0 is at the port whenever no walk runs: the walk strobe (a long path
+            # from the sequencer) never reaches the address.
+            walk_port.addr.eq(Mux(walking, issued, 0)), walk_port.en.eq(1),
         ]
         pixel_of = [slice(PIXEL_BITS * i, PIXEL_BITS * (i + 1)) for i in range(PIXELS_PER_WORD)]
         m.d.sync += [
