@@ -103,7 +103,7 @@ def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]
         ("dynamic, escalate margin 2", replace(default, escalate_margin=2)),
         ("dynamic, 2->8 bits at once", replace(default, step_bits_hidden=6, step_bits_out=6)),
         ("dynamic, start 4 bits", replace(default, start_bits_hidden=4, start_bits_out=4)),
-        ("dynamic, interval 2", replace(default, interval=2)),
+        ("dynamic, interval 4", replace(default, interval=4)),
         ("dynamic, interval 3", replace(default, interval=3)),
         ("dynamic + gating", replace(default, gate_idle=True)),
         ("2-bit + early exit", replace(default, step_bits_hidden=0, step_bits_out=0)),

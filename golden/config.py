@@ -162,7 +162,7 @@ class ControllerSettings:
     start_bits_out: int = 2
     step_bits_hidden: int = 2
     step_bits_out: int = 2
-    interval: int = 4
+    interval: int = 2
     escalate_margin: int = 1
     exit_margin: int = 2
     gate_idle: bool = False
