@@ -49,12 +49,16 @@ sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator;
 sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (~25 min)
 	$(PY) -m cocotb_tests.sim_full
 
-train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~19 min on 2 shared cores)
-	$(PY) golden/train.py --neurons 128 --out weights/mnist-784-128-10.npz
+RECIPE := --threads 1 --train-bits 8,mid --late-bits 2 --late-weights 0.2 --late-start 0.65 \
+	--late-ramp 0.15 --select floor --temperature 4 --augment 0.6 --epochs 70
+
+train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~13 min, one thread)
+	$(PY) golden/train.py --neurons 128 $(RECIPE) --out weights/mnist-784-128-10.npz
 	$(PY) golden/evaluate.py --weights weights/mnist-784-128-10.npz --bits all --write-meta
 
 train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
-	$(PY) golden/train.py --neurons 48 --out weights/mnist-784-48-10.npz
+	$(PY) golden/train.py --neurons 48 $(RECIPE) --floor-4bit 0.008 --floor-2bit 0.03 \
+		--out weights/mnist-784-48-10.npz
 	$(PY) golden/evaluate.py --weights weights/mnist-784-48-10.npz --bits all --write-meta
 
 bitstream: $(STAMP)  ## demo bitstream for BOARD (cached in build/boards/; ~15 min the first time)
