@@ -7,7 +7,7 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 11`` when the last listed word spikes at t;
+  it is ``input_spikes(t) + silent_words(t) + 12`` when the last listed word spikes at t;
 * ``out(t-1) = h(t-1) + 5 (+ 5 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
@@ -21,7 +21,13 @@ import numpy as np
 from golden.config import RunSettings, SNNConfig
 from golden.reference import LayerState, input_spikes, layer_tables
 from hdl.controller import MARGIN_CYCLES
-from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD, SCAN_LATENCY, WALK_LATENCY
+from hdl.event_list import (
+    IMAGE_WORDS,
+    PIXELS_PER_WORD,
+    SCAN_LATENCY,
+    WALK_DELAY,
+    WALK_LATENCY,
+)
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
 """Cycles until the last scanned word is appended (read, then registered)."""
@@ -75,8 +81,8 @@ def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
         latched = last_issue
         walk_end = last_issue + 1
     if last_issue is None:
-        return 1 + walk_end
-    return 1 + max(walk_end, last_issue + chunks + READER_LATENCY)
+        return WALK_DELAY + 1 + walk_end
+    return WALK_DELAY + 1 + max(walk_end, last_issue + chunks + READER_LATENCY)
 
 
 def output_cycles(hidden_spikes: int) -> int:

@@ -29,6 +29,9 @@ FIFO_DEPTH = 6
 """Entries of the walk's prefetch FIFO (covers the 4-cycle prefetch pipeline)."""
 WALK_LATENCY = 3
 """Extra cycles from a walk strobe to its first entry (prefetch pipeline)."""
+WALK_DELAY = 1
+"""Cycles from the ``walk`` strobe to the start of the walk (the strobe, a long path from the
+sequencer and controller, is registered first)."""
 SCAN_LATENCY = 2
 """Cycles from reading an image word to appending it (read, register)."""
 
@@ -128,7 +131,8 @@ class EventList(wiring.Component):
         # most one entry per cycle), so the walk is the unpipelined walk delayed by
         # WALK_LATENCY cycles.  `pending` holds the spiking pixels of the latched entry not
         # yet consumed.
-        walking = Signal()
+        walking, walk = Signal(), Signal()
+        m.d.sync += walk.eq(self.walk)
         issued, consumed = Signal(range(IMAGE_WORDS + 1)), Signal(range(IMAGE_WORDS + 1))
         pending, word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
         walk_port = entries.read_port()
@@ -147,7 +151,7 @@ class EventList(wiring.Component):
 
         issue_read = Signal()
         m.d.comb += [
-            issue_read.eq(Mux(self.walk, length != 0,
+            issue_read.eq(Mux(walk, length != 0,
                               walking & (issued < length)
                               & (in_flight + fifo_count < FIFO_DEPTH))),
             # Entry 0 is at the port whenever no walk runs: the walk strobe (a long path
@@ -202,7 +206,7 @@ class EventList(wiring.Component):
                     m.d.sync += [fifo_spikes[i].eq(spikes4), fifo_word[i].eq(word4)]
         m.d.sync += fifo_count.eq(occupied + push)
 
-        with m.If(self.walk):
+        with m.If(walk):
             m.d.sync += [walking.eq(1), issued.eq(length != 0), consumed.eq(0),
                          pending.eq(0)]
         with m.Elif(take):
@@ -212,6 +216,6 @@ class EventList(wiring.Component):
             m.d.sync += pending.eq(remaining)
             with m.If(walking & (remaining == 0) & (consumed == length)):
                 m.d.sync += walking.eq(0)
-        m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walking
+        m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walk & ~walking
                                  & ~pending.any())
         return m
