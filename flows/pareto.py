@@ -102,7 +102,7 @@ def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]
         ("dynamic, exit margin 4", replace(default, exit_margin=4)),
         ("dynamic, escalate margin 2", replace(default, escalate_margin=2)),
         ("dynamic, 2->8 bits at once", replace(default, step_bits_hidden=6, step_bits_out=6)),
-        ("dynamic, start 4 bits", replace(default, start_bits_hidden=4, start_bits_out=4)),
+        ("dynamic, start 2 bits", replace(default, start_bits_hidden=2, start_bits_out=2)),
         ("dynamic, interval 4", replace(default, interval=4)),
         ("dynamic, interval 3", replace(default, interval=3)),
         ("dynamic + gating", replace(default, gate_idle=True)),

@@ -158,8 +158,8 @@ class ControllerSettings:
         Gate hidden neurons that have not fired by a checkpoint (activity-based pruning).
     """
 
-    start_bits_hidden: int = 2
-    start_bits_out: int = 2
+    start_bits_hidden: int = 4
+    start_bits_out: int = 4
     step_bits_hidden: int = 2
     step_bits_out: int = 2
     interval: int = 2

@@ -46,7 +46,7 @@ def test_evaluate_reports_energy_for_every_mode(tiny_weights):
         reports[" ".join(mode)] = json.loads(proc.stdout)
     for report in reports.values():
         assert report["energy_per_image_uj"] > 0 and report["cycles_per_image"] > 0
-    assert reports["--bits dynamic"]["registers"]["controller"]["start_bits_hidden"] == 2
+    assert reports["--bits dynamic"]["registers"]["controller"]["start_bits_hidden"] == 4
     assert reports["--bits 8 --gate"]["registers"]["controller"]["gate_idle"] is True
 
 
