@@ -29,7 +29,7 @@ import io
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from flows.energy import MODEL, event_energy
 from golden.config import PRECISIONS, ControllerSettings, RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import MnistSplit, load_split
+from golden.modes import mode_json
 from golden.reference import infer
 from golden.weights import load_weights, write_atomic
 
@@ -142,13 +143,9 @@ def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float) -> d
     n = max(len(test.images), 1)
     latency_us = energy["cycles_per_image"] / clock_mhz
     static_uj = power.static_mw(device) * 1e-3 * latency_us
-    ctl = mode.settings.controller
     return {
         "label": mode.label, "family": mode.family,
-        "registers": {"bits_hidden": mode.settings.bits_hidden if ctl is None else None,
-                      "bits_out": mode.settings.bits_out if ctl is None else None,
-                      "tau_hidden": mode.settings.tau_hidden, "tau_out": mode.settings.tau_out,
-                      "controller": asdict(ctl) if ctl else None},
+        "registers": mode_json(mode.settings),
         "accuracy": float(np.mean(result.pred == test.labels)),
         "energy_per_image_uj": energy["energy_per_image_uj"],
         "energy_parts_uj": energy["energy_parts_uj"],

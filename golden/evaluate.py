@@ -27,7 +27,14 @@ from flows.energy import event_energy
 from golden.config import PRECISIONS, ControllerSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
-from golden.modes import DYNAMIC, add_mode_arguments, mode_json, mode_label, settings_from_args
+from golden.modes import (
+    DYNAMIC,
+    add_mode_arguments,
+    check_settings,
+    mode_json,
+    mode_label,
+    settings_from_args,
+)
 from golden.reference import COUNTER_NAMES, infer
 from golden.weights import load_weights, save_weights, write_atomic
 
@@ -141,10 +148,7 @@ def run(args, weights, test, bits: str) -> dict:
     config = weights.config(t_max=max(weights.timesteps, args.timesteps or 0, 1))
     settings = settings_from_args(args, bits, timesteps=args.timesteps,
                                   hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
-    try:
-        settings.resolve(config)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    check_settings(settings, config)
     start = time.perf_counter()
     result = infer(weights.w_hidden, weights.w_out, test.images, config, settings)
     seconds = time.perf_counter() - start

@@ -9,7 +9,7 @@ the same controller (docs/controller.md, defaults of :class:`ControllerSettings`
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, fields
+from dataclasses import asdict
 
 from golden.config import PRECISIONS, WEIGHT_MAX, ControllerSettings, RunSettings
 from golden.errors import UserError
@@ -125,6 +125,3 @@ def mode_json(settings: RunSettings) -> dict:
         out["controller"] = asdict(settings.controller)
         out["bits_hidden"] = out["bits_out"] = None
     return out
-
-
-CONTROLLER_FIELDS = tuple(f.name for f in fields(ControllerSettings))
