@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, default=DEFAULT_LANES,
                    help="hidden neurons updated per cycle L; min(L, N) is used "
                         f"(default: {DEFAULT_LANES}, a whole row per cycle up to N = 128)")
+    p.add_argument("--block-size", type=int, default=DEFAULT_BLOCK, metavar="B",
+                   help="neurons per weight-metadata block B (skip granularity; min(B, N) is "
+                        f"used; the lane-26 25F build uses 26) (default: {DEFAULT_BLOCK})")
     p.add_argument("--timesteps", type=int,
                    help="time steps T per image (default: the weights file's)")
     p.add_argument("--weights", nargs="+", metavar="FILE",
@@ -92,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 def _check_args(args) -> str:
     settings_from_args(args)  # rejects impossible controller parameters early
     board_device(args.board)
-    for name in ("images", "lanes", "sweep_images"):
+    for name in ("images", "lanes", "block_size", "sweep_images"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
     if args.activity_images < 0:
@@ -167,7 +170,7 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
     weights, weights_info = _weights(weights_spec, n, args.seed)
     timesteps = args.timesteps or weights.timesteps
     try:
-        config = weights.config(lanes=min(args.lanes, n), block_size=min(DEFAULT_BLOCK, n),
+        config = weights.config(lanes=min(args.lanes, n), block_size=min(args.block_size, n),
                                 t_max=max(32, timesteps)).replace(timesteps=timesteps)
     except ValueError as err:
         raise UserError(f"invalid configuration for N={n}: {err}") from None
