@@ -92,6 +92,15 @@ def render_markdown(report: dict) -> str:
         f"{k} {v:.0f} mW" for k, v in r["static_by_device_mw"].items())
               + f"; energy per image on a 25F at the same clock (estimate): "
                 f"{r['energy_per_image_uj_25f']:.2f} uJ.", ""]
+    pack = r["packing"]
+    lines += ["## Block-RAM packing per lane setting (ESTIMATE)", "",
+              f"Source: {pack['source']}. Fewer lanes cost more cycles per input spike "
+              "(chunks); the LFE5U-25F has 56 DP16KD.", "",
+              "| lanes | block size | cycles per spike | DP16KD | fits 25F |",
+              "|---:|---:|---:|---:|---|"]
+    lines += [f"| {p['lanes']} | {p['block_size']} | {p['chunks']} | {p['dp16kd']} | "
+              f"{'yes' if p['dp16kd'] <= 56 else 'no'} |" for p in pack["rows"]]
+    lines.append("")
     sweep = r["precision_sweep"]
     lines += ["## Precision sweep (ESTIMATE, both models)", "",
               f"Sample: {sweep['images']} test images; cycles from the cycle model; the "

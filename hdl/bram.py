@@ -66,3 +66,39 @@ def memories(config: SNNConfig) -> list[MemoryUse]:
 def dp16kd_total(config: SNNConfig) -> int:
     """Estimated DP16KD blocks of the whole core."""
     return sum(memory.blocks for memory in memories(config))
+
+
+@dataclass(frozen=True)
+class Packing:
+    """One lane / block-size setting of a network and its estimated DP16KD."""
+
+    lanes: int
+    block_size: int
+    chunks: int
+    dp16kd: int
+
+
+def packing_options(config: SNNConfig, *, max_chunks: int = 8) -> list[Packing]:
+    """Estimated DP16KD of ``config``'s network at ``chunks = 1..max_chunks`` cycles per
+    input spike (``lanes = ceil(N / chunks)``), each with the configured block size and with
+    one block per chunk (``block_size = lanes``: one metadata field per word)."""
+    n = config.n_hidden
+    seen, rows = set(), []
+    for chunks in range(1, max_chunks + 1):
+        lanes = math.ceil(n / chunks)
+        for block in sorted({min(config.block_size, n), lanes}):
+            key = (lanes, block)
+            if key in seen:
+                continue
+            seen.add(key)
+            candidate = config.replace(lanes=lanes, block_size=block)
+            rows.append(Packing(lanes, block, hidden_geometry(candidate).chunks,
+                                dp16kd_total(candidate)))
+    return rows
+
+
+def widest_fit(config: SNNConfig, dp16kd: int) -> Packing | None:
+    """The packing with the most lanes (then the smallest block) needing at most
+    ``dp16kd`` blocks, or None."""
+    fits = [p for p in packing_options(config) if p.dp16kd <= dp16kd]
+    return max(fits, key=lambda p: (p.lanes, -p.block_size), default=None)

@@ -400,10 +400,14 @@ class SNNCore(wiring.Component):
                 # Until the last row's weights have been added (the reader is idle): the
                 # cycle count stays a function of the hidden spike counts.
                 with m.If(~output.busy):
-                    m.next = "FIRE"
+                    m.next = "COMPARE"
+            with m.State("COMPARE"):
+                # The threshold compares are registered: FIRE then only subtracts and counts
+                # (a compare feeding the count adders was the N=48 critical path).
+                m.d.sync += fired_out.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))
+                m.next = "FIRE"
             with m.State("FIRE"):
-                m.d.comb += [output_fire.eq(1),
-                             fired_out.eq(Cat(*[v > cfg.theta_out for v in out_membrane]))]
+                m.d.comb += output_fire.eq(1)
                 m.d.sync += fired_out_q.eq(fired_out)
                 for k, v in enumerate(out_membrane):
                     m.d.sync += [v.eq(Mux(fired_out[k], v - cfg.theta_out, v)),

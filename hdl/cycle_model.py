@@ -8,7 +8,7 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
   it is ``input_spikes(t) + silent_words(t) + 12`` when the last listed word spikes at t;
-* ``out(t-1) = h(t-1) + 5 (+ 5 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
+* ``out(t-1) = h(t-1) + 6 (+ 5 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
 * ``C + 1`` per step for the hidden fire pass, and 11 cycles to classify.
@@ -38,9 +38,10 @@ OUTPUT_READER_LATENCY = READER_LATENCY + 1
 """The output layer's reader also registers the request (after the priority encoder)."""
 CLASSIFY_CYCLES = 11
 """One cycle per class (select, registered) and one for the last compare."""
-OUTPUT_CYCLES = 5
+OUTPUT_CYCLES = 6
 """Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
-fire, and the cycle in which the waiting hidden FSM sees it idle."""
+the registered threshold compare, fire, and the cycle in which the waiting hidden FSM sees
+it idle."""
 CHECKPOINT_CYCLES = MARGIN_CYCLES
 """Dynamic mode: cycles a checkpoint adds between the output layer of its step and the next
 step's integration, which then no longer overlap (the controller's count walk and decision;

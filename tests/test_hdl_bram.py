@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from golden.config import SNNConfig
-from hdl.bram import MemoryUse, dp16kd_total, memories
+from hdl.bram import MemoryUse, dp16kd_total, memories, packing_options, widest_fit
 
 LFE5U_25F_DP16KD = 56
 
@@ -24,3 +24,13 @@ def test_n48_fits_a_25f_and_n128_needs_a_bigger_device():
     planes = next(m for m in memories(SNNConfig(n_hidden=128, lanes=128))
                   if m.name == "hidden weight planes")
     assert planes.count == 8 and planes.blocks == 64
+
+
+def test_n128_fits_a_25f_with_26_lanes_and_one_block_per_chunk():
+    # 784 x 5 chunks = 3,920 words of 26 bits: 2 x 3 blocks of 2048 x 9 per plane (48 in
+    # all) and a 7-bit metadata field per word (2 blocks); the 25F build measured 53.
+    config = SNNConfig(n_hidden=128, lanes=128)
+    fit = widest_fit(config, LFE5U_25F_DP16KD)
+    assert (fit.lanes, fit.block_size, fit.chunks, fit.dp16kd) == (26, 26, 5, 53)
+    assert dp16kd_total(config.replace(lanes=26, block_size=16)) == 57
+    assert all(p.dp16kd > LFE5U_25F_DP16KD for p in packing_options(config) if p.lanes > 26)
