@@ -391,9 +391,9 @@ class SNNCore(wiring.Component):
                 m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                neuron, _ = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
+                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
                 m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
-                m.d.sync += hidden_spikes.eq(hidden_spikes & (hidden_spikes - 1))
+                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
                 with m.If(~hidden_spikes.any()):
                     m.next = "DRAIN"
             with m.State("DRAIN"):

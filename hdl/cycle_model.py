@@ -7,8 +7,8 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 12`` when the last listed word spikes at t;
-* ``out(t-1) = h(t-1) + 6 (+ 5 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
+  it is ``input_spikes(t) + silent_words(t) + 13`` when the last listed word spikes at t;
+* ``out(t-1) = h(t-1) + 6 (+ 6 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
 * ``C + 1`` per step for the hidden fire pass, and 11 cycles to classify.
@@ -28,12 +28,14 @@ from hdl.event_list import (
     WALK_DELAY,
     WALK_LATENCY,
 )
+from hdl.synapse_reader import LATENCY
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
 """Cycles until the last scanned word is appended (read, then registered)."""
-READER_LATENCY = 6
+READER_LATENCY = LATENCY
 """Cycles from a hidden weight-row request to its effective weights (metadata read and
-register, plane enables registered, plane read and register, weight compose)."""
+register, plane enables registered, plane read and register, magnitude and tau compare,
+weight compose): :data:`hdl.synapse_reader.LATENCY`."""
 OUTPUT_READER_LATENCY = READER_LATENCY + 1
 """The output layer's reader also registers the request (after the priority encoder)."""
 CLASSIFY_CYCLES = 11

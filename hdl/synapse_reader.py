@@ -1,14 +1,15 @@
-"""Precision-select, skip-aware reader of one layer's weight rows (a 6-cycle pipeline).
+"""Precision-select, skip-aware reader of one layer's weight rows (a 7-cycle pipeline).
 
 Cycle 0 presents ``row``/``chunk``; the block-metadata memory is read.  Cycle 1 registers the
 metadata (a DP16KD's unregistered clock-to-out is most of a 100 MHz cycle).  Cycle 2 decides,
 from the metadata, the precision and ``tau``, which bit-plane memories to enable (registered)
 and which blocks count weight bits.  Cycle 3 reads the enabled planes; cycle 4 registers their
-outputs.  Cycle 5 composes the effective weight of every lane (0 unless the synapse is
-*active*) and its synapse class.  Cycle 6 presents the weights; the per-chunk class counts
-(pipelined popcounts) and counted bits follow on their own outputs, zero when no chunk is
-counted, so that a consumer adds them unconditionally.  ``register_request`` adds a request
-register in front (latency 7).
+outputs.  Cycle 5 keeps the magnitude bits of the precision and compares them with
+``tau`` in every lane.  Cycle 6 composes the effective weight of every lane (0 unless the
+synapse is *active*) and its synapse class.  Cycle 7 presents the weights; the per-chunk class
+counts (pipelined popcounts) and counted bits follow on their own outputs, zero when no chunk
+is counted, so that a consumer adds them unconditionally.  ``register_request`` adds a request
+register in front (latency 8).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PRECISION_WIDTH = 4
 """Bits of a precision register (values 2..8)."""
 TAU_WIDTH = MAGNITUDE_BITS
 """Bits of a magnitude-threshold register (values 0..127)."""
-LATENCY = 6
+LATENCY = 7
 """Cycles from a request to its ``out_valid`` (one more with ``register_request``)."""
 COUNT_DELAY = 2
 """Cycles from a chunk's ``out_valid`` to its class counts (the popcount pipeline)."""
@@ -58,7 +59,8 @@ class SynapseRowReader(wiring.Component):
     bits, tau : In
         Precision 2..8 and magnitude threshold 0..127, sampled with the request.
     post_mask : In(fan_out)
-        Which postsynaptic neurons are on; a block with none on reads no planes.
+        Which postsynaptic neurons are on; a block with none on reads no planes (its
+        per-block OR is registered: a change applies to requests made a cycle later).
     out_valid, out_chunk : Out
         The request, :attr:`latency` cycles later.
     next_chunk : Out
@@ -153,8 +155,13 @@ class SynapseRowReader(wiring.Component):
         m.d.comb += keep.eq(Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
                                   for b in range(2**PRECISION_WIDTH))[s2_bits])
         tau_or_one = Mux(s2_tau == 0, 1, s2_tau)
-        block_on = [any_of([self.post_mask[j] for j in g.block_range(k)])
-                    for k in range(g.n_blocks)]
+        # Which blocks have a neuron on, registered (the OR over a block's mask bits and the
+        # chunk select were a critical path). The mask changes only between images or at a
+        # checkpoint decision, cycles before the next request reaches this stage.
+        block_on_q = Signal(g.n_blocks)
+        m.d.sync += block_on_q.eq(Cat(*[any_of([self.post_mask[j] for j in g.block_range(k)])
+                                        for k in range(g.n_blocks)]))
+        block_on = [block_on_q[k] for k in range(g.n_blocks)]
         slot_tables = [g.chunk_slots(c) for c in range(g.chunks)]
 
         def chunk_lookup(name, per_chunk, shape, chunk):
@@ -239,38 +246,55 @@ class SynapseRowReader(wiring.Component):
             s4_blocks.eq(Mux(s3d_valid, counted_blocks, 0)),
         ]
 
-        # Cycle 5: planes -> effective weights and synapse classes (registered).
-        s5_valid, s5_chunk = Signal(), Signal.like(s4_chunk)
-        s5_bits_read = Signal.like(self.bits_read)
-        classes = {name: Signal(g.lanes, name=f"s5_{name}")
-                   for name in ("active", "zero", "below", "gated")}
-        s5_weight = Signal.like(self.weight)
+        # Cycle 5: every lane's kept magnitude and its compare with tau (registered: the
+        # keep and tau registers fan out to every lane, a critical path when followed by the
+        # classification in the same cycle).
+        s5a_valid, s5a_chunk = Signal(), Signal.like(s4_chunk)
+        s5a_lane_on, s5a_lane_real = Signal.like(s4_lane_on), Signal.like(s4_lane_real)
+        s5a_bits_read = Signal.like(self.bits_read)
+        s5a_magnitude = Signal(data.ArrayLayout(MAGNITUDE_BITS, g.lanes))
+        s5a_at_least_tau, s5a_negative = Signal(g.lanes), Signal(g.lanes)
         for lane in range(g.lanes):
             magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
             m.d.comb += magnitude.eq(
                 Cat(*[s4_planes[WEIGHT_BITS - 1 - k][lane]
                       for k in range(MAGNITUDE_BITS)]) & s4_keep)
-            on = s4_lane_on[lane] & s4_valid
-            is_active = on & (magnitude != 0) & (magnitude >= s4_tau)
-            m.d.sync += [
-                classes["active"][lane].eq(is_active),
-                classes["zero"][lane].eq(on & (magnitude == 0)),
-                classes["below"][lane].eq(on & (magnitude != 0) & (magnitude < s4_tau)),
-                classes["gated"][lane].eq(s4_valid & s4_lane_real[lane] & ~s4_lane_on[lane]),
-            ]
-            negative = s4_planes[SIGN_PLANE][lane]
-            m.d.sync += s5_weight[lane].eq(
-                Mux(is_active, Mux(negative, -magnitude, magnitude), 0))
+            m.d.sync += [s5a_magnitude[lane].eq(magnitude),
+                         s5a_at_least_tau[lane].eq(magnitude >= s4_tau),
+                         s5a_negative[lane].eq(s4_planes[SIGN_PLANE][lane])]
         m.d.sync += [
-            s5_valid.eq(s4_valid), s5_chunk.eq(s4_chunk),
-            s5_bits_read.eq(MAGNITUDE_BITS * s4_blocks + s4_bits * s4_width),
+            s5a_valid.eq(s4_valid), s5a_chunk.eq(s4_chunk), s5a_lane_on.eq(s4_lane_on),
+            s5a_lane_real.eq(s4_lane_real),
+            s5a_bits_read.eq(MAGNITUDE_BITS * s4_blocks + s4_bits * s4_width),
         ]
 
-        # Cycle 6: weights out; the class counts follow (pipelined popcounts, zero when idle).
+        # Cycle 6: effective weights and synapse classes (registered).
+        s5_valid, s5_chunk = Signal(), Signal.like(s5a_chunk)
+        s5_bits_read = Signal.like(self.bits_read)
+        classes = {name: Signal(g.lanes, name=f"s5_{name}")
+                   for name in ("active", "zero", "below", "gated")}
+        s5_weight = Signal.like(self.weight)
+        for lane in range(g.lanes):
+            magnitude = s5a_magnitude[lane]
+            on = s5a_lane_on[lane] & s5a_valid
+            nonzero = magnitude != 0
+            is_active = on & nonzero & s5a_at_least_tau[lane]
+            m.d.sync += [
+                classes["active"][lane].eq(is_active),
+                classes["zero"][lane].eq(on & ~nonzero),
+                classes["below"][lane].eq(on & nonzero & ~s5a_at_least_tau[lane]),
+                classes["gated"][lane].eq(s5a_valid & s5a_lane_real[lane] & ~s5a_lane_on[lane]),
+            ]
+            m.d.sync += s5_weight[lane].eq(
+                Mux(is_active, Mux(s5a_negative[lane], -magnitude, magnitude), 0))
+        m.d.sync += [s5_valid.eq(s5a_valid), s5_chunk.eq(s5a_chunk),
+                     s5_bits_read.eq(s5a_bits_read)]
+
+        # Cycle 7: weights out; the class counts follow (pipelined popcounts, zero when idle).
         m.d.comb += [
             self.out_valid.eq(s5_valid),
             self.out_chunk.eq(s5_chunk),
-            self.next_chunk.eq(s4_chunk),
+            self.next_chunk.eq(s5a_chunk),
             self.weight.eq(s5_weight),
             self.n_active.eq(registered_popcount(m, classes["active"], "n_active")),
             self.n_zero.eq(registered_popcount(m, classes["zero"], "n_zero")),
@@ -278,6 +302,6 @@ class SynapseRowReader(wiring.Component):
             self.n_gated.eq(registered_popcount(m, classes["gated"], "n_gated")),
             self.bits_read.eq(s5_bits_read),
             self.busy.eq(any_of([*in_flight, s1_valid, s2_valid, s3_valid, s3d_valid,
-                                 s4_valid])),
+                                 s4_valid, s5a_valid])),
         ]
         return m

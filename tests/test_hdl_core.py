@@ -78,9 +78,9 @@ def test_t_max_too_large_for_the_counters(monkeypatch):
 def test_integrate_cycles_one_chunk_per_spike():
     # Every listed word spikes: spikes + walk latency + reader latency + 2; a silent word
     # costs one cycle.
-    assert (READER_LATENCY, WALK_LATENCY) == (6, 3)
-    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 12
-    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 12
+    assert (READER_LATENCY, WALK_LATENCY) == (7, 3)
+    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 13
+    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 13
     assert integrate_cycles(np.array([], dtype=int), chunks=1) == 3
 
 
@@ -88,7 +88,7 @@ def test_integrate_cycles_hides_silent_words_behind_multi_chunk_rows():
     # With 4 chunks per spike the walker latches up to 3 silent words for free.
     assert integrate_cycles(np.array([1, 0, 0, 1]), chunks=4) == integrate_cycles(
         np.array([1, 1]), chunks=4)
-    assert integrate_cycles(np.array([1, 1]), chunks=4) == 2 + 3 + (1 + 4) + 4 + 6
+    assert integrate_cycles(np.array([1, 1]), chunks=4) == 2 + 3 + (1 + 4) + 4 + 7
 
 
 def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
