@@ -176,6 +176,7 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
         raise UserError(f"invalid configuration for N={n}: {err}") from None
     settings = settings_from_args(args, timesteps=args.timesteps)
     check_settings(settings, config)
+    _check_block_ram(config, device)
     stages = Stages(args.quiet, f"N={n}")
     synth = stages.run("synthesis and place-and-route", synthesize, config, weights.w_hidden,
                        weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq,
@@ -256,6 +257,22 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
     report["build_seconds"] = stages.rows[-1]["seconds"]
     report["targets"] = _targets(report)
     return report
+
+
+def _check_block_ram(config, device) -> None:
+    """Refuse, before a long synthesis, a lane setting whose memories cannot fit ``device``
+    (the estimate matched every build: 71 DP16KD at N=128, L=128 and 53 at L=26, B=26)."""
+    from hdl.bram import dp16kd_total, widest_fit
+
+    need = dp16kd_total(config)
+    if need <= device.dp16kd:
+        return
+    fit = widest_fit(config, device.dp16kd)
+    hint = (f"try --lanes {fit.lanes} --block-size {fit.block_size} ({fit.dp16kd} DP16KD, "
+            f"{fit.chunks} cycles per input spike)" if fit else "use a larger device")
+    raise UserError(f"N={config.n_hidden} with {config.lanes} lanes and block size "
+                    f"{config.block_size} needs about {need} DP16KD block RAMs and the "
+                    f"{device.name} has {device.dp16kd}; {hint}")
 
 
 def _packing(config) -> dict:

@@ -17,6 +17,11 @@ from flows.toolchain import ToolError
     (["--neurons", "0"], "--neurons"),
     (["--images", "0"], "--images must be >= 1"),
     (["--weights", "no/such/file.npz", "--neurons", "48"], "does not exist"),
+    (["--board", "ulx3s-25f", "--weights", "random", "--block-size", "0"],
+     "--block-size must be >= 1"),
+    (["--board", "ulx3s-25f", "--weights", "random"],
+     "needs about 71 DP16KD block RAMs and the LFE5U-25F has 56; try --lanes 26 "
+     "--block-size 26"),
 ])
 def test_bad_arguments(args, fragment, tmp_path):
     assert_one_line_error(run_cli("flows/build.py", *args, "--out", tmp_path), fragment)
