@@ -22,7 +22,8 @@ from hdl import regmap
 from hdl.controller import MARGIN_CYCLES, PrecisionController
 from hdl.event_list import IMAGE_WORDS, EventList
 from hdl.geometry import LayerGeometry
-from hdl.logic import clamp, lowest_set_bit, popcount, registered_popcount
+from hdl.logic import clamp, popcount, registered_popcount
+from hdl.spike_walker import SpikeWalker
 from hdl.synapse_reader import SynapseRowReader
 from hdl.weight_planes import check_weights
 
@@ -256,13 +257,36 @@ class SNNCore(wiring.Component):
             increment = Signal(term.shape(), name=f"{name}_increment")
             m.d.sync += [increment.eq(term), counters[name].eq(counters[name] + increment)]
 
+        fire_valid, fire_chunk = Signal(), Signal(range(chunks))
+        # The fire pass shifts each step's hidden spikes into `fired_spikes`; the output
+        # layer loads them into the walker (LEAK) and walks that copy.
+        fired_spikes = Signal(chunks * lanes)
+        m.submodules.spike_walker = walker = SpikeWalker(width=chunks * lanes)
+        m.d.comb += walker.spikes.eq(fired_spikes)
+        # The fire pass datapath (FIRE state; `fire_valid` is only set there), outside the FSM
+        # so that no state decode reaches the N membrane write multiplexers.
+        lane_on, fired = Signal(lanes), Signal(lanes)
+        m.d.comb += lane_on.eq(lane_on_table[fire_chunk])
+        for lane in range(lanes):
+            v = membrane_read.data[lane]
+            m.d.comb += fired[lane].eq(lane_on[lane] & (v > cfg.theta_hidden))
+        with m.If(fire_valid):
+            m.d.comb += [membrane_write.addr.eq(fire_chunk), membrane_write.en.eq(1)]
+            for lane in range(lanes):
+                v = membrane_read.data[lane]
+                # Both candidates are leaked in parallel; `fired` only selects.
+                m.d.comb += membrane_write.data[lane].eq(
+                    Mux(fired[lane], _leak(v - cfg.theta_hidden, cfg.leak_hidden),
+                        Mux(lane_on[lane], _leak(v, cfg.leak_hidden), v)))
+            m.d.sync += [fired_spikes.eq(Cat(fired_spikes[lanes:], fired)),
+                         fired_ever.eq(Cat(fired_ever[lanes:], fired_ever[:lanes] | fired)),
+                         fired_hidden_q.eq(fired), lane_on_q.eq(lane_on)]
+
         step = Signal(range(cfg.t_max + 1))
         last_step = Signal(8)
         issue_valid, issue_row = Signal(), Signal(range(N_INPUTS))
         issue_chunk = Signal(range(chunks))
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
-        fire_valid, fire_chunk = Signal(), Signal(range(chunks))
-        hidden_spikes = Signal(chunks * lanes)
         output_start, output_idle = Signal(), Signal()
         class_index, compared = Signal(range(N_OUTPUTS + 1)), Signal(range(N_OUTPUTS))
         best, best_count = Signal(range(N_OUTPUTS)), Signal.like(counts[0])
@@ -320,21 +344,7 @@ class SNNCore(wiring.Component):
                 m.d.sync += [fire_valid.eq(sweep_running), fire_chunk.eq(sweep_chunk)]
                 with m.If(sweep_running):
                     advance_sweep()
-                lane_on, fired = Signal(lanes), Signal(lanes)
-                m.d.comb += lane_on.eq(lane_on_table[fire_chunk])
-                for lane in range(lanes):
-                    v = membrane_read.data[lane]
-                    m.d.comb += fired[lane].eq(lane_on[lane] & (v > cfg.theta_hidden))
-                    # Both candidates are leaked in parallel; `fired` only selects.
-                    m.d.comb += membrane_write.data[lane].eq(
-                        Mux(fired[lane], _leak(v - cfg.theta_hidden, cfg.leak_hidden),
-                            Mux(lane_on[lane], _leak(v, cfg.leak_hidden), v)))
                 with m.If(fire_valid):
-                    m.d.comb += [membrane_write.addr.eq(fire_chunk), membrane_write.en.eq(1)]
-                    m.d.sync += [hidden_spikes.eq(Cat(hidden_spikes[lanes:], fired)),
-                                 fired_ever.eq(Cat(fired_ever[lanes:],
-                                                   fired_ever[:lanes] | fired)),
-                                 fired_hidden_q.eq(fired), lane_on_q.eq(lane_on)]
                     with m.If(fire_chunk == chunks - 1):
                         # The output layer takes this step's hidden spikes while the
                         # hidden layer integrates the next step (after a checkpoint: once
@@ -389,12 +399,12 @@ class SNNCore(wiring.Component):
                     m.next = "LEAK"
             with m.State("LEAK"):
                 m.d.sync += [v.eq(_leak(v, cfg.leak_out)) for v in out_membrane]
+                m.d.comb += walker.load.eq(1)
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                neuron, one_hot = lowest_set_bit(m, hidden_spikes, "spiking_neuron")
-                m.d.comb += [output.row.eq(neuron), output.valid.eq(hidden_spikes.any())]
-                m.d.sync += hidden_spikes.eq(hidden_spikes & ~one_hot)
-                with m.If(~hidden_spikes.any()):
+                m.d.comb += [output.row.eq(walker.index), output.valid.eq(walker.valid),
+                             walker.advance.eq(1)]
+                with m.If(~walker.valid):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # Until the last row's weights have been added (the reader is idle): the
