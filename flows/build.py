@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -178,25 +179,29 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
     check_settings(settings, config)
     _check_block_ram(config, device)
     stages = Stages(args.quiet, f"N={n}")
-    synth = stages.run("synthesis and place-and-route", synthesize, config, weights.w_hidden,
-                       weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq,
-                       seed=args.seed, abc9=not args.no_abc9, progress=not args.quiet)
+    # Yosys and nextpnr are single-threaded: the simulations run beside them on the other core.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        synth_job = pool.submit(
+            stages.run, "synthesis and place-and-route", synthesize, config, weights.w_hidden,
+            weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
+            abc9=not args.no_abc9, progress=not args.quiet)
+        test = load_split("test")
+        sample = test.first(args.images)
+        cycles = stages.run("cycles per image (beside synthesis)", _cycles, args.cycles, config,
+                            weights, sample.images, settings)
+        if args.activity_images:
+            toggles = stages.run("toggle activity (Amaranth simulation, beside synthesis)",
+                                 simulate_toggles, config, weights.w_hidden, weights.w_out,
+                                 sample.images[:args.activity_images], settings)
+        else:
+            toggles = Toggles(DEFAULT_ALPHA, 0, 0, f"assumed {DEFAULT_ALPHA} (no simulation)")
+        synth = synth_job.result()
     for run in synth.runs:
         stages.rows.append({"stage": Path(run.command[0]).name
                             + (" (reused: identical earlier run)" if synth.reused else ""),
                             "seconds": round(run.seconds, 1),
                             "cpu_seconds": None if run.cpu_seconds is None
                             else round(run.cpu_seconds, 1)})
-    test = load_split("test")
-    sample = test.first(args.images)
-    cycles = stages.run("cycles per image", _cycles, args.cycles, config, weights, sample.images,
-                        settings)
-    if args.activity_images:
-        toggles = stages.run("toggle activity (Amaranth simulation)", simulate_toggles, config,
-                             weights.w_hidden, weights.w_out,
-                             sample.images[:args.activity_images], settings)
-    else:
-        toggles = Toggles(DEFAULT_ALPHA, 0, 0, f"assumed {DEFAULT_ALPHA} (no simulation)")
     fmax = synth.fmax_mhz
     clock_mhz = min(fmax, args.freq) if fmax else args.freq
     scale = device.luts / DEVICES["LFE5U-85F"].luts
