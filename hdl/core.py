@@ -297,6 +297,8 @@ class SNNCore(wiring.Component):
         m.d.comb += [hidden.row.eq(issue_row), hidden.chunk.eq(issue_chunk),
                      hidden.valid.eq(issue_valid), inputs.step.eq(step)]
         m.d.comb += self.busy.eq(1)
+        integrated = Signal()
+        m.d.sync += integrated.eq(0)  # set in INTEGRATE only
         with m.If(self.busy):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
 
@@ -336,8 +338,13 @@ class SNNCore(wiring.Component):
                         m.d.sync += counters["input_spikes"].eq(counters["input_spikes"] + 1)
                 with m.Else():
                     m.d.sync += issue_chunk.eq(issue_chunk + 1)
-                with m.If(inputs.idle & ~issue_valid & ~hidden.busy & output_idle):
-                    m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
+                # The end of the integration (walk over, reader and output layer idle) is
+                # registered: the reader's stage flags are spread over the die. It cannot
+                # revert within INTEGRATE, so the registered copy is exact, one cycle later.
+                m.d.sync += integrated.eq(inputs.idle & ~issue_valid & ~hidden.busy
+                                          & output_idle)
+                with m.If(integrated):
+                    m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += membrane_read.addr.eq(sweep_chunk)

@@ -1,7 +1,7 @@
 """Cycles per image of :class:`hdl.core.SNNCore`, from the image, T, the chunk count C and
 the hidden spikes of every step (docs/cycle_model.md derives every term).
 
-``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 1)
+``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 2)
 + out(T-1) + 11``
 
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
@@ -11,7 +11,8 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
 * ``out(t-1) = h(t-1) + 6 (+ 6 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
-* ``C + 1`` per step for the hidden fire pass, and 11 cycles to classify.
+* ``C + 2`` per step for the hidden fire pass (with the registered end of the integration),
+  and 11 cycles to classify.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ register, plane enables registered, plane read and register, magnitude and tau c
 weight compose): :data:`hdl.synapse_reader.LATENCY`."""
 OUTPUT_READER_LATENCY = READER_LATENCY + 1
 """The output layer's reader also registers the request (after the priority encoder)."""
+FIRE_OVERHEAD = 2
+"""Cycles of a step's hidden fire pass beyond one per chunk: the registered end of the
+integration and the registered membrane read."""
 CLASSIFY_CYCLES = 11
 """One cycle per class (select, registered) and one for the last compare."""
 OUTPUT_CYCLES = 6
@@ -126,7 +130,7 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
         else:
             overlapped += max(integrate[t], output[t - 1])
     exit_cycles = EXIT_CYCLES if timesteps in checkpoints else 0
-    return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + 1)
+    return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + FIRE_OVERHEAD)
             + output[-1] + exit_cycles + CLASSIFY_CYCLES)
 
 

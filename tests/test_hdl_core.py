@@ -97,7 +97,7 @@ def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
     per_step = integrate_cycles(np.array([4, 4]), chunks=1)
     quiet = image_cycles(image, 1, np.array([0, 0, 0]))
     assert CLASSIFY_CYCLES == 11
-    assert quiet == 199 + 3 * per_step + 3 * 2 + 6 + 11
+    assert quiet == 199 + 3 * per_step + 3 * 3 + 6 + 11
     # 40 hidden spikes in step 0 outlast integrate(1): the excess costs cycles
     busy = image_cycles(image, 1, np.array([40, 0, 0]))
     assert busy - quiet == 40 + 6 + OUTPUT_DRAIN_CYCLES - per_step
