@@ -224,6 +224,15 @@ class SNNCore(wiring.Component):
             Cat(neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
             for c in range(chunks))
 
+        # SCAN clears the membranes, one chunk per cycle from `start` (registered flags, outside
+        # the FSM: a state decode reached every membrane bit's reset).
+        clear_valid, clear_chunk = Signal(), Signal(range(chunks))
+        with m.If(clear_valid):
+            m.d.comb += [membrane_write.addr.eq(clear_chunk), membrane_write.en.eq(1)]
+            m.d.sync += clear_chunk.eq(clear_chunk + 1)
+            with m.If(clear_chunk == chunks - 1):
+                m.d.sync += clear_valid.eq(0)
+
         # Every chunk the hidden reader delivers is added into its membranes.
         with m.If(hidden.out_valid):
             m.d.comb += [membrane_write.addr.eq(hidden.out_chunk), membrane_write.en.eq(1)]
@@ -316,13 +325,12 @@ class SNNCore(wiring.Component):
                     m.d.comb += ctl.begin.eq(1)
                     m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(timesteps - 1),
                                  sweep_chunk.eq(0), sweep_running.eq(1),
+                                 clear_valid.eq(1), clear_chunk.eq(0),
                                  alive.eq((1 << n) - 1), fired_ever.eq(0),
                                  since_checkpoint.eq(0)]
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += scanning.eq(1)
-                m.d.comb += [membrane_write.addr.eq(sweep_chunk),
-                             membrane_write.en.eq(sweep_running)]
                 with m.If(sweep_running):
                     advance_sweep()
                 with m.If(inputs.idle & ~sweep_running):
