@@ -4,7 +4,7 @@ Per image: SCAN (build the input list, clear the hidden membranes), then per tim
 INTEGRATE (every spiking input adds its hidden weight row, ``chunks`` cycles per spike) and
 FIRE (fire, reset and leak every hidden chunk, collect the hidden spikes); after the last
 step FINISH and CLASSIFY.  A second FSM runs the output layer of step ``t`` (LEAK, then every
-hidden spike adds its output row, DRAIN, FIRE) while the hidden layer integrates step
+hidden spike adds its output row, DRAIN, COMPARE, FIRE) while the hidden layer integrates step
 ``t+1``; FIRE of ``t+1`` waits for it.  The hidden membranes of step ``t+1`` are leaked in
 the FIRE pass of step ``t`` (a leak of the all-zero membranes of step 0 is a no-op).
 docs/hdl.md describes the blocks, docs/cycle_model.md the cycle count.

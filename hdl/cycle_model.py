@@ -72,7 +72,8 @@ def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
 
     The walker latches a word per cycle while it has nothing pending; a word with ``k``
     spikes issues them ``chunks`` cycles apart (the integrator takes one chunk per cycle);
-    the phase ends when the walk is over and the last request has left the 2-cycle reader.
+    the phase ends when the walk is over and the last request has left the reader
+    (:data:`READER_LATENCY` cycles).
     """
     # The prefetch pipeline delays a non-empty walk by WALK_LATENCY cycles.
     latched = WALK_LATENCY if len(spikes_per_word) else 0
