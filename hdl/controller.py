@@ -19,9 +19,9 @@ from amaranth.lib.wiring import In, Out
 from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
 from hdl.logic import clamp
 
-MARGIN_CYCLES = N_OUTPUTS + 2
-"""Cycles from ``check`` to ``decided``: one per output count, the margin comparisons
-(registered), then the registered decision."""
+MARGIN_CYCLES = N_OUTPUTS + 3
+"""Cycles from ``check`` to ``decided``: one per output count, the margin (registered), the
+margin comparisons (registered), then the registered decision."""
 
 
 class PrecisionController(wiring.Component):
@@ -101,10 +101,13 @@ class PrecisionController(wiring.Component):
 
         # The decision: margin and comparisons one cycle after the walk, registered; the
         # outputs come straight from registers (short paths into the core's sequencer).
-        deciding = Signal()
-        m.d.sync += deciding.eq(walking & (index == N_OUTPUTS - 1))
+        # (The margin itself is registered first: subtract and compare in one cycle was a
+        # critical path.)
+        margin_ready, deciding = Signal(), Signal()
+        m.d.sync += [margin_ready.eq(walking & (index == N_OUTPUTS - 1)),
+                     deciding.eq(margin_ready)]
         margin = Signal(self._count_width)
-        m.d.comb += margin.eq(top - second)
+        m.d.sync += margin.eq(top - second)
         leave = (self.exit_margin != 0) & (margin >= self.exit_margin)
         escalate = ~leave & (margin < self.escalate_margin)
         new_hidden, new_out = Signal(4), Signal(4)
