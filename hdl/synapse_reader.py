@@ -251,7 +251,11 @@ class SynapseRowReader(wiring.Component):
         # classification in the same cycle).
         s5a_valid, s5a_chunk = Signal(), Signal.like(s4_chunk)
         s5a_lane_on, s5a_lane_real = Signal.like(s4_lane_on), Signal.like(s4_lane_real)
-        s5a_bits_read = Signal.like(self.bits_read)
+        # Counted bits = 7 x counted blocks + precision x counted width: the product as
+        # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
+        # registered here, the sum in the next cycle.
+        s5a_block_bits = Signal(range(MAGNITUDE_BITS * g.slots + 1))
+        s5a_plane_bits = Signal.like(self.bits_read)
         s5a_magnitude = Signal(data.ArrayLayout(MAGNITUDE_BITS, g.lanes))
         s5a_at_least_tau, s5a_negative = Signal(g.lanes), Signal(g.lanes)
         for lane in range(g.lanes):
@@ -265,7 +269,9 @@ class SynapseRowReader(wiring.Component):
         m.d.sync += [
             s5a_valid.eq(s4_valid), s5a_chunk.eq(s4_chunk), s5a_lane_on.eq(s4_lane_on),
             s5a_lane_real.eq(s4_lane_real),
-            s5a_bits_read.eq(MAGNITUDE_BITS * s4_blocks + s4_bits * s4_width),
+            s5a_block_bits.eq(MAGNITUDE_BITS * s4_blocks),
+            s5a_plane_bits.eq(tree_sum([Mux(s4_bits[k], s4_width << k, 0)
+                                        for k in range(PRECISION_WIDTH)])),
         ]
 
         # Cycle 6: effective weights and synapse classes (registered).
@@ -288,7 +294,7 @@ class SynapseRowReader(wiring.Component):
             m.d.sync += s5_weight[lane].eq(
                 Mux(is_active, Mux(s5a_negative[lane], -magnitude, magnitude), 0))
         m.d.sync += [s5_valid.eq(s5a_valid), s5_chunk.eq(s5a_chunk),
-                     s5_bits_read.eq(s5a_bits_read)]
+                     s5_bits_read.eq(s5a_block_bits + s5a_plane_bits)]
 
         # Cycle 7: weights out; the class counts follow (pipelined popcounts, zero when idle).
         m.d.comb += [
