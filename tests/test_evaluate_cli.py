@@ -43,6 +43,8 @@ def test_bad_parameters_exit_2(tiny_weights):
                                   "--hidden-mask", "0101"), "--hidden-mask must be 12")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
                                   "--limit", 0), "--limit must be >= 1")
+    assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
+                                  "--lanes", 0), "--lanes must be >= 1")
     proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits", 9)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", "no/such.npz"),
@@ -64,3 +66,14 @@ def test_bits_all_sweeps_every_precision(tiny_weights):
     assert all(r["images"] == 15 for r in reports) and len(set(bits_read)) > 1
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits",
                                   "all", "--predictions", "x.npz"), "--predictions needs one")
+
+
+def test_fewer_lanes_cost_cycles_not_accuracy(tiny_weights):
+    reports = {}
+    for lanes in (12, 3):
+        proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10, "--json",
+                       "--bits", 8, "--lanes", lanes)
+        assert proc.returncode == 0, proc.stderr
+        reports[lanes] = json.loads(proc.stdout)
+    assert reports[3]["accuracy"] == reports[12]["accuracy"]
+    assert reports[3]["cycles_per_image"] > reports[12]["cycles_per_image"]
