@@ -46,7 +46,7 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
 
-sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (~25 min)
+sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (7-25 min)
 	$(PY) -m cocotb_tests.sim_full
 
 RECIPE := --threads 1 --train-bits 8,mid --late-bits 2 --late-weights 0.2 --late-start 0.65 \
