@@ -291,7 +291,8 @@ def _packing(config) -> dict:
     return {"source": "estimate: hdl/bram.py (cheapest DP16KD shape per memory, one set of "
                       "blocks per bit-plane), the rule Yosys memory_libmap follows",
             "rows": [asdict(p) for p in packing_options(config)],
-            "fits_25f": asdict(fit) if fit else None}
+            "fits_25f": asdict(fit) if fit else None,
+            "dp16kd_25f": DEVICES["LFE5U-25F"].dp16kd}
 
 
 def _cycles(mode: str, config, weights: Weights, images, settings):

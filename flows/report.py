@@ -95,11 +95,11 @@ def render_markdown(report: dict) -> str:
     pack = r["packing"]
     lines += ["## Block-RAM packing per lane setting (ESTIMATE)", "",
               f"Source: {pack['source']}. Fewer lanes cost more cycles per input spike "
-              "(chunks); the LFE5U-25F has 56 DP16KD.", "",
+              f"(chunks); the LFE5U-25F has {pack['dp16kd_25f']} DP16KD.", "",
               "| lanes | block size | cycles per spike | DP16KD | fits 25F |",
               "|---:|---:|---:|---:|---|"]
     lines += [f"| {p['lanes']} | {p['block_size']} | {p['chunks']} | {p['dp16kd']} | "
-              f"{'yes' if p['dp16kd'] <= 56 else 'no'} |" for p in pack["rows"]]
+              f"{'yes' if p['dp16kd'] <= pack['dp16kd_25f'] else 'no'} |" for p in pack["rows"]]
     lines.append("")
     sweep = r["precision_sweep"]
     lines += ["## Precision sweep (ESTIMATE, both models)", "",

@@ -57,28 +57,22 @@ def any_of(values: list[Value]) -> Value:
 
 
 PRIORITY_GROUP = 16
-"""Bits per group of :func:`lowest_set_bit` (a carry chain per group instead of one across
-the whole vector: 128 hidden spikes would be a 64-cell chain)."""
+"""Bits per group of :class:`hdl.spike_walker.SpikeWalker` (a short carry chain per group
+instead of one across the whole vector: 128 hidden spikes would be a 64-cell chain)."""
+
+
+def one_hot_index(m: Module, one_hot, name: str) -> Signal:
+    """The index of the set bit of ``one_hot`` (a Signal or list of 1-bit values; 0 if
+    none): an OR tree per index bit."""
+    bits = _bit_list(one_hot)
+    index = Signal(max(1, (len(bits) - 1).bit_length()), name=name)
+    m.d.comb += index.eq(Cat(*[any_of([bits[i] for i in range(len(bits)) if (i >> k) & 1])
+                               for k in range(len(index))]))
+    return index
 
 
 def lowest_set_bit(m: Module, bits: Signal, name: str) -> tuple[Signal, Signal]:
-    """``(index, one_hot)`` signals of the lowest set bit of ``bits`` (index 0 if none).
-
-    Each group of :data:`PRIORITY_GROUP` bits finds its own lowest bit in parallel; the
-    lowest non-empty group selects its result."""
-    width = len(bits)
-    one_hot = Signal(width, name=f"{name}_one_hot")
-    starts = range(0, width, PRIORITY_GROUP)
-    if len(starts) == 1:
-        m.d.comb += one_hot.eq(bits & -bits)
-    else:
-        groups = [bits[i:min(i + PRIORITY_GROUP, width)] for i in starts]
-        nonempty = Cat(*[group.any() for group in groups])
-        first = Signal(len(groups), name=f"{name}_first_group")
-        m.d.comb += first.eq((nonempty & -nonempty)[:len(groups)])
-        m.d.comb += one_hot.eq(Cat(*[Mux(first[k], (group & -group)[:len(group)], 0)
-                                     for k, group in enumerate(groups)]))
-    index = Signal(max(1, (width - 1).bit_length()), name=f"{name}_index")
-    m.d.comb += index.eq(Cat(*[any_of([one_hot[i] for i in range(width) if (i >> k) & 1])
-                               for k in range(len(index))]))
-    return index, one_hot
+    """``(index, one_hot)`` signals of the lowest set bit of ``bits`` (index 0 if none)."""
+    one_hot = Signal(len(bits), name=f"{name}_one_hot")
+    m.d.comb += one_hot.eq(bits & -bits)
+    return one_hot_index(m, one_hot, f"{name}_index"), one_hot

@@ -10,11 +10,11 @@ N = 128 was a critical path).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Signal
+from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.logic import PRIORITY_GROUP, any_of
+from hdl.logic import PRIORITY_GROUP, one_hot_index
 
 
 class SpikeWalker(wiring.Component):
@@ -58,19 +58,12 @@ class SpikeWalker(wiring.Component):
         # The lowest non-empty group, from the registered flags only.
         first = Signal(len(groups))
         m.d.comb += first.eq((nonempty & -nonempty)[:len(groups)])
-        first_index = Signal(range(max(len(groups), 2)))
-        m.d.comb += first_index.eq(Cat(*[any_of([first[g] for g in range(len(groups))
-                                                 if (g >> k) & 1])
-                                         for k in range(len(first_index))]))
+        first_index = one_hot_index(m, first, "first_index")
         local_index = []
         for g, group in enumerate(groups):
             lowest = Signal(len(group), name=f"lowest{g}")
             m.d.comb += lowest.eq((group & -group)[:len(group)])
-            index = Signal(range(max(len(group), 2)), name=f"local_index{g}")
-            m.d.comb += index.eq(Cat(*[any_of([lowest[i] for i in range(len(group))
-                                               if (i >> k) & 1])
-                                       for k in range(len(index))]))
-            local_index.append(index)
+            local_index.append(one_hot_index(m, lowest, f"local_index{g}"))
             rest = Signal(len(group), name=f"rest{g}")
             m.d.comb += rest.eq(group & ~lowest)
             with m.If(self.load):
