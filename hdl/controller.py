@@ -19,10 +19,6 @@ from amaranth.lib.wiring import In, Out
 from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
 from hdl.logic import clamp
 
-MARGIN_CYCLES = N_OUTPUTS + 3
-"""Cycles from ``check`` to ``decided``: one per output count, the margin (registered), the
-margin comparisons (registered), then the registered decision."""
-
 
 class PrecisionController(wiring.Component):
     """Checkpoint decisions and the precisions in force.

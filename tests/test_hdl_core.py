@@ -7,13 +7,10 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 
-from cocotb_tests.rtl_sim import Batch, RtlResults
-from cocotb_tests.scoreboard import score_batches
+from flows.rtl_sim import Batch, RtlResults
+from flows.scoreboard import score_batches
 from golden.config import RunSettings, SNNConfig
-from golden.reference import infer
-from hdl import core
-from hdl.core import SNNCore
-from hdl.cycle_model import (
+from golden.cycle_model import (
     CLASSIFY_CYCLES,
     OUTPUT_DRAIN_CYCLES,
     READER_LATENCY,
@@ -21,6 +18,9 @@ from hdl.cycle_model import (
     image_cycles,
     integrate_cycles,
 )
+from golden.reference import infer
+from hdl import core
+from hdl.core import SNNCore
 from hdl.event_list import WALK_LATENCY
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from cocotb_tests import rtl_sim
-from cocotb_tests.rtl_sim import RtlResults
 from flows import verify
+from flows.rtl_sim import RtlResults
+from golden.cycle_model import cycles_per_image
 from golden.errors import UserError, run_cli
 from golden.reference import infer
-from hdl.cycle_model import cycles_per_image
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from golden.config import MAGNITUDE_BITS
+from golden.geometry import LayerGeometry
 from golden.reference import layer_tables, quantize_magnitude
-from hdl.geometry import LayerGeometry
 from hdl.synapse_reader import magnitude_mask
 from hdl.weight_planes import block_maxima, metadata_image, plane_images
 
