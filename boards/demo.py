@@ -24,14 +24,12 @@ import numpy as np
 
 from boards import protocol as p
 from boards.bitstream import (
-    PROJECT_ROOT,
     build_bitstream,
-    hardware_config,
     program,
     program_command,
 )
 from boards.host import Client, LoopbackTransport, SerialTransport, find_port
-from boards.model import DeviceModel
+from boards.model import DeviceModel, board_model, board_weights
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
 from golden.config import RunSettings
 from golden.cycle_model import cycles_per_image
@@ -39,7 +37,6 @@ from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_label, settings_from_args
 from golden.reference import COUNTER_NAMES, infer
-from golden.weights import load_weights
 
 SHADES = " .:-=+*#%@"
 
@@ -119,12 +116,10 @@ def compare(result: p.Result, ref, i: int, cycles: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = board(args.board)
-    weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)
-    config = hardware_config(weights)
+    weights = board_weights(args.board, args.weights)
     clock_hz = round(args.clock_mhz * 1e6)
-    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=clock_hz,
-                         baud=args.baud, banks=spec.banks)
-    model = DeviceModel(config, weights.w_hidden, weights.w_out, info)
+    model = board_model(args.board, weights, clock_hz=clock_hz, baud=args.baud)
+    info = model.info
 
     if args.program or args.dry_run:
         print(f"building the {args.board} bitstream (minutes the first time, then cached)...",
