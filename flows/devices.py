@@ -74,3 +74,20 @@ def board_device(board: str) -> Device:
     except KeyError:
         raise UserError(f"unknown board {board!r}; known boards: "
                         f"{', '.join(sorted(BOARDS))}") from None
+
+
+def check_block_ram(config, device: Device) -> None:
+    """Refuse, before a long synthesis, a lane setting whose memories cannot fit ``device``
+    (the estimate matched every build to one block: 71 DP16KD at N=128, L=128, 70 placed with
+    the committed weights, whose constant metadata bits Yosys drops; 53 at L=26, B=26)."""
+    from hdl.bram import dp16kd_total, widest_fit
+
+    need = dp16kd_total(config)
+    if need <= device.dp16kd:
+        return
+    fit = widest_fit(config, device.dp16kd)
+    hint = (f"try --lanes {fit.lanes} --block-size {fit.block_size} ({fit.dp16kd} DP16KD, "
+            f"{fit.chunks} cycles per input spike)" if fit else "use a larger device")
+    raise UserError(f"N={config.n_hidden} with {config.lanes} lanes and block size "
+                    f"{config.block_size} needs about {need} DP16KD block RAMs and the "
+                    f"{device.name} has {device.dp16kd}; {hint}")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import power
+from golden import cli, power
 from golden.config import PRECISIONS, ControllerSettings, RunSettings
 from golden.energy import MODEL, event_energy
 from golden.errors import UserError, run_cli
@@ -160,28 +160,28 @@ def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float) -> d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         description="Accuracy vs estimated energy per image of static precisions, magnitude "
                     "pruning, neuron gating, joint settings and dynamic controller policies, on "
                     "the MNIST test set with the integer reference; marks the Pareto front.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(REPO)),
+    p.add_argument("--weights", default=cli.project_default(DEFAULT_WEIGHTS),
                    help="snn-weights/1 file")
-    p.add_argument("--limit", type=int, help="only the first K images (default: all)")
+    p.add_argument("--limit", type=cli.count, help="only the first K images (default: all)")
     p.add_argument("--split", choices=("test", "validation"), default="test",
                    help="test: the official 10k test set; validation: the last 1,000 images of "
                         "the training file (the split golden/train.py holds out; use it to "
                         "choose controller parameters, never the test set)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist)")
-    p.add_argument("--out", default="build/pareto", help="output directory")
+    p.add_argument("--out", default="build/pareto", type=cli.output_folder, help="output directory")
     p.add_argument("--controller-grid", action="store_true",
                    help="also evaluate a grid of controller parameters (interval 2..4, exit "
                         "margin 2..4, escalate margin 1..2, step 2 or 6 bits); with --split "
                         "validation this is how the default policy was chosen")
     p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
                    help="device whose static power the ECP5 total adds")
-    p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+    p.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_MHZ,
                    help="core clock for latency and static energy")
     p.add_argument("--flow-report", help="report.json of flows/build.py: take device and core "
                    "clock from it (overrides --device/--clock-mhz)")
@@ -192,12 +192,16 @@ def _clock_and_device(args) -> tuple[str, float, str]:
     if not args.flow_report:
         return args.device, args.clock_mhz, f"--clock-mhz {args.clock_mhz:g}, {args.device}"
     try:
-        report = json.loads(Path(args.flow_report).read_text())
-        return (report["device"], float(report["clock_mhz"]),
-                f"{args.flow_report} (nextpnr Fmax-limited core clock)")
+        report = json.loads(cli.readable_file(args.flow_report, "--flow-report").read_text())
+        device, clock_mhz = report["device"], float(report["clock_mhz"])
+        power.static_mw(device)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"--flow-report {args.flow_report}: not a readable flows/build.py "
                         f"report.json ({err})") from None
+    if not 0 < clock_mhz <= cli.MAX_CLOCK_MHZ:
+        raise UserError(f"--flow-report {args.flow_report}: its clock_mhz {clock_mhz} is not "
+                        f"a clock in 0..{cli.MAX_CLOCK_MHZ:g} MHz")
+    return device, clock_mhz, f"{args.flow_report} (nextpnr Fmax-limited core clock)"
 
 
 VALIDATION_IMAGES = 1000
@@ -244,7 +248,7 @@ def main(argv=None) -> int:
     }
     write_atomic(out / "pareto.png", plot(rows, summary))
     write_atomic(out / "pareto.md", render(summary))
-    write_atomic(out / "pareto.json", json.dumps(summary, indent=1) + "\n")
+    write_atomic(out / "pareto.json", cli.strict_json(summary, indent=1) + "\n")
     print(render(summary))
     print(f"wrote {out / 'pareto.md'}, {out / 'pareto.png'}, {out / 'pareto.json'}")
     return 0

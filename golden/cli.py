@@ -92,6 +92,13 @@ baud = integer(1, MAX_BAUD)
 """A UART bit rate in bit/s."""
 
 
+def project_default(path: Path) -> str:
+    """A default path inside the project, spelled so that it works from any directory:
+    relative to the working directory when it is inside it, else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def hex_bytes(text: str) -> bytes:
     """An option type: bytes written in hexadecimal (spaces allowed)."""
     try:
@@ -133,8 +140,9 @@ def writable_path(path: str | os.PathLike, what: str = "output file") -> Path:
     if path.exists() and not path.is_file():
         raise UserError(f"{what} {path} is {_kind(path.stat().st_mode)}, not a file")
     folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{what} {path}: {folder} is not a directory")
+    if not folder.is_dir():
+        state = "is not a directory" if folder.exists() else "does not exist"
+        raise UserError(f"{what} {path}: the folder {folder} {state}")
     return path
 
 

@@ -10,9 +10,9 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from golden import cli
 from golden.config import PRECISIONS
 from golden.errors import UserError, run_cli
 from golden.weights import load_weights
@@ -40,7 +40,7 @@ def accuracy_table(paths: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Print the test accuracy per precision recorded in "
+    p = cli.ArgumentParser(description="Print the test accuracy per precision recorded in "
                                 "weights files (integer reference, 10k test set).")
     p.add_argument("weights", nargs="+", help="snn-weights/1 files")
     print(accuracy_table(p.parse_args(argv).weights))

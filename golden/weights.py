@@ -13,11 +13,13 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from golden.cli import readable_file
 from golden.config import (
     ENCODING,
     FORMAT,
@@ -105,14 +107,23 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 def load_weights(path: str | os.PathLike) -> Weights:
     """Load and validate a weights file; raise :class:`WeightsError` on any defect."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist")
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            fields = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        path = readable_file(path, "weights file")
+    except UserError as err:
+        raise WeightsError(str(err)) from None
+    try:
+        with open(path, "rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise WeightsError(f"{path} holds a single .npy array, not an .npz weights "
+                                   "file")
+            with npz:
+                fields = {name: npz[name] for name in npz.files if name in ALL_FIELDS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
         raise WeightsError(f"{path} is not a readable .npz weights file ({err})") from None
+    except MemoryError:
+        raise WeightsError(f"{path} declares an array too large for memory: the file is "
+                           "corrupt") from None
     for name in ALL_FIELDS:
         if name not in fields:
             raise WeightsError(f"{path} has no field '{name}'")
