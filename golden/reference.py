@@ -253,16 +253,33 @@ def leak(v: np.ndarray, shift: int) -> np.ndarray:
 
 
 def neuron_step(v: np.ndarray, current: np.ndarray, theta: int, leak_shift: int,
-                on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One step of a layer's neurons: leak, integrate ``current``, fire (``v > theta``), reset
-    by subtraction.  Neurons that are not ``on`` (bool, broadcast against ``v``; None = all
-    on) keep their membrane and do not fire.  Returns the new membranes and the spikes."""
-    v_next = leak(v, leak_shift) + current
-    fired = v_next > theta
-    if on is not None:
-        v_next = np.where(on, v_next, v)
-        fired &= on
-    return v_next - fired * theta, fired
+                on: np.ndarray | None = None) -> np.ndarray:
+    """One step of a layer's neurons, in place on the membranes ``v``: leak, integrate
+    ``current``, fire (``v > theta``), reset by subtraction.  Neurons that are not ``on``
+    (bool, broadcast against ``v``; None = all on) keep their membrane and do not fire.
+    Returns the spikes (bool, shape of ``v``)."""
+    if on is None:
+        if leak_shift:
+            v -= v >> leak_shift
+        v += current
+        fired = v > theta
+    else:
+        updated = leak(v, leak_shift) + current
+        fired = (updated > theta) & on
+        np.copyto(v, updated, where=np.broadcast_to(on, v.shape))
+    v -= fired * theta
+    return fired
+
+
+def _layer_step(v: np.ndarray, rows: slice | np.ndarray, current: np.ndarray, theta: int,
+                leak_shift: int, on: np.ndarray | None = None) -> np.ndarray:
+    """:func:`neuron_step` on the images ``rows`` of the membranes ``v`` (in place)."""
+    if isinstance(rows, slice):
+        return neuron_step(v[rows], current, theta, leak_shift, on)
+    part = v[rows]
+    fired = neuron_step(part, current, theta, leak_shift, on)
+    v[rows] = part
+    return fired
 
 
 class NetworkTables:
@@ -333,13 +350,12 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
             on = control.hidden_on(rows)
             s_in = input_spikes(pixels[rows], t).astype(np.float32)
             current = (s_in @ hidden.effective).astype(np.int64)
-            v_hid[rows], fired = neuron_step(v_hid[rows], current, config.theta_hidden,
-                                             config.leak_hidden, on)
+            fired = _layer_step(v_hid, rows, current, config.theta_hidden, config.leak_hidden,
+                                on)
             control.fired(rows, fired)
             s_hid = fired.astype(np.float32)
             current = (s_hid @ output.effective).astype(np.int64)
-            v_out[rows], s_out = neuron_step(v_out[rows], current, config.theta_out,
-                                             config.leak_out)
+            s_out = _layer_step(v_out, rows, current, config.theta_out, config.leak_out)
             counts[rows] += s_out
             classes_in, bits_in = hidden.count(s_in, on)
             classes_hid, bits_hid = output.count(s_hid, None)

@@ -2,8 +2,9 @@
 
 The cycle model (:mod:`golden.cycle_model`) predicts the RTL's ``cycles`` counter from these
 numbers, and the HDL (:mod:`hdl`) is built to them: the modules that realise a latency import
-it from here and a test checks each against the elaborated design.  This module depends on
-nothing, so the cycle and energy models run without Amaranth.
+it from here, and the co-simulation checks the RTL's ``cycles`` against the model on every
+image.  This module depends on nothing but :mod:`golden.config`, so the cycle and energy
+models run without Amaranth.
 """
 
 from __future__ import annotations
