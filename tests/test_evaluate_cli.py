@@ -38,13 +38,13 @@ def test_mask_and_tau_reach_the_model(tiny_weights):
 
 def test_bad_parameters_exit_2(tiny_weights):
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--tau", 200), "tau_hidden must be in 0..127")
+                                  "--tau", 200), "--tau: expected an integer in 0..127")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
                                   "--hidden-mask", "0101"), "--hidden-mask must be 12")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--limit", 0), "--limit must be >= 1")
+                                  "--limit", 0), "--limit: expected an integer >= 1")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--lanes", 0), "--lanes must be >= 1")
+                                  "--lanes", 0), "--lanes: expected an integer in 1..1024")
     proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits", 9)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", "no/such.npz"),
@@ -60,7 +60,9 @@ def test_human_readable_output(tiny_weights):
 def test_bits_all_sweeps_every_precision(tiny_weights):
     proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 15, "--json",
                    "--bits", "all")
-    reports = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = json.loads(proc.stdout)  # one object
+    reports = summary["modes"]
+    assert summary["images"] == 15
     assert [r["bits"] for r in reports] == [8, 7, 6, 5, 4, 3, 2, "dynamic"]
     bits_read = [r["counters"]["weight_bits_read"] for r in reports]
     assert all(r["images"] == 15 for r in reports) and len(set(bits_read)) > 1
