@@ -127,7 +127,7 @@ def _cached(directory: Path) -> Bitstream | None:
         data = json.loads((directory / "build.json").read_text())
         data.update(path=Path(data["path"]), cached=True)
         bitstream = Bitstream(**data)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return bitstream if bitstream.path.is_file() else None
 

@@ -6,9 +6,9 @@ Every figure carries its source; power and energy figures say "estimate".
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
+from golden import cli
 from golden.weights import write_atomic
 
 TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
@@ -210,5 +210,5 @@ def write_reports(out_dir: Path, report: dict) -> list[Path]:
         write_atomic(out_dir / name, data)
         written.append(out_dir / name)
     write_atomic(out_dir / "report.md", render_markdown(report))
-    write_atomic(out_dir / "report.json", json.dumps(report, indent=1) + "\n")
+    write_atomic(out_dir / "report.json", cli.strict_json(report, indent=1) + "\n")
     return [*written, out_dir / "report.md", out_dir / "report.json"]

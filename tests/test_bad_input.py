@@ -377,3 +377,51 @@ def no_work(monkeypatch):
     monkeypatch.setattr(flows.build, "synthesize", refuse)
     monkeypatch.setattr(boards.bitstream, "find_tool", refuse)
     monkeypatch.setattr("boards.model.serve_pty", refuse)
+
+
+SAVE_CASES = [{"theta_hidden": 0}, {"theta_out": -3}, {"timesteps": 0}, {"timesteps": 256},
+              {"leak_hidden": 16}, {"leak_out": -1}, {"theta_hidden": 2**40},
+              {"meta": {"accuracy": float("nan")}}, {"meta": {"object": object()}},
+              {"theta_hidden": 10**9}]
+
+
+@pytest.mark.parametrize("change", SAVE_CASES, ids=[str(c) for c in SAVE_CASES])
+def test_save_weights_writes_only_what_loads(tmp_path, change):
+    from golden.errors import UserError
+    from golden.weights import Weights, save_weights
+
+    rng = np.random.default_rng(2)
+    fields = {"theta_hidden": 100, "theta_out": 100, "leak_hidden": 0, "leak_out": 0,
+              "timesteps": 8, **change}
+    path = tmp_path / "w.npz"
+    with pytest.raises(UserError, match=str(path)):
+        save_weights(path, Weights(rng.integers(-127, 128, (784, 4)).astype(np.int8),
+                                   rng.integers(-127, 128, (4, 10)).astype(np.int8), **fields))
+    assert list(tmp_path.iterdir()) == []
+
+
+CACHE_DAMAGE = {"truncated": lambda text: text[:len(text) // 2], "empty": lambda text: "",
+                "foreign": lambda text: json.dumps({"something": "else"}),
+                "list": lambda text: "[1, 2]"}
+
+
+@pytest.mark.parametrize("damage", CACHE_DAMAGE)
+def test_damaged_caches_are_rebuilt(tmp_path, damage):
+    """A bitstream cache entry or a synthesis stamp that is cut short or foreign is ignored
+    (the work is done again), never a traceback."""
+    from boards.bitstream import Bitstream, _cached
+    from flows.synth import _reuse
+
+    entry = Bitstream(tmp_path / "top.bit", False, 1.0, 10, 50.0, {}, "ulx3s-85f", 15_000_000,
+                      3_000_000)
+    (tmp_path / "top.bit").write_bytes(b"bits")
+    text = json.dumps({**entry.summary(), "cached": False})
+    assert _cached(tmp_path) is None  # no entry yet
+    (tmp_path / "build.json").write_text(text)
+    assert _cached(tmp_path) is not None
+    (tmp_path / "build.json").write_text(CACHE_DAMAGE[damage](text))
+    assert _cached(tmp_path) is None
+    stamp = tmp_path / "stamp.json"
+    stamp.write_text(CACHE_DAMAGE[damage](json.dumps({"stamp": {"a": 1}, "runs": []})))
+    (tmp_path / "nextpnr.json").write_text("{")
+    assert _reuse(stamp, {"a": 1}, tmp_path / "top.json", 100.0) is None
