@@ -56,7 +56,7 @@ def number(*, lo: float | None = None, hi: float | None = None,
     """An option type: a finite number, ``>= lo``, ``<= hi`` and ``> above`` where given."""
     parts = [f">= {lo:g}" if lo is not None else "", f"> {above:g}" if above is not None else "",
              f"<= {hi:g}" if hi is not None else ""]
-    expected = " and ".join(filter(None, ["a finite number", *filter(None, parts)]))
+    expected = " ".join(["a number", " and ".join(filter(None, parts))]).strip()
 
     def parse(text: str) -> float:
         try:
