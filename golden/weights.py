@@ -123,11 +123,14 @@ def load_weights(path: str | os.PathLike) -> Weights:
         raise WeightsError(str(err)) from None
     try:
         with open(path, "rb") as f:
-            npz = np.load(f, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
+            head = f.read(6)
+            if head == b"\x93NUMPY":
                 raise WeightsError(f"{path} holds a single .npy array, not an .npz weights "
                                    "file")
-            with npz:
+            if not head.startswith(b"PK"):
+                raise WeightsError(f"{path} is not a readable .npz weights file (not a zip archive)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
                 fields = {name: npz[name] for name in npz.files if name in ALL_FIELDS}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
         raise WeightsError(f"{path} is not a readable .npz weights file ({err})") from None
