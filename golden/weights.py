@@ -128,7 +128,8 @@ def load_weights(path: str | os.PathLike) -> Weights:
                 raise WeightsError(f"{path} holds a single .npy array, not an .npz weights "
                                    "file")
             if not head.startswith(b"PK"):
-                raise WeightsError(f"{path} is not a readable .npz weights file (not a zip archive)")
+                raise WeightsError(f"{path} is not a readable .npz weights file (not a zip "
+                                   "archive)")
             f.seek(0)
             with np.load(f, allow_pickle=False) as npz:
                 fields = {name: npz[name] for name in npz.files if name in ALL_FIELDS}
