@@ -29,11 +29,6 @@ class Coefficient:
     source: str
 
 
-PUBLISHED_REGISTER_UW_100MHZ = 23.0
-"""Measured ECP5 (ULX3S, LFE5U-85F-6BG381C) power per toggling register at 100 MHz, in uW:
-targeted/fpga-reg-power (github.com/targeted/fpga-reg-power), a register chain fed with a
-pulse that flips every clock cycle, idle (reset) power subtracted."""
-
 COEFFICIENTS = {
     "net_toggle_pj": Coefficient(
         0.20, "pJ per net transition (routing + driving LUT/FF output)",

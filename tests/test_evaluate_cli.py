@@ -30,10 +30,22 @@ def test_json_equals_reference_on_first_k_images(tiny_weights, tmp_path):
 
 
 def test_mask_and_tau_reach_the_model(tiny_weights):
-    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10, "--json",
-                   "--hidden-mask", "first:0", "--tau", 5)
-    counters = json.loads(proc.stdout)["counters"]
-    assert counters["hidden_spikes"] == 0 and counters["syn_gated"] > 0
+    """Half the neurons masked and tau = 40: the CLI's counters are the reference's with
+    exactly these registers, and each register changes them."""
+    def counters(*args):
+        proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10,
+                       "--json", "--bits", 6, *args)
+        return json.loads(proc.stdout)["counters"]
+
+    got = counters("--hidden-mask", "first:6", "--tau", 40)
+    w = load_weights(tiny_weights)
+    test = load_split("test").first(10)
+    settings = RunSettings.uniform(6, tau_hidden=40, tau_out=40,
+                                   hidden_mask=tuple(i < 6 for i in range(12)))
+    assert got == infer(w.w_hidden, w.w_out, test.images, w.config(), settings).summed_counters()
+    assert got["syn_below"] > 0 and got["syn_gated"] > 0 and got["hidden_spikes"] > 0
+    assert got != counters("--hidden-mask", "first:6")
+    assert got != counters("--tau", 40)
 
 
 def test_bad_parameters_exit_2(tiny_weights):
