@@ -425,3 +425,27 @@ def test_damaged_caches_are_rebuilt(tmp_path, damage):
     stamp.write_text(CACHE_DAMAGE[damage](json.dumps({"stamp": {"a": 1}, "runs": []})))
     (tmp_path / "nextpnr.json").write_text("{")
     assert _reuse(stamp, {"a": 1}, tmp_path / "top.json", 100.0) is None
+
+
+META_CASES = [{}, {"reference": {}}, {"reference": {"accuracy": {}}},
+              {"reference": {"accuracy": {str(b): 0.5 for b in range(2, 9)}}},
+              {"reference": {"accuracy": {**{str(b): 0.5 for b in range(2, 9)}, "8": "high"}},
+               "training_images": {"count": 5}},
+              {"reference": {"accuracy": {**{str(b): 0.5 for b in range(2, 9)}, "8": 7}},
+               "training_images": {"count": 5}},
+              {"reference": {"accuracy": [0.5]}, "training_images": {"count": 5}},
+              {"reference": {"accuracy": {str(b): 0.5 for b in range(2, 9)}},
+               "training_images": None}]
+
+
+@pytest.mark.parametrize("meta", META_CASES, ids=[f"meta{i}" for i in range(len(META_CASES))])
+def test_summary_of_incomplete_meta(tmp_path, workdir, capsys, meta):
+    from golden.weights import Weights, save_weights
+
+    rng = np.random.default_rng(3)
+    path = tmp_path / "w.npz"
+    save_weights(path, Weights(rng.integers(-127, 128, (784, 4)).astype(np.int8),
+                               rng.integers(-127, 128, (4, 10)).astype(np.int8), theta_hidden=100,
+                               theta_out=100, leak_hidden=0, leak_out=0, timesteps=8, meta=meta))
+    code, _, err = run_tool("summary", [path], capsys, workdir)
+    assert code == 2 and str(path) in err, err
