@@ -35,7 +35,7 @@ class SerialTransport:
         self.port = port
         try:
             self.serial = serial.Serial(port, baud, timeout=0)
-        except serial.SerialException as err:
+        except (serial.SerialException, ValueError) as err:
             number = getattr(err, "errno", None)
             if number == errno.ENOENT or "could not open port" in str(err) and \
                     "No such file" in str(err):
