@@ -449,3 +449,19 @@ def test_summary_of_incomplete_meta(tmp_path, workdir, capsys, meta):
                                theta_out=100, leak_hidden=0, leak_out=0, timesteps=8, meta=meta))
     code, _, err = run_tool("summary", [path], capsys, workdir)
     assert code == 2 and str(path) in err, err
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS))
+def test_each_tool_from_the_command_line(tool):
+    """The same one line from a real process (its ``__main__`` goes through run_cli)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import assert_one_line_error
+
+    argv = {"evaluate": ["--limit=0"], "train": ["--threads=0"], "verify": ["--neurons=0"],
+            "summary": ["no-such.npz"], "pareto": ["--clock-mhz=nan"], "build": ["--seed=-1"],
+            "demo": ["--clock-mhz=nan"], "bitstream": ["--baud=0"], "model": ["--seed=-1"]}[tool]
+    proc = subprocess.run([sys.executable, "-m", TOOLS[tool], *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert_one_line_error(proc, argv[0].split("=")[0])
