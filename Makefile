@@ -10,7 +10,7 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full train-128 train-48 bitstream demo \
+.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 bitstream demo \
 	demo-loopback clean
 
 help:  ## list the targets
@@ -45,6 +45,9 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
+
+mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
+	$(PY) -m tests.mutants
 
 sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (7-25 min)
 	$(PY) -m cocotb_tests.sim_full

@@ -3,7 +3,7 @@
 :class:`DeviceModel` parses requests exactly like the gateware receiver (hunt for SOF, header
 check, CRC, abandon on a framing error or a time-out) and executes them on a register model
 of the core, computing results with :func:`golden.reference.infer` and cycles with
-:mod:`hdl.cycle_model`.  The cocotb test compares the RTL's byte stream with it, and the host
+:mod:`golden.cycle_model`.  The cocotb test compares the RTL's byte stream with it, and the host
 demo uses it for ``--loopback`` (no board needed).
 """
 

@@ -22,8 +22,8 @@ from cocotb_tests.cases import COMMITTED_WEIGHTS, mnist_images
 from cocotb_tests.tb_board_sim import Step, run_board
 from flows.rtl_sim import Batch, RtlResults
 from flows.scoreboard import score_batches
-from golden.config import ControllerSettings, RunSettings, SNNConfig
-from golden.networks import Network, random_weights
+from golden.config import ControllerSettings, RunSettings
+from golden.networks import Network
 from golden.weights import load_weights
 from hdl import regmap
 
@@ -127,16 +127,10 @@ class Session:
         return out
 
 
-def _network(weights_path=None) -> Network:
-    if weights_path is not None:
-        weights = load_weights(weights_path)
-        config = weights.config(lanes=weights.n_hidden, block_size=16)
-        return Network(config, weights.w_hidden, weights.w_out)
-    rng = np.random.default_rng(48)
-    config = SNNConfig(n_hidden=48, lanes=48, block_size=16, theta_hidden=700, theta_out=300,
-                       leak_hidden=3, leak_out=4)
-    return Network(config, random_weights(rng, (784, 48), 0.5),
-                   random_weights(rng, (48, 10), 0.2), seed=48)
+def _network(weights_path) -> Network:
+    weights = load_weights(weights_path)
+    config = weights.config(lanes=weights.n_hidden, block_size=16)
+    return Network(config, weights.w_hidden, weights.w_out)
 
 
 def _session(network: Network, images: np.ndarray) -> Session:
@@ -201,14 +195,6 @@ def _run_and_check(network: Network, images: np.ndarray) -> None:
                       "UART framing error", "bad payload", "bad payload"]
 
 
-def test_uart_top_random_weights():
-    if COMMITTED_WEIGHTS[1].exists():
-        pytest.skip("the committed N = 48 weights cover the top (one Verilator build, not two)")
-    _run_and_check(_network(), mnist_images(21, offset=200)[0])
-
-
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS[1:], ids=lambda path: path.stem)
 def test_uart_top_committed_weights(path):
-    if not path.exists():
-        pytest.skip(f"{path.name} is not committed yet; random weights cover the top")
     _run_and_check(_network(path), mnist_images(21)[0])

@@ -135,7 +135,14 @@ def _weights(spec: str | None, n: int, seed: int) -> tuple[Weights, dict]:
     weights = load_weights(path)
     if weights.n_hidden != n:
         raise UserError(f"{path} has N={weights.n_hidden} hidden neurons, not --neurons {n}")
-    return weights, {"path": str(path), "kind": "trained"}
+    return weights, {"path": _shown_path(path), "kind": "trained"}
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the project when it lies inside it (reports name no machine)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) \
+        else str(path)
 
 
 def _accuracy(weights: Weights, bits: str) -> dict:

@@ -11,7 +11,7 @@ into ``--out``.
 Energy (estimates, both named in the outputs):
 
 * **event model**: reference counters x per-event energies + cycle-model cycles x clock
-  energy (:mod:`flows.energy`, static power excluded);
+  energy (:mod:`golden.energy`, static power excluded);
 * **ECP5 total**: the event model plus the device's static power over the image's run time
   at the core clock (``--device``, ``--clock-mhz``, or both from a flow ``report.json``).
 
@@ -255,7 +255,8 @@ def main(argv=None) -> int:
 
 
 def targets(rows: list[dict]) -> dict:
-    """Issue 6 targets: dynamic (default) vs static 8-bit, from the same energy model."""
+    """Design goals of dynamic mode: the default controller vs static 8-bit, from the same
+energy model."""
     by = {r["label"]: r for r in rows}
     base, dyn = by["8-bit"], by["dynamic (default)"]
     ternary = by["2-bit"]
@@ -281,7 +282,7 @@ def targets(rows: list[dict]) -> dict:
 
 
 def render(summary: dict) -> str:
-    """The table (Markdown) with the Pareto front and the target check."""
+    """The table (Markdown) with the Pareto front and the design-goal check."""
     rows, t = summary["rows"], summary["targets"]
     lines = [
         f"# Accuracy vs energy per image: {summary['images']:,} images",
@@ -307,14 +308,14 @@ def render(summary: dict) -> str:
     tp = t["ternary_vs_80pct_pruning"]
     lines += [
         "",
-        "## Targets (dynamic default vs static 8-bit, same energy model)",
+        "## Design goals (dynamic default vs static 8-bit, same energy model)",
         "",
-        f"- accuracy: {-t['accuracy_drop_pp']:+.2f} pp vs 8-bit (target >= -0.30 pp): "
+        f"- accuracy: {-t['accuracy_drop_pp']:+.2f} pp vs 8-bit (goal >= -0.30 pp): "
         f"{'met' if t['accuracy_ok'] else 'MISSED'}",
-        f"- energy: {100 * t['energy_ratio']:.0f} % of 8-bit, event model (target <= 50 %, "
+        f"- energy: {100 * t['energy_ratio']:.0f} % of 8-bit, event model (goal <= 50 %, "
         f"stretch 35 %): {'met' if t['energy_ok'] else 'MISSED'}; ECP5 total "
         f"{100 * t['ecp5_energy_ratio']:.0f} %",
-        f"- latency: cycles cut by {100 * t['latency_cut']:.0f} % (target >= 30 %), "
+        f"- latency: cycles cut by {100 * t['latency_cut']:.0f} % (goal >= 30 %), "
         f"{t['steps_per_image']:.2f} steps/image: {'met' if t['latency_ok'] else 'MISSED'}",
         "",
         "## Ternary vs 80 % magnitude pruning (cf. Schaefer et al. 2023)",

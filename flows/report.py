@@ -13,7 +13,8 @@ from golden.weights import write_atomic
 
 TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
            "build_seconds": 300.0}
-"""Issue 5 targets (N=128, 8 bits, LFE5U-85F): Fmax >=, latency <=, energy <=, time <=."""
+"""Design goals of the core (N=128, 8 bits, LFE5U-85F): Fmax >=, latency <=, energy <=,
+build time <=."""
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -113,7 +114,7 @@ def render_markdown(report: dict) -> str:
     lines += ["", f"Both models order precisions 8..2 the same way: "
               f"**{'yes' if sweep['same_order'] else 'NO'}** "
               f"(resource: {sweep['resource_order']}, event: {sweep['event_order']}).", ""]
-    lines += ["## Targets (issue 5)", "", "| target | value | met |", "|---|---:|---|"]
+    lines += ["## Design goals", "", "| goal | value | met |", "|---|---:|---|"]
     lines += [f"| {t['name']} | {t['value']} | {t['met']} |" for t in r["targets"]]
     lines += ["", "## Reproduce", "", "```", r["command"], "```", "",
               "Tools: " + "; ".join(f"{k}: {v}" for k, v in r["tools"].items()), "",

@@ -1,7 +1,7 @@
 """Evaluate a weights file with the integer reference model on the MNIST test set.
 
 Prints accuracy (a fraction), images/s, the event counters summed over the images and the
-event-model energy per image (an estimate, flows/power.py).
+event-model energy per image (an estimate, golden/energy.py).
 
 Examples::
 
