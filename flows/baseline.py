@@ -9,7 +9,6 @@ as notes, so that the baseline can be refreshed on purpose.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from golden.energy import BASELINE_DIR
 
