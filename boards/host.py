@@ -194,9 +194,9 @@ class Client:
             while queue and len(in_flight) < window:
                 index = queue.pop(0)
                 tag = self._next_tag(in_flight)
-                in_flight[tag] = index, time.monotonic() + self.timeout_s
                 attempts[index] += 1
                 self.transport.write(p.encode_frame(p.CLASSIFY, tag, payloads[index]))
+                in_flight[tag] = index, time.monotonic() + self.timeout_s
             frame = self._receive(min(deadline for _, deadline in in_flight.values()))
             if frame is None:
                 now = time.monotonic()

@@ -110,7 +110,7 @@ def tiny_model(tmp_path_factory):
 def test_client_gives_correct_results_or_one_sentence(tiny_model, test_split, seed):
     _, model = tiny_model
     rate = (0.1, 0.3, 0.6, 1.0)[seed % 4]
-    client = Client(NoisyLoopback(model, LineNoise(rate, seed)), timeout_s=0.01)
+    client = Client(NoisyLoopback(model, LineNoise(rate, seed)), timeout_s=0.05)
     images = test_split.images[:8]
     try:
         results = list(client.classify(images, window=4))
@@ -179,7 +179,7 @@ def test_demo_over_a_noisy_pty(tiny_model, name, device_args, must_succeed):
         start = time.monotonic()
         proc = subprocess.run(
             [sys.executable, str(ROOT / "boards/demo.py"), "--port", device.port, "--weights",
-             str(weights), "--images", "10", "--timeout", "0.15", "--json"],
+             str(weights), "--images", "10", "--timeout", "0.3", "--json"],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
             env={**os.environ, "PYTHONWARNINGS": "error"})
         assert time.monotonic() - start < 30
