@@ -40,8 +40,8 @@ lint: $(STAMP)  ## ruff (line length 100)
 test: $(STAMP) lint  ## lint + unit tests (pytest, warnings are errors)
 	$(PY) -m pytest -q
 
-synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
-	SNN_SYNTH_TESTS=1 $(PY) -m pytest -q tests/test_flows_baseline.py
+synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min; also part of make test)
+	$(PY) -m pytest -q tests/test_flows_baseline.py
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
