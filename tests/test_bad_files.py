@@ -71,7 +71,7 @@ SAVE_CASES = [{"theta_hidden": 0}, {"theta_out": -3}, {"timesteps": 0}, {"timest
 
 
 @pytest.mark.parametrize("change", SAVE_CASES, ids=[str(c) for c in SAVE_CASES])
-def test_save_weights_writes_only_whatloads(tmp_path, change):
+def test_save_weights_writes_only_what_loads(tmp_path, change):
     from golden.errors import UserError
     from golden.weights import Weights, save_weights
 
