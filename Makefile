@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	PYTHONWARNINGS= $(PY) -m pip install --quiet --upgrade pip
 	PYTHONWARNINGS= $(PY) -m pip install --quiet torch==2.13.0
-	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .
+	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .[interop]
 	touch $@
 
 build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F, dynamic mode: area, Fmax, latency, power, energy (build/flow)

@@ -76,7 +76,7 @@ def read_graph(path: Path):
         if f.read(8) != b"\x89HDF\r\n\x1a\n":
             raise UserError(f"{path} is not a NIR file (not HDF5)")
     try:
-        graph = nir.read(path)
+        graph = nir.read(path, type_check=False)  # the chain checks below are ours
     except Exception as err:  # nir and h5py raise many kinds of error on a damaged file
         raise UserError(f"{path} is not a readable NIR graph ({type(err).__name__}: "
                         f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None

@@ -140,6 +140,7 @@ def _chain(nir, graph) -> list[tuple[str, object]]:
             missing = source if source not in nodes else target
             raise UserError(f"an edge names node '{missing}', which the graph does not have")
         successors[source].append(target)
+    _refuse_cycles(successors, inputs[0])
     chain, seen, name = [], set(), inputs[0]
     while True:
         chain.append((name, nodes[name]))
@@ -151,14 +152,30 @@ def _chain(nir, graph) -> list[tuple[str, object]]:
             what = "no outgoing edge" if not nexts else f"{len(nexts)} outgoing edges"
             raise UserError(f"node '{name}' has {what}; only a single chain Input -> ... -> "
                             "Output can be imported")
-        if nexts[0] in seen:
-            raise UserError(f"the edge from '{name}' to '{nexts[0]}' is recurrent; only "
-                            "feed-forward networks can be imported")
         name = nexts[0]
     unused = sorted(set(nodes) - seen)
     if unused:
         raise UserError(f"node '{unused[0]}' is not on the chain from the Input to the Output")
     return chain
+
+
+def _refuse_cycles(successors: dict[str, list[str]], start: str) -> None:
+    """A :class:`UserError` naming the first recurrent edge reachable from ``start``."""
+    state: dict[str, str] = {}  # "open" while on the current path, "done" after
+    stack = [(start, iter(successors[start]))]
+    state[start] = "open"
+    while stack:
+        name, targets = stack[-1]
+        target = next(targets, None)
+        if target is None:
+            state[name] = "done"
+            stack.pop()
+        elif state.get(target) == "open":
+            raise UserError(f"the edge from '{name}' to '{target}' is recurrent; only "
+                            "feed-forward networks can be imported")
+        elif target not in state:
+            state[target] = "open"
+            stack.append((target, iter(successors[target])))
 
 
 def _layers(nir, chain) -> tuple[list[tuple[str, object]], int]:
