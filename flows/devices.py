@@ -53,16 +53,22 @@ DEVICES = {
     "LFE5U-25F": Device("LFE5U-25F", "--25k", "CABGA381", 6, 24_000, 56, 28),
     "LFE5U-45F": Device("LFE5U-45F", "--45k", "CABGA381", 6, 44_000, 108, 72),
     "LFE5U-85F": Device("LFE5U-85F", "--85k", "CABGA381", 6, 84_000, 208, 156),
+    "LFE5UM5G-45F": Device("LFE5UM5G-45F", "--um5g-45k", "CABGA554", 8, 44_000, 108, 72),
+    "LFE5UM5G-85F": Device("LFE5UM5G-85F", "--um5g-85k", "CABGA554", 8, 84_000, 208, 156),
 }
-"""ECP5 devices by part name (CABGA381, speed 6: the parts fitted on the ULX3S)."""
+"""ECP5 devices by part name: the LFE5U parts of the ULX3S (CABGA381, speed 6) and the
+ECP5-5G parts of the ECPIX-5 (CABGA554, speed 8)."""
 
 BOARDS = {
     "ulx3s-12f": "LFE5U-12F",
     "ulx3s-25f": "LFE5U-25F",
     "ulx3s-45f": "LFE5U-45F",
     "ulx3s-85f": "LFE5U-85F",
+    "ecpix5-45f": "LFE5UM5G-45F",
+    "ecpix5-85f": "LFE5UM5G-85F",
 }
-"""Board id -> device part name (Radiona ULX3S variants, LFE5U-xxF-6BG381C)."""
+"""Board id -> device part name (Radiona ULX3S variants, LFE5U-xxF-6BG381C; LambdaConcept
+ECPIX-5 variants, LFE5UM5G-xxF-8BG554).  The same ids as ``boards/platforms.py``."""
 
 DEFAULT_BOARD = "ulx3s-85f"
 

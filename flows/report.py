@@ -32,7 +32,8 @@ def render_markdown(report: dict) -> str:
         f"# [784, {cfg['neurons']}, 10] on {r['device']} ({r['board']}), {cfg['bits']}-bit",
         "",
         f"Lanes {cfg['lanes']}, block size {cfg['block_size']}, T = {cfg['timesteps']}, "
-        f"weights `{r['weights']['path']}` ({r['weights']['kind']}), seed {r['seed']}.",
+        + (f"weights `{r['weights']['path']}` ({r['weights']['kind']})" if r["weights"]["path"]
+           else f"weights: {r['weights']['kind']}") + f"; placement seed {r['seed']}.",
         "",
         "## Area (nextpnr utilisation)",
         "",
