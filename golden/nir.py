@@ -30,11 +30,11 @@ from golden.weights import Weights, load_weights, save_weights, write_atomic
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(
         prog="python -m golden.nir",
-        description="Convert between snn-weights/1 files and NIR graphs (.nir, HDF5).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Convert between snn-weights/1 files and NIR graphs (.nir, HDF5); "
+                    "the mapping rules are in docs/nir.md.")
     commands = p.add_subparsers(dest="command", required=True, metavar="{export,import}")
     export = commands.add_parser(
-        "export", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "export",
         help="write a weights file as a NIR graph in integer units",
         description="Write Input[784] -> Linear -> LIF/IF -> Linear -> LIF/IF -> Output[10] "
                     "with the integer weights and thresholds; reset by subtraction, the "
@@ -43,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="snn-weights/1 file to export")
     export.add_argument("--out", type=cli.output_file, required=True, help="NIR file to write")
     export.add_argument("--block-size", type=cli.neurons, default=16,
-                        help="metadata block size B recorded in the graph")
+                        help="metadata block size B recorded in the graph (default: 16)")
     imp = commands.add_parser(
-        "import", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "import",
         help="map a NIR graph of a [784, N, 10] network onto a weights file",
         description="Read a NIR graph Input -> Linear/Affine -> LIF/IF -> Linear/Affine -> "
                     "LIF/IF -> Output (from snnTorch, Norse or this tool), scale each layer "
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "accuracy on the test set (8 bits)")
     imp.add_argument("--limit", type=cli.count,
                      help="with --data-dir: only the first K test images")
-    imp.add_argument("--json", action="store_true", help="print one JSON object")
+    imp.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
 
