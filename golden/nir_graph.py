@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden.config import ENCODING, MAX_LEAK_SHIFT, N_INPUTS, N_OUTPUTS, WEIGHT_MAX, SNNConfig
+from golden.config import (
+    ENCODING,
+    MAX_LEAK_SHIFT,
+    MAX_NEURONS,
+    N_INPUTS,
+    N_OUTPUTS,
+    WEIGHT_MAX,
+    SNNConfig,
+)
 from golden.errors import UserError
 from golden.weights import Weights
 
@@ -214,6 +222,8 @@ def _uniform(name: str, node, field: str, n: int) -> float:
 def _dynamics(name: str, node, n: int, dt: float | None) -> tuple[float, float, int]:
     """(input gain per step, decay per step, leak shift k) of a LIF or IF node."""
     r = _uniform(name, node, "r", n)
+    if not r > 0:
+        raise UserError(f"node '{name}' has r = {r:g}; expected r > 0")
     if type(node).__name__ == "IF":
         return r, 1.0, 0
     tau = _uniform(name, node, "tau", n)
@@ -225,8 +235,6 @@ def _dynamics(name: str, node, n: int, dt: float | None) -> tuple[float, float, 
     if math.isinf(tau):
         return 1.0, 1.0, 0
     if dt is None:
-        if not r > 0:
-            raise UserError(f"node '{name}' has r = {r:g}; give --dt to say the step length")
         dt = tau / r  # snnTorch's convention: r = tau / dt, so the input gain is 1
     ratio = tau / dt
     if not ratio >= 1:
@@ -239,8 +247,9 @@ def _dynamics(name: str, node, n: int, dt: float | None) -> tuple[float, float, 
 def _weights(name: str, node, shape: tuple[int, int], scale: float | None):
     matrix = np.asarray(node.weight, dtype=np.float64)
     if matrix.shape != shape:
+        want = f"[N, {N_INPUTS}]" if shape[1] == N_INPUTS else str(list(shape))
         raise UserError(f"node '{name}' has weights of shape {list(matrix.shape)}, expected "
-                        f"{list(shape)} for a [784, N, 10] network")
+                        f"{want} for a [784, N, 10] network")
     if not np.all(np.isfinite(matrix)):
         raise UserError(f"node '{name}' has non-finite weights")
     largest = float(np.abs(matrix).max())
@@ -279,24 +288,30 @@ def import_graph(graph, *, timesteps: int | None = None, dt: float | None = None
         raise UserError(f"the Input node has {input_size} values, expected {N_INPUTS}")
     dt = dt if dt is not None else _number(meta, "dt")
     scale = _number(meta, "weight_scale")
-    n_hidden = np.asarray(body[0][1].weight).shape[0] if np.ndim(body[0][1].weight) == 2 else 0
-    if not 1 <= n_hidden <= 1024:
+    n_hidden = np.shape(body[0][1].weight)[0] if np.ndim(body[0][1].weight) == 2 else 0
+    if not 1 <= n_hidden <= MAX_NEURONS:
         raise UserError(f"node '{body[0][0]}' must have a [N, 784] weight matrix with N in "
-                        "1..1024")
+                        f"1..{MAX_NEURONS}")
     shapes = ((n_hidden, N_INPUTS), (N_OUTPUTS, n_hidden))
     layers, matrices = [], []
     for (w_name, w_node), (n_name, n_node), shape in zip(body[0::2], body[1::2], shapes,
                                                          strict=True):
         matrix, layer_scale, rms, max_error = _weights(w_name, w_node, shape, scale)
         gain, decay, k = _dynamics(n_name, n_node, shape[0], dt)
-        exact_theta = _uniform(n_name, n_node, "v_threshold", shape[0]) / gain * layer_scale
+        threshold = _uniform(n_name, n_node, "v_threshold", shape[0])
+        exact_theta = threshold / gain * layer_scale
+        if not (threshold > 0 and math.isfinite(exact_theta)):
+            raise UserError(f"node '{n_name}' has v_threshold = {threshold:g}; the integer "
+                            "model needs a positive threshold")
         theta = max(1, round(exact_theta))
         kept = 1 - 2.0**-k if k else 1.0
         layers.append(LayerConversion(w_name, n_name, layer_scale, theta, k, rms, max_error,
-                                      theta / exact_theta - 1 if exact_theta > 0 else math.inf,
+                                      theta / exact_theta - 1,
                                       decay, kept - decay))
         matrices.append(matrix.T.copy())
-    steps = timesteps or int(meta.get("timesteps", DEFAULT_TIMESTEPS))
+    steps = timesteps or _number(meta, "timesteps") or DEFAULT_TIMESTEPS
+    if steps != int(steps):
+        raise UserError(f"the graph's metadata 'timesteps' is {steps:g}, not an integer")
     notes = []
     if meta.get("reset") != "subtract":
         notes.append("NIR neurons reset to v_reset; the integer model resets by subtraction "
@@ -306,7 +321,7 @@ def import_graph(graph, *, timesteps: int | None = None, dt: float | None = None
                      "encodes pixels sigma-delta")
     weights = Weights(matrices[0], matrices[1], theta_hidden=layers[0].theta,
                       theta_out=layers[1].theta, leak_hidden=layers[0].leak,
-                      leak_out=layers[1].leak, timesteps=steps)
+                      leak_out=layers[1].leak, timesteps=int(steps))
     try:
         weights.config()
     except ValueError as err:

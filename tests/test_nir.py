@@ -178,15 +178,24 @@ def bad_graph(kind: str):
         nodes["fc2"] = nir.Linear(weight=rng.normal(size=(12, 16)))
     elif kind == "bias":
         nodes["fc1"] = nir.Affine(weight=rng.normal(size=(16, 784)), bias=np.full(16, 0.5))
+    elif kind == "threshold":
+        nodes["lif2"].v_threshold = -np.ones(10)
+    elif kind == "gain":
+        nodes["lif1"].r = np.zeros(16)
+    elif kind == "transposed":
+        nodes["fc1"] = nir.Linear(weight=rng.normal(size=(784, 16)))
     elif kind == "zero-bias":
         nodes["fc1"] = nir.Affine(weight=rng.normal(size=(16, 784)), bias=np.zeros(16))
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    metadata = {"timesteps": "many"} if kind == "steps" else {}
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False, metadata=metadata)
 
 
 @pytest.mark.parametrize("kind, fragments", [
     ("conv", ("'fc1'", "Conv2d")), ("cuba", ("'lif1'", "CubaLIF", "synaptic current")),
     ("recurrent", ("from 'rec' to 'lif1'", "recurrent")), ("shape", ("'fc2'", "[12, 16]")),
-    ("bias", ("'fc1'", "non-zero bias"))])
+    ("bias", ("'fc1'", "non-zero bias")), ("threshold", ("'lif2'", "v_threshold = -1")),
+    ("gain", ("'lif1'", "r = 0")), ("transposed", ("'fc1'", "[784, 16]", "[N, 784]")),
+    ("steps", ("timesteps", "'many'"))])
 def test_unsupported_graph_is_one_error(kind, fragments, tmp_path, capsys):
     import nir
 
