@@ -93,11 +93,12 @@ def test_snntorch_exporter_output_imports(tmp_path, capsys):
     from tests.snntorch_fixture import network
 
     torch.manual_seed(1)
-    net = network(20, 0.9, 1.5)
-    nir.write(tmp_path / "s.nir", export_to_nir(net, torch.zeros(1, 784), ignore_dims=[0]))
+    net = torch.nn.Sequential(torch.nn.Flatten(), *network(20, 0.9, 1.5))  # 28 x 28 images
+    graph = export_to_nir(net, torch.zeros(1, 1, 28, 28), ignore_dims=[0])
+    nir.write(tmp_path / "s.nir", graph)
     report = import_json(capsys, tmp_path / "s.nir", tmp_path / "s.npz")
     weights = load_weights(tmp_path / "s.npz")
-    w1 = net[0].weight.detach().numpy().T
+    w1 = net[1].weight.detach().numpy().T
     scale = report["layers"][0]["scale"]
     np.testing.assert_array_equal(weights.w_hidden, np.rint(w1 * scale).astype(np.int8))
     assert weights.theta_hidden == round(1.5 * scale)
