@@ -260,9 +260,10 @@ def _weights(name: str, node, shape: tuple[int, int], scale: float | None):
     if np.abs(integers).max() > WEIGHT_MAX:
         raise UserError(f"node '{name}' has weights beyond +-127 at weight_scale {scale:g}")
     bias = getattr(node, "bias", None)
-    if bias is not None and np.any(np.rint(np.abs(np.asarray(bias, np.float64)) * scale) > 0):
+    bias = np.zeros(0) if bias is None else np.abs(np.asarray(bias, np.float64))
+    if not np.all(np.rint(bias * scale) == 0):  # also refuses NaN and infinite entries
         raise UserError(f"node '{name}' has a non-zero bias (largest |b| = "
-                        f"{float(np.abs(bias).max()):.3g}); the integer model has no bias: "
+                        f"{float(bias.max()):.3g}); the integer model has no bias: "
                         "train without one (a bias below half a weight step is dropped)")
     rms = float(np.sqrt(np.mean((integers / scale - matrix) ** 2) / np.mean(matrix**2)))
     max_error = float(np.abs(integers - matrix * scale).max())
@@ -306,8 +307,7 @@ def import_graph(graph, *, timesteps: int | None = None, dt: float | None = None
         theta = max(1, round(exact_theta))
         kept = 1 - 2.0**-k if k else 1.0
         layers.append(LayerConversion(w_name, n_name, layer_scale, theta, k, rms, max_error,
-                                      theta / exact_theta - 1,
-                                      decay, kept - decay))
+                                      theta / exact_theta - 1, decay, kept - decay))
         matrices.append(matrix.T.copy())
     steps = timesteps or _number(meta, "timesteps") or DEFAULT_TIMESTEPS
     if steps != int(steps):
