@@ -9,18 +9,18 @@ latency); register reads return one cycle after the address (``hdl.regmap``).
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
 from boards.framing import Job, crc16_next
 from golden.config import N_INPUTS
 from hdl import regmap
+from hdl.validated import ValidatedComponent
 
 BODY_NONE, BODY_IDENTIFY, BODY_READS, BODY_ERROR = range(4)
 
 
-class CommandExecutor(wiring.Component):
+class CommandExecutor(ValidatedComponent):
     """Executes :class:`~boards.framing.Job` s against the core and sends the answers.
 
     Parameters
@@ -50,10 +50,13 @@ class CommandExecutor(wiring.Component):
         Strobes: an image was classified; an error frame was sent.
     """
 
-    def __init__(self, *, banks: int, identify: bytes):
+    @classmethod
+    def validate(cls, *, banks: int, identify: bytes) -> None:
+        """Raise ``ValueError`` for an empty IDENTIFY payload."""
         if not identify:
-            self._MustUse__silence = True  # a rejected component is not an unused one
             raise ValueError("identify must be the non-empty IDENTIFY payload")
+
+    def __init__(self, *, banks: int, identify: bytes):
         self._banks = banks
         self._identify = bytes(identify)
         super().__init__({
