@@ -10,10 +10,11 @@ garbage never needs a reset.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
+from hdl.validated import ValidatedComponent
 
 
 def _crc16_int(crc: int, byte: int) -> int:
@@ -49,7 +50,7 @@ Job = data.StructLayout({"error": 3, "cmd": 8, "tag": 8, "length": 11, "bank": 2
 """A unit of work for the executor: a received frame (``error == 0``) or an error code."""
 
 
-class FrameReceiver(wiring.Component):
+class FrameReceiver(ValidatedComponent):
     """Parses frames from a byte stream into payload buffers and posts jobs.
 
     Parameters
@@ -73,13 +74,15 @@ class FrameReceiver(wiring.Component):
         The executor is done with a buffer.
     """
 
-    def __init__(self, *, banks: int, timeout: int):
-        self._MustUse__silence = True  # until validated: a rejected component is not unused
+    @classmethod
+    def validate(cls, *, banks: int, timeout: int) -> None:
+        """Raise ``ValueError`` for a bank count or time-out the receiver does not support."""
         if banks not in (1, 2, 4):
             raise ValueError(f"banks must be 1, 2 or 4, not {banks!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 16:
             raise ValueError(f"timeout must be an integer >= 16 (cycles), not {timeout!r}")
-        self._MustUse__silence = False
+
+    def __init__(self, *, banks: int, timeout: int):
         self._banks = banks
         self._timeout = timeout
         super().__init__({

@@ -47,16 +47,19 @@ class CoreRegisters:
     def write(self, address: int, value: int) -> None:
         address &= (1 << regmap.ADDRESS_WIDTH) - 1
         if address == regmap.PRECISION:
-            self.bits_hidden = min(max(value & 0xF, 2), 8)
-            self.bits_out = min(max(value >> 4 & 0xF, 2), 8)
+            precision = regmap.unpack(regmap.PRECISION_FIELDS, value)
+            self.bits_hidden = min(max(precision.hidden, 2), 8)
+            self.bits_out = min(max(precision.out, 2), 8)
         elif address == regmap.TAU:
-            self.tau_hidden, self.tau_out = value & 0x7F, value >> 8 & 0x7F
+            tau = regmap.unpack(regmap.TAU_FIELDS, value)
+            self.tau_hidden, self.tau_out = tau.hidden, tau.out
         elif address == regmap.TIMESTEPS:
-            self.timesteps = min(max(value & 0xFF, 1), self.config.t_max)
+            timesteps = regmap.unpack(regmap.TIMESTEPS_FIELDS, value).timesteps
+            self.timesteps = min(max(timesteps, 1), self.config.t_max)
         elif address == regmap.CONTROLLER:
-            self.controller = value & regmap.CONTROLLER_FIELDS
+            self.controller = value & regmap.field_bits(regmap.CONTROLLER_FIELDS)
         elif address == regmap.CHECKPOINTS:
-            self.checkpoints = value & 0xFFFFFF
+            self.checkpoints = value & regmap.field_bits(regmap.CHECKPOINTS_FIELDS)
         elif regmap.MASK <= address < regmap.MASK + regmap.mask_words(self.config.n_hidden):
             k = address - regmap.MASK
             self.mask[32 * k:32 * k + 32] = [(value >> i) & 1 for i in range(32)]
@@ -75,17 +78,21 @@ class CoreRegisters:
             return self.result.counts[address - regmap.COUNTS]
         if regmap.COUNTERS <= address < regmap.COUNTERS + len(counters):
             return counters[address - regmap.COUNTERS]
-        return {regmap.CONTROL: int(self.done) << 1,
-                regmap.PRECISION: self.bits_in_force()[0] | self.bits_in_force()[1] << 4,
-                regmap.TAU: self.tau_hidden | self.tau_out << 8,
+        bits_hidden, bits_out = self.bits_in_force()
+        return {regmap.CONTROL: regmap.pack(regmap.STATUS_FIELDS, done=int(self.done)),
+                regmap.PRECISION: regmap.pack(regmap.PRECISION_FIELDS, hidden=bits_hidden,
+                                              out=bits_out),
+                regmap.TAU: regmap.pack(regmap.TAU_FIELDS, hidden=self.tau_hidden,
+                                        out=self.tau_out),
                 regmap.TIMESTEPS: self.timesteps, regmap.RESULT: self.result.pred,
                 regmap.CONTROLLER: self.controller, regmap.CHECKPOINTS: self.checkpoints,
-                regmap.INFO: n | self.config.t_max << 16}.get(address, 0)
+                regmap.INFO: regmap.pack(regmap.INFO_FIELDS, n_hidden=n,
+                                         t_max=self.config.t_max)}.get(address, 0)
 
     def bits_in_force(self) -> tuple[int, int]:
         """What ``PRECISION`` reads: the static register, or in dynamic mode the
         controller's precisions (where the last image left them)."""
-        if self.controller & 1:
+        if regmap.unpack(regmap.CONTROLLER_FIELDS, self.controller).enable:
             return self.dynamic_bits
         return self.bits_hidden, self.bits_out
 

@@ -246,8 +246,10 @@ def settings_writes(config: SNNConfig, settings: RunSettings) -> list[tuple[int,
     bits = np.zeros(regmap.mask_words(config.n_hidden) * regmap.DATA_WIDTH, dtype=np.uint8)
     bits[:config.n_hidden] = mask
     words = np.packbits(bits, bitorder="little").view("<u4")
-    return [(regmap.PRECISION, settings.bits_hidden | settings.bits_out << 4),
-            (regmap.TAU, settings.tau_hidden | settings.tau_out << 8),
+    return [(regmap.PRECISION, regmap.pack(regmap.PRECISION_FIELDS, hidden=settings.bits_hidden,
+                                           out=settings.bits_out)),
+            (regmap.TAU, regmap.pack(regmap.TAU_FIELDS, hidden=settings.tau_hidden,
+                                     out=settings.tau_out)),
             (regmap.TIMESTEPS, timesteps),
             *zip((regmap.CONTROLLER, regmap.CHECKPOINTS), regmap.controller_words(settings),
                  strict=True),

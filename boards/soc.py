@@ -28,6 +28,7 @@ from boards.framing import FrameReceiver, Job
 from boards.uart import UartRx, UartTx
 from golden.config import SNNConfig
 from hdl.core import SNNCore
+from hdl.validated import ValidatedComponent
 
 GATEWARE_SOURCES = ("boards/protocol.py", "boards/uart.py", "boards/framing.py",
                     "boards/executor.py", "boards/soc.py", "hdl/*.py", "golden/config.py",
@@ -53,7 +54,7 @@ def gateware_digest(config: SNNConfig, w_hidden, w_out, *parameters) -> str:
     return digest.hexdigest()
 
 
-class UartSNN(wiring.Component):
+class UartSNN(ValidatedComponent):
     """The SNN core behind the framed UART protocol of :mod:`boards.protocol`.
 
     Parameters
@@ -83,9 +84,11 @@ class UartSNN(wiring.Component):
         Last class in bits 0..3, error in bit 6, activity in bit 7.
     """
 
-    def __init__(self, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
-                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1):
-        self._MustUse__silence = True  # until validated: a rejected component is not unused
+    @classmethod
+    def validate(cls, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
+                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1) -> None:
+        """Raise ``TypeError``/``ValueError`` for parameters :class:`UartSNN` (or its core)
+        rejects."""
         if not isinstance(config, SNNConfig):
             raise TypeError(f"config must be an SNNConfig, not {config!r}")
         if baud <= 0 or clock_hz < 4 * baud:
@@ -93,7 +96,10 @@ class UartSNN(wiring.Component):
                              f"baud {baud}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s}")
-        self._MustUse__silence = False
+        SNNCore.validate(config=config, w_hidden=w_hidden, w_out=w_out)
+
+    def __init__(self, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
+                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1):
         self.config = config
         self.divisor = round(clock_hz / baud)
         self.info = p.device_info(config, w_hidden, w_out, clock_hz=clock_hz,

@@ -8,19 +8,24 @@ middle, so a divisor of 4 or more works and an error of the baud rate up to abou
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-
-def _check_divisor(component, divisor) -> None:
-    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
-        component._MustUse__silence = True  # a rejected component is not an unused one
-        raise ValueError(f"divisor must be an integer >= 4 (clock cycles per bit), "
-                         f"not {divisor!r}")
+from hdl.validated import ValidatedComponent
 
 
-class UartRx(wiring.Component):
+class _UartComponent(ValidatedComponent):
+    """A UART side: ``divisor`` clock cycles per bit."""
+
+    @classmethod
+    def validate(cls, *, divisor: int) -> None:
+        """Raise ``ValueError`` unless ``divisor`` is an integer >= 4."""
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
+            raise ValueError(f"divisor must be an integer >= 4 (clock cycles per bit), "
+                             f"not {divisor!r}")
+
+
+class UartRx(_UartComponent):
     """UART receiver.
 
     Parameters
@@ -41,7 +46,6 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, *, divisor: int):
-        _check_divisor(self, divisor)
         self._divisor = divisor
         super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1),
                           "error": Out(1)})
@@ -88,7 +92,7 @@ class UartRx(wiring.Component):
         return m
 
 
-class UartTx(wiring.Component):
+class UartTx(_UartComponent):
     """UART transmitter with a valid/ready byte input.
 
     Parameters
@@ -109,7 +113,6 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, *, divisor: int):
-        _check_divisor(self, divisor)
         self._divisor = divisor
         super().__init__({"data": In(8), "valid": In(1), "ready": Out(1),
                           "tx": Out(1, init=1)})

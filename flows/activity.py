@@ -180,8 +180,10 @@ def simulate_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
             await ctx.tick()
             ctx.set(bus.w_en, 0)
 
-        await write(regmap.PRECISION, settings.bits_hidden | settings.bits_out << 4)
-        await write(regmap.TAU, settings.tau_hidden | settings.tau_out << 8)
+        await write(regmap.PRECISION, regmap.pack(
+            regmap.PRECISION_FIELDS, hidden=settings.bits_hidden, out=settings.bits_out))
+        await write(regmap.TAU, regmap.pack(
+            regmap.TAU_FIELDS, hidden=settings.tau_hidden, out=settings.tau_out))
         await write(regmap.TIMESTEPS, timesteps)
         control, checkpoints = regmap.controller_words(settings)
         await write(regmap.CONTROLLER, control)

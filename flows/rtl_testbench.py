@@ -17,8 +17,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
 
+from golden.timing import IMAGE_WORDS, PIXELS_PER_WORD
 from hdl import regmap
-from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
 
 CLOCK_NS = 10
 SCAN_WAIT_CYCLES = IMAGE_WORDS + 2
@@ -48,8 +48,9 @@ async def configure(bus: BusDriver, registers: np.ndarray, mask: np.ndarray) -> 
     """Write precision, tau, T, the controller registers and the hidden mask."""
     bits_hidden, bits_out, tau_hidden, tau_out, timesteps, control, checkpoints = (
         int(r) for r in registers)
-    await bus.write(regmap.PRECISION, bits_hidden | bits_out << 4)
-    await bus.write(regmap.TAU, tau_hidden | tau_out << 8)
+    await bus.write(regmap.PRECISION,
+                    regmap.pack(regmap.PRECISION_FIELDS, hidden=bits_hidden, out=bits_out))
+    await bus.write(regmap.TAU, regmap.pack(regmap.TAU_FIELDS, hidden=tau_hidden, out=tau_out))
     await bus.write(regmap.TIMESTEPS, timesteps)
     await bus.write(regmap.CONTROLLER, control)
     await bus.write(regmap.CHECKPOINTS, checkpoints)

@@ -13,14 +13,15 @@ clamped here as documented.
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
 from hdl.logic import clamp
+from hdl.validated import ValidatedComponent
 
 
-class PrecisionController(wiring.Component):
+class PrecisionController(ValidatedComponent):
     """Checkpoint decisions and the precisions in force.
 
     Parameters
@@ -54,10 +55,13 @@ class PrecisionController(wiring.Component):
         ``decided`` pulses one cycle; the other three are valid with it.
     """
 
-    def __init__(self, *, count_width: int):
+    @classmethod
+    def validate(cls, *, count_width: int) -> None:
+        """Raise ``ValueError`` unless ``count_width`` is a positive integer."""
         if not isinstance(count_width, int) or count_width < 1:
-            self._MustUse__silence = True  # a rejected component is not an unused one
             raise ValueError(f"count_width must be a positive integer, not {count_width!r}")
+
+    def __init__(self, *, count_width: int):
         self._count_width = count_width
         super().__init__({
             "enable": In(1), "static_hidden": In(4), "static_out": In(4),

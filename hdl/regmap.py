@@ -34,11 +34,16 @@ address                   R/W   contents
 
 Write the mask, tau, T and the controller registers only while the core is idle, the image
 while idle or once ``SCANNING`` reads 0.
+
+The fields of every register are described once, as the layouts below (``*_FIELDS``); the
+core's register file views bus words through them, and host code packs and unpacks register
+values with :func:`pack` and :func:`unpack`.
 """
 
 from __future__ import annotations
 
-from amaranth.lib import wiring
+from amaranth.hdl import unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_ESCALATION, ControllerSettings, RunSettings
@@ -55,18 +60,55 @@ RESULT = 0x104
 INFO = 0x105
 CONTROLLER = 0x106
 CHECKPOINTS = 0x107
-CONTROLLER_FIELDS = 0x177FF1
-"""Bits of ``CONTROLLER`` that hold a field (the others read 0)."""
-CONTROLLER_WIDTH = CONTROLLER_FIELDS.bit_length()
-CHECKPOINTS_WIDTH = 24
 COUNTS = 0x110
 COUNTERS = 0x120
 MASK = 0x200
 COUNTER_ORDER = (*COUNTER_NAMES, "cycles")
 """Counters readable at ``COUNTERS + i``: the contract's counters, then RTL cycles."""
-START = 1
+
+
+def _fields(**fields: tuple[int, int]) -> data.FlexibleLayout:
+    """A register layout from ``name=(msb, lsb)`` bit ranges (as in the table above)."""
+    size = max(msb for msb, _ in fields.values()) + 1
+    return data.FlexibleLayout(size, {name: data.Field(unsigned(msb - lsb + 1), lsb)
+                                      for name, (msb, lsb) in fields.items()})
+
+
+IMAGE_FIELDS = data.ArrayLayout(8, 4)
+"""An ``IMAGE`` word: pixel ``4w + i`` in element ``i``."""
+CONTROL_FIELDS = _fields(start=(0, 0))
+"""A ``CONTROL`` write."""
+STATUS_FIELDS = _fields(busy=(0, 0), done=(1, 1), scanning=(2, 2))
+"""A ``CONTROL`` read."""
+PRECISION_FIELDS = _fields(hidden=(3, 0), out=(7, 4))
+TAU_FIELDS = _fields(hidden=(6, 0), out=(14, 8))
+TIMESTEPS_FIELDS = _fields(timesteps=(7, 0))
+CONTROLLER_FIELDS = _fields(enable=(0, 0), start_hidden=(7, 4), start_out=(11, 8),
+                            step_hidden=(14, 12), step_out=(18, 16), gate_idle=(20, 20))
+CHECKPOINTS_FIELDS = _fields(interval=(7, 0), escalate_margin=(15, 8), exit_margin=(23, 16))
+RESULT_FIELDS = _fields(label=(3, 0))
+INFO_FIELDS = _fields(n_hidden=(15, 0), t_max=(23, 16))
+
+
+
+def field_bits(layout: data.Layout) -> int:
+    """The bits of a register that hold a field (the others are written as 0 and read 0)."""
+    return sum(((1 << field.width) - 1) << field.offset for _, field in layout)
+
+
+def pack(layout: data.Layout, **fields: int) -> int:
+    """A register value from field values (fields left out are 0)."""
+    return layout.const(fields).as_bits()
+
+
+def unpack(layout: data.Layout, value: int) -> data.Const:
+    """The fields of a register value (``.name`` gives an ``int``; other bits are ignored)."""
+    return data.Const(layout, value & ((1 << layout.size) - 1))
+
+
+START = pack(CONTROL_FIELDS, start=1)
 """``CONTROL`` write value that starts an image."""
-BUSY, DONE, SCANNING = 1, 2, 4
+BUSY, DONE, SCANNING = (pack(STATUS_FIELDS, **{name: 1}) for name in ("busy", "done", "scanning"))
 """``CONTROL`` read bits."""
 
 
@@ -92,9 +134,11 @@ def controller_words(settings: RunSettings) -> tuple[int, int]:
     ctl = settings.controller
     if ctl is None:
         return 0, 0
-    control = (1 | ctl.start_bits_hidden << 4 | ctl.start_bits_out << 8
-               | ctl.step_bits_hidden << 12 | ctl.step_bits_out << 16 | int(ctl.gate_idle) << 20)
-    checkpoints = ctl.interval | ctl.escalate_margin << 8 | ctl.exit_margin << 16
+    control = pack(CONTROLLER_FIELDS, enable=1, start_hidden=ctl.start_bits_hidden,
+                   start_out=ctl.start_bits_out, step_hidden=ctl.step_bits_hidden,
+                   step_out=ctl.step_bits_out, gate_idle=int(ctl.gate_idle))
+    checkpoints = pack(CHECKPOINTS_FIELDS, interval=ctl.interval,
+                       escalate_margin=ctl.escalate_margin, exit_margin=ctl.exit_margin)
     return control, checkpoints
 
 
@@ -109,15 +153,19 @@ def decode_controller(control: int, checkpoints: int, timesteps: int,
     margin above ``t_max`` can never be reached (acts as 0), an escalate margin above it
     always escalates (acts as ``t_max``: margins at checkpoints stay below T).
     """
-    if not control & 1:
+    control, checkpoints = unpack(CONTROLLER_FIELDS, control), unpack(CHECKPOINTS_FIELDS,
+                                                                       checkpoints)
+    if not control.enable:
         return None, None
-    start_h, start_o = (min(max(control >> s & 0xF, 2), 8) for s in (4, 8))
-    step_h, step_o = (min(control >> s & 0x7, MAX_ESCALATION) for s in (12, 16))
-    interval = max(checkpoints & 0xFF, 1)
-    escalate, leave = checkpoints >> 8 & 0xFF, checkpoints >> 16 & 0xFF
+    start_h, start_o = (min(max(bits, 2), 8) for bits in (control.start_hidden,
+                                                          control.start_out))
+    step_h, step_o = (min(step, MAX_ESCALATION) for step in (control.step_hidden,
+                                                             control.step_out))
+    interval = max(checkpoints.interval, 1)
+    escalate, leave = checkpoints.escalate_margin, checkpoints.exit_margin
     if interval >= timesteps:
         return None, (start_h, start_o)
     return ControllerSettings(
         start_bits_hidden=start_h, start_bits_out=start_o, step_bits_hidden=step_h,
         step_bits_out=step_o, interval=interval, escalate_margin=min(escalate, t_max),
-        exit_margin=leave if leave <= t_max else 0, gate_idle=bool(control >> 20 & 1)), None
+        exit_margin=leave if leave <= t_max else 0, gate_idle=bool(control.gate_idle)), None

@@ -11,13 +11,13 @@ N = 128 was a critical path).
 from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.logic import PRIORITY_GROUP, one_hot_index
+from hdl.validated import ValidatedComponent
 
 
-class SpikeWalker(wiring.Component):
+class SpikeWalker(ValidatedComponent):
     """Hands out the set bits of a loaded vector in ascending order, one per cycle.
 
     Parameters
@@ -39,10 +39,13 @@ class SpikeWalker(wiring.Component):
         The lowest remaining set bit (0 when none).
     """
 
-    def __init__(self, *, width: int):
+    @classmethod
+    def validate(cls, *, width: int) -> None:
+        """Raise ``ValueError`` unless ``width`` is a positive integer."""
         if not isinstance(width, int) or width < 1:
-            self._MustUse__silence = True  # a rejected walker is not an unused one
             raise ValueError(f"width must be a positive integer, not {width!r}")
+
+    def __init__(self, *, width: int):
         self._width = width
         super().__init__({"load": In(1), "spikes": In(width), "advance": In(1),
                           "valid": Out(1), "index": Out(range(max(width, 2)))})

@@ -1,21 +1,36 @@
 """Precision-select, skip-aware reader of one layer's weight rows (a 7-cycle pipeline).
 
-Cycle 0 presents ``row``/``chunk``; the block-metadata memory is read.  Cycle 1 registers the
-metadata (a DP16KD's unregistered clock-to-out is most of a 100 MHz cycle).  Cycle 2 decides,
-from the metadata, the precision and ``tau``, which bit-plane memories to enable (registered)
-and which blocks count weight bits.  Cycle 3 reads the enabled planes; cycle 4 registers their
-outputs.  Cycle 5 keeps the magnitude bits of the precision and compares them with
-``tau`` in every lane.  Cycle 6 composes the effective weight of every lane (0 unless the
-synapse is *active*) and its synapse class.  Cycle 7 presents the weights; the per-chunk class
-counts (pipelined popcounts) and counted bits follow on their own outputs, zero when no chunk
-is counted, so that a consumer adds them unconditionally.  ``register_request`` adds a request
-register in front (latency 8).
+The pipeline registers are named after what they hold:
+
+========================  =====  ==========================================================
+stage                     cycle  holds
+========================  =====  ==========================================================
+``request``               0      the request (``row``/``chunk``); the block-metadata
+                                 memory is read
+``lookup``                1      the request while the metadata arrives (a DP16KD's
+                                 unregistered clock-to-out is most of a 100 MHz cycle)
+``metadata``              2      the registered metadata; it decides, with the precision and
+                                 ``tau``, which bit-plane memories to enable and which blocks
+                                 count weight bits
+``plane_request``         3      the registered plane enables: the enabled planes are read
+``plane_read``            4      the request while the plane bits arrive
+``plane_bits``            5      the registered plane bits; the magnitude bits of the
+                                 precision are kept and compared with ``tau`` in every lane
+``magnitudes``            6      kept magnitudes, compares and signs; the effective weight
+                                 of every lane (0 unless the synapse is *active*) and its
+                                 synapse class are composed
+``synapses``              7      effective weights and classes: the outputs
+========================  =====  ==========================================================
+
+The per-chunk class counts (pipelined popcounts) and counted bits follow on their own
+outputs, zero when no chunk is counted, so that a consumer adds them unconditionally.
+``register_request`` registers the request first (latency 8).
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -23,6 +38,7 @@ from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
 from golden.geometry import LayerGeometry
 from golden.timing import READER_LATENCY
 from hdl.logic import any_of, registered_popcount, tree_sum
+from hdl.validated import ValidatedComponent
 from hdl.weight_planes import SIGN_PLANE, check_weights, metadata_image, plane_images
 
 PRECISION_WIDTH = 4
@@ -34,6 +50,21 @@ LATENCY = READER_LATENCY
 pipeline below is built to :data:`golden.timing.READER_LATENCY`."""
 COUNT_DELAY = 2
 """Cycles from a chunk's ``out_valid`` to its class counts (the popcount pipeline)."""
+SYNAPSE_CLASSES = ("active", "zero", "below", "gated")
+"""The synapse classes of DESIGN.md section 2, as fields of :func:`synapse_counts`."""
+
+
+def synapse_counts(lanes: int, max_bits: int) -> data.StructLayout:
+    """The reader's per-chunk counts: synapses of each class, and weight bits read."""
+    return data.StructLayout({**{name: range(lanes + 1) for name in SYNAPSE_CLASSES},
+                              "bits_read": range(max_bits + 1)})
+
+
+def _chunk_lookup(m: Module, name: str, per_chunk, shape, chunk) -> Signal:
+    """A signal holding ``per_chunk[chunk]`` (ints or values, one per chunk)."""
+    value = Signal(shape, name=name)
+    m.d.comb += value.eq(Array(per_chunk)[chunk])
+    return value
 
 
 def magnitude_mask(bits: int) -> int:
@@ -42,7 +73,7 @@ def magnitude_mask(bits: int) -> int:
     return (WEIGHT_MAX << (WEIGHT_BITS - bits)) & WEIGHT_MAX
 
 
-class SynapseRowReader(wiring.Component):
+class SynapseRowReader(ValidatedComponent):
     """Reads lane chunk ``chunk`` of weight row ``row`` at run-time precision ``bits``.
 
     Parameters
@@ -70,16 +101,20 @@ class SynapseRowReader(wiring.Component):
         read-modify-write of the consumer's memory).
     weight : Out(ArrayLayout(signed(8), lanes))
         ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes.
-    n_active, n_zero, n_below, n_gated : Out
-        Synapses of each class of a chunk, :data:`COUNT_DELAY` cycles after its
-        ``out_valid``; 0 when no chunk is counted.
-    bits_read : Out
-        Weight-memory bits a chunk adds to ``weight_bits_read`` (DESIGN.md section 2), with
-        its ``out_valid``; 0 otherwise.
+    counts : Out(synapse_counts(lanes, ...))
+        ``active``, ``zero``, ``below``, ``gated``: synapses of each class of a chunk,
+        :data:`COUNT_DELAY` cycles after its ``out_valid``; 0 when no chunk is counted.
+        ``bits_read``: weight-memory bits a chunk adds to ``weight_bits_read`` (DESIGN.md
+        section 2), with its ``out_valid``; 0 otherwise.
     busy : Out(1)
         A request has yet to reach ``out_valid`` (so when ``busy`` is low, every request's
         weights are out by the end of this cycle).
     """
+
+    @classmethod
+    def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False):
+        """Raise ``ValueError`` for weights that do not fit ``geometry``."""
+        check_weights("weights", weights, geometry.rows, geometry.fan_out)
 
     def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False):
         self._geometry = geometry
@@ -98,11 +133,7 @@ class SynapseRowReader(wiring.Component):
             "out_chunk": Out(range(geometry.chunks)),
             "next_chunk": Out(range(geometry.chunks)),
             "weight": Out(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
-            "n_active": Out(range(lanes + 1)),
-            "n_zero": Out(range(lanes + 1)),
-            "n_below": Out(range(lanes + 1)),
-            "n_gated": Out(range(lanes + 1)),
-            "bits_read": Out(range(max_bits + 1)),
+            "counts": Out(synapse_counts(lanes, max_bits)),
             "busy": Out(1),
         })
 
@@ -122,194 +153,202 @@ class SynapseRowReader(wiring.Component):
             m.submodules[f"plane{p}"] = plane
         m.submodules.metadata = metadata
 
-        # Optional request register (cuts the requester's logic from the address path).
-        if self._register_request:
-            r_valid, r_row, r_chunk = Signal(), Signal.like(self.row), Signal.like(self.chunk)
-            r_bits, r_tau = Signal.like(self.bits), Signal.like(self.tau)
-            m.d.sync += [r_valid.eq(self.valid), r_row.eq(self.row), r_chunk.eq(self.chunk),
-                         r_bits.eq(self.bits), r_tau.eq(self.tau)]
-            in_flight = [r_valid]
-        else:
-            r_valid, r_row, r_chunk = self.valid, self.row, self.chunk
-            r_bits, r_tau = self.bits, self.tau
-            in_flight = []
+        # The request, registered on request (cuts the requester's logic from the address
+        # path).
+        request = Signal(data.StructLayout({
+            "valid": 1, "row": range(g.rows), "chunk": range(g.chunks),
+            "bits": PRECISION_WIDTH, "tau": TAU_WIDTH}), name="request")
+        domain = m.d.sync if self._register_request else m.d.comb
+        domain += [request.valid.eq(self.valid), request.row.eq(self.row),
+                   request.chunk.eq(self.chunk), request.bits.eq(self.bits),
+                   request.tau.eq(self.tau)]
 
-        # Cycle 0: request -> metadata read.
+        lookup, metadata_stage = self._read_metadata(m, metadata, request)
+        plane_request = self._enable_planes(m, metadata_stage, len(planes))
+        plane_read, plane_bits = self._read_planes(m, planes, plane_request)
+        magnitudes = self._keep_magnitudes(m, plane_bits)
+        synapses = self._classify(m, magnitudes)
+
+        # The weights out; the class counts follow (pipelined popcounts, zero when idle).
+        in_flight = [request.valid] if self._register_request else []
+        m.d.comb += [
+            self.out_valid.eq(synapses.valid),
+            self.out_chunk.eq(synapses.chunk),
+            self.next_chunk.eq(magnitudes.chunk),
+            self.weight.eq(synapses.weight),
+            *[self.counts[name].eq(registered_popcount(m, synapses[name], f"n_{name}"))
+              for name in SYNAPSE_CLASSES],
+            self.counts.bits_read.eq(synapses.bits_read),
+            self.busy.eq(any_of([*in_flight, lookup.valid, metadata_stage.valid,
+                                 plane_request.valid, plane_read.valid, plane_bits.valid,
+                                 magnitudes.valid])),
+        ]
+        return m
+
+    def _read_metadata(self, m: Module, metadata: Memory, request):
+        """``lookup`` (the metadata is read) and ``metadata`` (it is registered)."""
+        g = self._geometry
         address = Signal(range(g.words))
-        m.d.comb += address.eq(r_row * g.chunks + r_chunk)
-        meta_port = metadata.read_port()
-        m.d.comb += [meta_port.addr.eq(address), meta_port.en.eq(r_valid)]
-        s1_valid, s1_address = Signal(), Signal(range(g.words))
-        s1_chunk, s1_bits = Signal(range(g.chunks)), Signal(PRECISION_WIDTH)
-        s1_tau = Signal(TAU_WIDTH)
-        m.d.sync += [s1_valid.eq(r_valid), s1_address.eq(address), s1_chunk.eq(r_chunk),
-                     s1_bits.eq(r_bits), s1_tau.eq(r_tau)]
+        m.d.comb += address.eq(request.row * g.chunks + request.chunk)
+        port = metadata.read_port()
+        m.d.comb += [port.addr.eq(address), port.en.eq(request.valid)]
+        fields = {"valid": 1, "address": range(g.words), "chunk": range(g.chunks),
+                  "bits": PRECISION_WIDTH, "tau": TAU_WIDTH}
+        lookup = Signal(data.StructLayout(fields), name="lookup")
+        m.d.sync += [lookup.valid.eq(request.valid), lookup.address.eq(address),
+                     lookup.chunk.eq(request.chunk), lookup.bits.eq(request.bits),
+                     lookup.tau.eq(request.tau)]
+        registered = Signal(data.StructLayout({**fields, "meta": len(port.data)}),
+                            name="metadata")
+        m.d.sync += [*[registered[name].eq(lookup[name]) for name in fields],
+                     registered.meta.eq(port.data)]
+        return lookup, registered
 
-        # Cycle 1: the block RAM's output is registered (its clock-to-out is most of a cycle).
-        s2_valid, s2_address = Signal(), Signal.like(s1_address)
-        s2_chunk, s2_bits, s2_tau = Signal.like(s1_chunk), Signal.like(s1_bits), Signal.like(s1_tau)
-        s2_meta = Signal.like(meta_port.data)
-        m.d.sync += [s2_valid.eq(s1_valid), s2_address.eq(s1_address), s2_chunk.eq(s1_chunk),
-                     s2_bits.eq(s1_bits), s2_tau.eq(s1_tau), s2_meta.eq(meta_port.data)]
+    def _slot_tables(self):
+        g = self._geometry
+        return [g.chunk_slots(c) for c in range(g.chunks)]
 
-        # Cycle 2: metadata -> plane enables and counted bits.
+    def _enable_planes(self, m: Module, stage, n_planes: int):
+        """``plane_request``: from the metadata, the precision and ``tau``, the plane enables
+        (registered: the memories are spread over the die, the enable nets are long)."""
+        g = self._geometry
         keep = Signal(MAGNITUDE_BITS)
         m.d.comb += keep.eq(Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
-                                  for b in range(2**PRECISION_WIDTH))[s2_bits])
-        tau_or_one = Mux(s2_tau == 0, 1, s2_tau)
+                                  for b in range(2**PRECISION_WIDTH))[stage.bits])
+        tau_or_one = Mux(stage.tau == 0, 1, stage.tau)
         # Which blocks have a neuron on, registered (the OR over a block's mask bits and the
         # chunk select were a critical path). The mask changes only between images or at a
         # checkpoint decision, cycles before the next request reaches this stage.
-        block_on_q = Signal(g.n_blocks)
-        m.d.sync += block_on_q.eq(Cat(*[any_of([self.post_mask[j] for j in g.block_range(k)])
-                                        for k in range(g.n_blocks)]))
-        block_on = [block_on_q[k] for k in range(g.n_blocks)]
-        slot_tables = [g.chunk_slots(c) for c in range(g.chunks)]
-
-        def chunk_lookup(name, per_chunk, shape, chunk):
-            """A signal holding ``per_chunk[chunk]`` (ints or values, one per chunk)."""
-            value = Signal(shape, name=name)
-            m.d.comb += value.eq(Array(per_chunk)[chunk])
-            return value
-
-        nonzero_slots, passing_slots, slot_widths = [], [], []
+        block_on = Signal(g.n_blocks)
+        m.d.sync += block_on.eq(Cat(*[any_of([self.post_mask[j] for j in g.block_range(k)])
+                                      for k in range(g.n_blocks)]))
+        slot_tables = self._slot_tables()
+        nonzero_slots, passing_slots = [], []
         for s in range(g.slots):
             entries = [table[s] if s < len(table) else None for table in slot_tables]
-            on = chunk_lookup(f"slot{s}_on",
-                              [block_on[e.block] if e else 0 for e in entries], 1, s2_chunk)
-            slot_widths.append([e.width if e and e.counted else 0 for e in entries])
-            maximum = s2_meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
+            on = _chunk_lookup(m, f"slot{s}_on",
+                               [block_on[e.block] if e else 0 for e in entries], 1, stage.chunk)
+            maximum = stage.meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
             nonzero_slots.append(on & (maximum != 0))
             passing_slots.append(on & (maximum != 0) & (maximum >= tau_or_one))
         read_magnitude = Signal()
         read_sign = Signal()
-        m.d.comb += [read_magnitude.eq(s2_valid & any_of(nonzero_slots)),
-                     read_sign.eq(s2_valid & any_of(passing_slots))]
-        plane_enables = [read_sign if p == SIGN_PLANE else read_magnitude & (p < s2_bits)
-                         for p in range(len(planes))]
+        m.d.comb += [read_magnitude.eq(stage.valid & any_of(nonzero_slots)),
+                     read_sign.eq(stage.valid & any_of(passing_slots))]
+        plane_enables = [read_sign if p == SIGN_PLANE else read_magnitude & (p < stage.bits)
+                         for p in range(n_planes)]
 
         padded_mask = Cat(self.post_mask, Const(0, g.chunks * g.lanes - g.fan_out))
-        s3_valid, s3_chunk = Signal(), Signal(range(g.chunks))
-        s3_keep, s3_tau = Signal(MAGNITUDE_BITS), Signal(TAU_WIDTH)
-        s3_bits = Signal(PRECISION_WIDTH)
-        s3_lane_on, s3_lane_real = Signal(g.lanes), Signal(g.lanes)
-        s3_passing = Signal(g.slots)
-        s3_address, s3_enables = Signal.like(s2_address), Signal(len(planes))
+        registered = Signal(data.StructLayout({
+            "valid": 1, "chunk": range(g.chunks), "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
+            "bits": PRECISION_WIDTH, "lane_on": g.lanes, "lane_real": g.lanes,
+            "passing": g.slots, "address": range(g.words), "enables": n_planes}),
+            name="plane_request")
         m.d.sync += [
-            s3_valid.eq(s2_valid), s3_chunk.eq(s2_chunk), s3_tau.eq(s2_tau),
-            s3_bits.eq(s2_bits), s3_keep.eq(Mux(read_magnitude, keep, 0)),
-            s3_lane_on.eq(padded_mask.word_select(s2_chunk, g.lanes)),
-            s3_lane_real.eq(chunk_lookup("lane_real",
-                                         [g.lane_valid(c) for c in range(g.chunks)],
-                                         g.lanes, s2_chunk)),
-            s3_passing.eq(Mux(s2_valid, Cat(*passing_slots), 0)),
-            s3_address.eq(s2_address), s3_enables.eq(Cat(*plane_enables)),
+            registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
+            registered.tau.eq(stage.tau), registered.bits.eq(stage.bits),
+            registered.keep.eq(Mux(read_magnitude, keep, 0)),
+            registered.lane_on.eq(padded_mask.word_select(stage.chunk, g.lanes)),
+            registered.lane_real.eq(_chunk_lookup(
+                m, "lane_real", [g.lane_valid(c) for c in range(g.chunks)], g.lanes,
+                stage.chunk)),
+            registered.passing.eq(Mux(stage.valid, Cat(*passing_slots), 0)),
+            registered.address.eq(stage.address), registered.enables.eq(Cat(*plane_enables)),
         ]
+        return registered
 
-        # Cycle 3: the plane reads, enabled by registered enables (the memories are spread
-        # over the die: the enable nets are long).
-        plane_ports = []
+    def _read_planes(self, m: Module, planes: list[Memory], stage):
+        """``plane_read`` (the enabled planes are read) and ``plane_bits`` (their outputs
+        registered, with the counted bits' block count and width)."""
+        g = self._geometry
+        ports = []
         for p, plane in enumerate(planes):
             port = plane.read_port()
-            m.d.comb += [port.addr.eq(s3_address), port.en.eq(s3_enables[p])]
-            plane_ports.append(port)
-        s3d_valid, s3d_chunk = Signal(), Signal.like(s3_chunk)
-        s3d_keep, s3d_tau, s3d_bits = (Signal.like(s3_keep), Signal.like(s3_tau),
-                                       Signal.like(s3_bits))
-        s3d_lane_on, s3d_lane_real = Signal.like(s3_lane_on), Signal.like(s3_lane_real)
-        s3d_passing = Signal.like(s3_passing)
-        m.d.sync += [
-            s3d_valid.eq(s3_valid), s3d_chunk.eq(s3_chunk), s3d_keep.eq(s3_keep),
-            s3d_tau.eq(s3_tau), s3d_bits.eq(s3_bits), s3d_lane_on.eq(s3_lane_on),
-            s3d_lane_real.eq(s3_lane_real), s3d_passing.eq(s3_passing),
-        ]
+            m.d.comb += [port.addr.eq(stage.address), port.en.eq(stage.enables[p])]
+            ports.append(port)
+        carried = ("valid", "chunk", "keep", "tau", "bits", "lane_on", "lane_real")
+        layout = stage.shape()
+        read = Signal(data.StructLayout({name: layout[name].shape
+                                         for name in (*carried, "passing")}),
+                      name="plane_read")
+        m.d.sync += [read[name].eq(stage[name]) for name in (*carried, "passing")]
 
-        # Cycle 4: the plane memories' outputs are registered; the counted bits are summed.
-        s4_valid, s4_chunk = Signal(), Signal.like(s3d_chunk)
-        s4_keep, s4_tau = Signal.like(s3d_keep), Signal.like(s3d_tau)
-        s4_bits = Signal.like(s3d_bits)
-        s4_lane_on, s4_lane_real = Signal.like(s3d_lane_on), Signal.like(s3d_lane_real)
-        s4_planes = [Signal(g.lanes, name=f"s4_plane{p}") for p in range(len(planes))]
-        counted_width = [Mux(s3d_passing[s],
-                             chunk_lookup(f"slot{s}_counted_width", slot_widths[s],
-                                          range(g.block_size + 1), s3d_chunk), 0)
-                         for s in range(g.slots)]
-        counted_blocks = chunk_lookup(
-            "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
-            range(g.slots + 1), s3d_chunk)
-        s4_width = Signal(range(g.slots * g.block_size + 1))
-        s4_blocks = Signal.like(counted_blocks)
+        slot_tables = self._slot_tables()
+        counted_width = []
+        for s in range(g.slots):
+            widths = [table[s].width if s < len(table) and table[s].counted else 0
+                      for table in slot_tables]
+            counted_width.append(Mux(read.passing[s], _chunk_lookup(
+                m, f"slot{s}_counted_width", widths, range(g.block_size + 1), read.chunk), 0))
+        counted_blocks = _chunk_lookup(
+            m, "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
+            range(g.slots + 1), read.chunk)
+        registered = Signal(data.StructLayout({
+            **{name: layout[name].shape for name in carried},
+            "planes": data.ArrayLayout(g.lanes, len(planes)),
+            "width": range(g.slots * g.block_size + 1), "blocks": range(g.slots + 1)}),
+            name="plane_bits")
         m.d.sync += [
-            s4_valid.eq(s3d_valid), s4_chunk.eq(s3d_chunk), s4_keep.eq(s3d_keep),
-            s4_tau.eq(s3d_tau), s4_bits.eq(s3d_bits), s4_lane_on.eq(s3d_lane_on),
-            s4_lane_real.eq(s3d_lane_real),
-            *[s4_planes[p].eq(port.data) for p, port in enumerate(plane_ports)],
-            s4_width.eq(tree_sum(counted_width)),
-            s4_blocks.eq(Mux(s3d_valid, counted_blocks, 0)),
+            *[registered[name].eq(read[name]) for name in carried],
+            *[registered.planes[p].eq(port.data) for p, port in enumerate(ports)],
+            registered.width.eq(tree_sum(counted_width)),
+            registered.blocks.eq(Mux(read.valid, counted_blocks, 0)),
         ]
+        return read, registered
 
-        # Cycle 5: every lane's kept magnitude and its compare with tau (registered: the
-        # keep and tau registers fan out to every lane, a critical path when followed by the
-        # classification in the same cycle).
-        s5a_valid, s5a_chunk = Signal(), Signal.like(s4_chunk)
-        s5a_lane_on, s5a_lane_real = Signal.like(s4_lane_on), Signal.like(s4_lane_real)
-        # Counted bits = 7 x counted blocks + precision x counted width: the product as
-        # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
-        # registered here, the sum in the next cycle.
-        s5a_block_bits = Signal(range(MAGNITUDE_BITS * g.slots + 1))
-        s5a_plane_bits = Signal.like(self.bits_read)
-        s5a_magnitude = Signal(data.ArrayLayout(MAGNITUDE_BITS, g.lanes))
-        s5a_at_least_tau, s5a_negative = Signal(g.lanes), Signal(g.lanes)
+    def _keep_magnitudes(self, m: Module, stage):
+        """``magnitudes``: every lane's kept magnitude and its compare with ``tau``
+        (registered: the keep and tau registers fan out to every lane, a critical path when
+        followed by the classification in the same cycle), and the counted bits."""
+        g = self._geometry
+        registered = Signal(data.StructLayout({
+            "valid": 1, "chunk": range(g.chunks), "lane_on": g.lanes, "lane_real": g.lanes,
+            "block_bits": range(MAGNITUDE_BITS * g.slots + 1),
+            "plane_bits": len(self.counts.bits_read),
+            "magnitude": data.ArrayLayout(MAGNITUDE_BITS, g.lanes),
+            "at_least_tau": g.lanes, "negative": g.lanes}), name="magnitudes")
         for lane in range(g.lanes):
             magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
             m.d.comb += magnitude.eq(
-                Cat(*[s4_planes[WEIGHT_BITS - 1 - k][lane]
-                      for k in range(MAGNITUDE_BITS)]) & s4_keep)
-            m.d.sync += [s5a_magnitude[lane].eq(magnitude),
-                         s5a_at_least_tau[lane].eq(magnitude >= s4_tau),
-                         s5a_negative[lane].eq(s4_planes[SIGN_PLANE][lane])]
+                Cat(*[stage.planes[WEIGHT_BITS - 1 - k][lane]
+                      for k in range(MAGNITUDE_BITS)]) & stage.keep)
+            m.d.sync += [registered.magnitude[lane].eq(magnitude),
+                         registered.at_least_tau[lane].eq(magnitude >= stage.tau),
+                         registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
+        # Counted bits = 7 x counted blocks + precision x counted width: the product as
+        # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
+        # registered here, the sum in the next cycle.
         m.d.sync += [
-            s5a_valid.eq(s4_valid), s5a_chunk.eq(s4_chunk), s5a_lane_on.eq(s4_lane_on),
-            s5a_lane_real.eq(s4_lane_real),
-            s5a_block_bits.eq(MAGNITUDE_BITS * s4_blocks),
-            s5a_plane_bits.eq(tree_sum([Mux(s4_bits[k], s4_width << k, 0)
-                                        for k in range(PRECISION_WIDTH)])),
+            registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
+            registered.lane_on.eq(stage.lane_on), registered.lane_real.eq(stage.lane_real),
+            registered.block_bits.eq(MAGNITUDE_BITS * stage.blocks),
+            registered.plane_bits.eq(tree_sum([Mux(stage.bits[k], stage.width << k, 0)
+                                               for k in range(PRECISION_WIDTH)])),
         ]
+        return registered
 
-        # Cycle 6: effective weights and synapse classes (registered).
-        s5_valid, s5_chunk = Signal(), Signal.like(s5a_chunk)
-        s5_bits_read = Signal.like(self.bits_read)
-        classes = {name: Signal(g.lanes, name=f"s5_{name}")
-                   for name in ("active", "zero", "below", "gated")}
-        s5_weight = Signal.like(self.weight)
+    def _classify(self, m: Module, stage):
+        """``synapses``: the effective weights and synapse classes (registered)."""
+        g = self._geometry
+        registered = Signal(data.StructLayout({
+            "valid": 1, "chunk": range(g.chunks), "bits_read": len(self.counts.bits_read),
+            **{name: g.lanes for name in SYNAPSE_CLASSES},
+            "weight": data.ArrayLayout(signed(WEIGHT_BITS), g.lanes)}), name="synapses")
         for lane in range(g.lanes):
-            magnitude = s5a_magnitude[lane]
-            on = s5a_lane_on[lane] & s5a_valid
+            magnitude = stage.magnitude[lane]
+            on = stage.lane_on[lane] & stage.valid
             nonzero = magnitude != 0
-            is_active = on & nonzero & s5a_at_least_tau[lane]
+            at_least_tau = stage.at_least_tau[lane]
+            is_active = on & nonzero & at_least_tau
             m.d.sync += [
-                classes["active"][lane].eq(is_active),
-                classes["zero"][lane].eq(on & ~nonzero),
-                classes["below"][lane].eq(on & nonzero & ~s5a_at_least_tau[lane]),
-                classes["gated"][lane].eq(s5a_valid & s5a_lane_real[lane] & ~s5a_lane_on[lane]),
+                registered.active[lane].eq(is_active),
+                registered.zero[lane].eq(on & ~nonzero),
+                registered.below[lane].eq(on & nonzero & ~at_least_tau),
+                registered.gated[lane].eq(stage.valid & stage.lane_real[lane]
+                                          & ~stage.lane_on[lane]),
+                registered.weight[lane].eq(
+                    Mux(is_active, Mux(stage.negative[lane], -magnitude, magnitude), 0)),
             ]
-            m.d.sync += s5_weight[lane].eq(
-                Mux(is_active, Mux(s5a_negative[lane], -magnitude, magnitude), 0))
-        m.d.sync += [s5_valid.eq(s5a_valid), s5_chunk.eq(s5a_chunk),
-                     s5_bits_read.eq(s5a_block_bits + s5a_plane_bits)]
-
-        # Cycle 7: weights out; the class counts follow (pipelined popcounts, zero when idle).
-        m.d.comb += [
-            self.out_valid.eq(s5_valid),
-            self.out_chunk.eq(s5_chunk),
-            self.next_chunk.eq(s5a_chunk),
-            self.weight.eq(s5_weight),
-            self.n_active.eq(registered_popcount(m, classes["active"], "n_active")),
-            self.n_zero.eq(registered_popcount(m, classes["zero"], "n_zero")),
-            self.n_below.eq(registered_popcount(m, classes["below"], "n_below")),
-            self.n_gated.eq(registered_popcount(m, classes["gated"], "n_gated")),
-            self.bits_read.eq(s5_bits_read),
-            self.busy.eq(any_of([*in_flight, s1_valid, s2_valid, s3_valid, s3d_valid,
-                                 s4_valid, s5a_valid])),
-        ]
-        return m
+        m.d.sync += [registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
+                     registered.bits_read.eq(stage.block_bits + stage.plane_bits)]
+        return registered

@@ -37,7 +37,7 @@ def _memory_read_ports(text: str) -> list[tuple[str, int]]:
     ports = re.findall(r'cell \$memrd_v2 \S+\n((?:\s+parameter .*\n)*)', text)
     out = []
     for params in ports:
-        name = re.search(r'MEMID "\\\\(\w+)"', params).group(1)
+        name = re.search(r'MEMID "\\\\([\w$]+)"', params).group(1).split("$")[0]
         out.append((name, int(re.search(r"WIDTH (\d+)", params).group(1))))
     return out
 

@@ -1,0 +1,128 @@
+"""The hidden neurons: membranes (clear, integrate, fire pass) and which neurons are on."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.config import WEIGHT_BITS, SNNConfig
+from golden.geometry import LayerGeometry
+
+
+def leak(value, shift: int):
+    """``v -= v >> k`` (arithmetic shift); ``k = 0`` is no leak."""
+    return value - (value >> shift) if shift else value
+
+
+class HiddenNeurons(wiring.Component):
+    """The hidden membranes, one memory word of ``lanes`` membranes per chunk.
+
+    A clear pass (from ``clear``, one chunk per cycle) zeroes them; every chunk the hidden
+    reader delivers is added in; the fire pass (``fire_valid``/``fire_chunk``, one chunk per
+    cycle) fires, resets and leaks them and collects the spikes.  The data paths sit outside
+    the sequencer's state decode, which reaches no membrane write multiplexer.
+
+    Parameters
+    ----------
+    config : SNNConfig
+        N, theta, leak and the membrane width of the hidden layer.
+    geometry : LayerGeometry
+        Chunks and lanes of the hidden layer.
+
+    Attributes
+    ----------
+    clear : In(1)
+        An image starts: clear the membranes, turn every neuron on, forget who fired.
+    mask : In(N)
+        The hidden neuron mask register.
+    gate : In(1)
+        Turn off the neurons that have not fired this image (a controller decision).
+    neuron_on : Out(N)
+        Neurons that are on: masked on and not gated.
+    read_chunk : In(range(chunks))
+        Membrane read address (the result is there the next cycle).
+    weight_valid, weight_chunk, weight : In
+        A chunk of the hidden reader's weights, added into its membranes.
+    fire_valid, fire_chunk : In
+        The fire pass: fire, reset and leak chunk ``fire_chunk`` (read the cycle before).
+    spikes : Out(chunks * lanes)
+        This step's hidden spikes, shifted in chunk by chunk by the fire pass.
+    fired_ever : Out(chunks * lanes)
+        Neurons that have fired this image (rotated through the fire pass).
+    fired, updated : Out(lanes)
+        Neurons of the chunk the fire pass wrote in the previous cycle that fired / were on
+        (0 in other cycles).
+    """
+
+    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry):
+        self._config = config
+        self._geometry = geometry
+        n, chunks, lanes = config.n_hidden, geometry.chunks, geometry.lanes
+        super().__init__({
+            "clear": In(1), "mask": In(n), "gate": In(1), "neuron_on": Out(n),
+            "read_chunk": In(range(chunks)),
+            "weight_valid": In(1), "weight_chunk": In(range(chunks)),
+            "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
+            "fire_valid": In(1), "fire_chunk": In(range(chunks)),
+            "spikes": Out(chunks * lanes), "fired_ever": Out(chunks * lanes),
+            "fired": Out(lanes), "updated": Out(lanes),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, n = self._config, self._config.n_hidden
+        chunks, lanes = self._geometry.chunks, self._geometry.lanes
+        membranes = Memory(shape=data.ArrayLayout(signed(cfg.hidden_membrane_width), lanes),
+                           depth=chunks, init=[])
+        m.submodules.membranes = membranes
+        write = membranes.write_port()
+        read = membranes.read_port(transparent_for=(write,))
+        m.d.comb += read.addr.eq(self.read_chunk)
+
+        # Dynamic mode (docs/controller.md): `alive` clears the neurons a checkpoint gates.
+        alive = Signal(n, init=(1 << n) - 1)
+        m.d.comb += self.neuron_on.eq(self.mask & alive)
+        with m.If(self.gate):
+            m.d.sync += alive.eq(alive & self.fired_ever[:n])
+        lane_on_table = Array(
+            Cat(self.neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
+            for c in range(chunks))
+
+        # The clear pass (registered flags: a state decode reached every membrane bit's reset).
+        clearing, clear_chunk = Signal(), Signal(range(chunks))
+        with m.If(clearing):
+            m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
+            m.d.sync += clear_chunk.eq(clear_chunk + 1)
+            with m.If(clear_chunk == chunks - 1):
+                m.d.sync += clearing.eq(0)
+
+        with m.If(self.weight_valid):
+            m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
+            for lane in range(lanes):
+                m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+
+        # The fire pass.
+        m.d.sync += [self.fired.eq(0), self.updated.eq(0)]
+        lane_on, fired = Signal(lanes), Signal(lanes)
+        m.d.comb += lane_on.eq(lane_on_table[self.fire_chunk])
+        for lane in range(lanes):
+            m.d.comb += fired[lane].eq(lane_on[lane] & (read.data[lane] > cfg.theta_hidden))
+        with m.If(self.fire_valid):
+            m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
+            for lane in range(lanes):
+                v = read.data[lane]
+                # Both candidates are leaked in parallel; `fired` only selects.
+                m.d.comb += write.data[lane].eq(
+                    Mux(fired[lane], leak(v - cfg.theta_hidden, cfg.leak_hidden),
+                        Mux(lane_on[lane], leak(v, cfg.leak_hidden), v)))
+            m.d.sync += [
+                self.spikes.eq(Cat(self.spikes[lanes:], fired)),
+                self.fired_ever.eq(Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)),
+                self.fired.eq(fired), self.updated.eq(lane_on)]
+
+        with m.If(self.clear):
+            m.d.sync += [clearing.eq(1), clear_chunk.eq(0), alive.eq((1 << n) - 1),
+                         self.fired_ever.eq(0)]
+        return m

@@ -1,0 +1,111 @@
+"""The output layer: 10 membranes and spike counts, one step per ``start``."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.config import N_OUTPUTS, WEIGHT_BITS, SNNConfig
+from hdl.hidden_neurons import leak
+from hdl.spike_walker import SpikeWalker
+
+
+class OutputLayer(wiring.Component):
+    """Runs one output step: LEAK, then every hidden spike adds its output row (INTEGRATE),
+    DRAIN (the reader empties), COMPARE (registered threshold compares), FIRE.
+
+    It runs step ``t`` while the hidden layer integrates step ``t + 1``.
+
+    Parameters
+    ----------
+    config : SNNConfig
+        theta, leak and membrane width of the output layer, t_max (count width).
+    spike_width : int
+        Bits of the hidden spike vector (chunks x lanes: padding lanes never spike).
+
+    Attributes
+    ----------
+    clear : In(1)
+        An image starts: membranes and counts return to 0.
+    start : In(1)
+        Run a step on ``spikes`` (only when ``idle``).
+    spikes : In(spike_width)
+        The hidden spikes of the step, taken in LEAK.
+    idle : Out(1)
+        No step is running.
+    row, row_valid : Out
+        Read requests to the output reader (one hidden spike per cycle).
+    weight_valid, weight : In
+        The reader's weights for one hidden spike, added into the membranes.
+    reader_busy : In(1)
+        The reader has requests in flight.
+    fire : Out(1)
+        The FIRE cycle of a step.
+    fired : Out(10)
+        Output neurons that fired, the cycle after ``fire`` (0 otherwise).
+    counts, membranes : Out(ArrayLayout)
+        Output spike counts and membrane potentials.
+    """
+
+    def __init__(self, *, config: SNNConfig, spike_width: int):
+        self._config = config
+        self._spike_width = spike_width
+        super().__init__({
+            "clear": In(1), "start": In(1), "spikes": In(spike_width), "idle": Out(1),
+            "row": Out(range(config.n_hidden)), "row_valid": Out(1),
+            "weight_valid": In(1),
+            "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), N_OUTPUTS)),
+            "reader_busy": In(1),
+            "fire": Out(1), "fired": Out(N_OUTPUTS),
+            "counts": Out(data.ArrayLayout(range(config.t_max + 1), N_OUTPUTS)),
+            "membranes": Out(data.ArrayLayout(signed(config.out_membrane_width), N_OUTPUTS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        membranes = [self.membranes[k] for k in range(N_OUTPUTS)]
+        counts = [self.counts[k] for k in range(N_OUTPUTS)]
+        m.submodules.spike_walker = walker = SpikeWalker(width=self._spike_width)
+        m.d.comb += walker.spikes.eq(self.spikes)
+
+        with m.If(self.weight_valid):
+            m.d.sync += [v.eq(v + self.weight[k]) for k, v in enumerate(membranes)]
+        with m.If(self.clear):
+            m.d.sync += [self.membranes.eq(0), self.counts.eq(0)]
+
+        fired = Signal(N_OUTPUTS)
+        m.d.sync += self.fired.eq(0)  # set in FIRE
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.idle.eq(1)
+                with m.If(self.start):
+                    m.next = "LEAK"
+            with m.State("LEAK"):
+                m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
+                m.d.comb += walker.load.eq(1)
+                m.next = "INTEGRATE"
+            with m.State("INTEGRATE"):
+                m.d.comb += [self.row.eq(walker.index), self.row_valid.eq(walker.valid),
+                             walker.advance.eq(1)]
+                with m.If(~walker.valid):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # Until the last row's weights have been added (the reader is idle): the
+                # cycle count stays a function of the hidden spike counts.
+                with m.If(~self.reader_busy):
+                    m.next = "COMPARE"
+            with m.State("COMPARE"):
+                # The threshold compares are registered: FIRE then only subtracts and counts
+                # (a compare feeding the count adders was the N=48 critical path).
+                m.d.sync += fired.eq(Cat(*[v > cfg.theta_out for v in membranes]))
+                m.next = "FIRE"
+            with m.State("FIRE"):
+                m.d.comb += self.fire.eq(1)
+                m.d.sync += self.fired.eq(fired)
+                for k, v in enumerate(membranes):
+                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
+                                 counts[k].eq(counts[k] + fired[k])]
+                m.next = "IDLE"
+        return m

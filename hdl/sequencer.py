@@ -1,0 +1,178 @@
+"""The core's sequencer: the per-image and per-step state machine (docs/hdl.md)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.config import N_INPUTS, SNNConfig
+from golden.geometry import LayerGeometry
+
+
+class Sequencer(wiring.Component):
+    """IDLE, SCAN, then per step INTEGRATE and FIRE (with CHECKPOINT and DECIDE in dynamic
+    mode), then FINISH and CLASSIFY.
+
+    SCAN builds the input list while the membranes clear; INTEGRATE issues every input spike's
+    weight row to the hidden reader, one chunk per cycle; FIRE sweeps the membranes chunk by
+    chunk through the fire pass, then hands the step's spikes to the output layer.
+
+    Parameters
+    ----------
+    config : SNNConfig
+        t_max (step counter width).
+    geometry : LayerGeometry
+        Chunks of the hidden layer.
+
+    Attributes
+    ----------
+    start : In(1)
+        Start an image (a strobe, only while idle).
+    begin : Out(1)
+        The image starts (``start`` taken).
+    busy, done, scanning : Out(1)
+        An image is running; the last image finished (cleared by the next start); the
+        image memory is being read.
+    timesteps : In(8)
+        T, sampled at ``start``.
+    dynamic : In(1)
+        Dynamic mode: a checkpoint every ``interval`` steps (0 acts as 1).
+    interval : In(8)
+    scan, walk, ready, step : Out
+        The event list's controls: build the list, walk it at ``step``, take an entry.
+    list_idle, list_valid, list_pixel : In
+        The event list's state and its current entry.
+    row, chunk, row_valid : Out
+        Weight-row requests to the hidden reader, one chunk per cycle.
+    reader_busy : In(1)
+    reader_next_chunk : In
+        The chunk the hidden reader delivers next (read from the membranes a cycle early).
+    read_chunk : Out
+        Membrane read address.
+    fire_valid, fire_chunk : Out
+        The fire pass (registered).
+    input_spike : Out(1)
+        An input spike was issued.
+    output_start : Out(1)
+        Run the output layer on this step's hidden spikes.
+    output_idle : In(1)
+    check : Out(1)
+        A checkpoint: the controller decides.
+    decided, leave, gate_decision : In(1)
+        The controller's decision: leave the image early, gate idle neurons.
+    gate : Out(1)
+        Gate the hidden neurons that have not fired.
+    classify : Out(1)
+        Start the classifier.
+    classified : In(1)
+        The classifier wrote the result.
+    """
+
+    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry):
+        self._chunks = chunks = geometry.chunks
+        super().__init__({
+            "start": In(1), "begin": Out(1),
+            "busy": Out(1), "done": Out(1), "scanning": Out(1),
+            "timesteps": In(8), "dynamic": In(1), "interval": In(8),
+            "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
+            "list_idle": In(1), "list_valid": In(1), "list_pixel": In(range(N_INPUTS)),
+            "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
+            "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
+            "read_chunk": Out(range(chunks)),
+            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)),
+            "input_spike": Out(1),
+            "output_start": Out(1), "output_idle": In(1),
+            "check": Out(1), "decided": In(1), "leave": In(1), "gate_decision": In(1),
+            "gate": Out(1),
+            "classify": Out(1), "classified": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        chunks = self._chunks
+        step, last_step = self.step, Signal(8)
+        interval, since_checkpoint = Signal(8), Signal(8)
+        m.d.comb += interval.eq(Mux(self.interval == 0, 1, self.interval))
+        sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
+        integrated = Signal()
+        m.d.sync += integrated.eq(0)  # set in INTEGRATE only
+        m.d.comb += self.busy.eq(1)
+
+        def advance_sweep():
+            m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
+            with m.If(sweep_chunk == chunks - 1):
+                m.d.sync += sweep_running.eq(0)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(self.start):
+                    m.d.comb += [self.scan.eq(1), self.begin.eq(1)]
+                    m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(self.timesteps - 1),
+                                 sweep_chunk.eq(0), sweep_running.eq(1), since_checkpoint.eq(0)]
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                m.d.comb += self.scanning.eq(1)
+                with m.If(sweep_running):
+                    advance_sweep()
+                with m.If(self.list_idle & ~sweep_running):
+                    m.d.comb += self.walk.eq(1)
+                    m.next = "INTEGRATE"
+            with m.State("INTEGRATE"):
+                accept = ~self.row_valid | (self.chunk == chunks - 1)
+                m.d.comb += [self.ready.eq(accept), self.read_chunk.eq(self.reader_next_chunk)]
+                with m.If(accept):
+                    m.d.sync += [self.row_valid.eq(self.list_valid), self.row.eq(self.list_pixel),
+                                 self.chunk.eq(0)]
+                    m.d.comb += self.input_spike.eq(self.list_valid)
+                with m.Else():
+                    m.d.sync += self.chunk.eq(self.chunk + 1)
+                # The end of the integration (walk over, reader and output layer idle) is
+                # registered: the reader's stage flags are spread over the die. It cannot
+                # revert within INTEGRATE, so the registered copy is exact, one cycle later.
+                m.d.sync += integrated.eq(self.list_idle & ~self.row_valid & ~self.reader_busy
+                                          & self.output_idle)
+                with m.If(integrated):
+                    m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]
+                    m.next = "FIRE"
+            with m.State("FIRE"):
+                m.d.comb += self.read_chunk.eq(sweep_chunk)
+                m.d.sync += [self.fire_valid.eq(sweep_running), self.fire_chunk.eq(sweep_chunk)]
+                with m.If(sweep_running):
+                    advance_sweep()
+                with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):
+                    # The output layer takes this step's hidden spikes while the hidden layer
+                    # integrates the next step (after a checkpoint: once the controller has
+                    # decided).
+                    m.d.comb += self.output_start.eq(1)
+                    m.d.sync += [step.eq(step + 1), since_checkpoint.eq(since_checkpoint + 1)]
+                    with m.If(step == last_step):
+                        m.next = "FINISH"
+                    with m.Elif(self.dynamic & (since_checkpoint + 1 >= interval)):
+                        m.d.sync += since_checkpoint.eq(0)
+                        m.next = "CHECKPOINT"
+                    with m.Else():
+                        m.d.comb += self.walk.eq(1)
+                        m.next = "INTEGRATE"
+            with m.State("CHECKPOINT"):
+                # The output layer finishes the step; then the controller walks the counts.
+                with m.If(self.output_idle):
+                    m.d.comb += self.check.eq(1)
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):
+                with m.If(self.decided):
+                    with m.If(self.leave):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.comb += [self.gate.eq(self.gate_decision), self.walk.eq(1)]
+                        m.next = "INTEGRATE"
+            with m.State("FINISH"):
+                with m.If(self.output_idle):
+                    m.d.comb += self.classify.eq(1)
+                    m.next = "CLASSIFY"
+            with m.State("CLASSIFY"):
+                with m.If(self.classified):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+        return m
