@@ -38,9 +38,6 @@ from golden import cli
 from golden.errors import UserError, run_cli
 from golden.modes import BITS_CHOICES
 
-CONNECT_TIMEOUT_S = 10
-"""How long to wait for the scheduler given by --scheduler before giving up (seconds)."""
-
 
 def _parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(
@@ -71,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
                         "(default: a LocalCluster on this machine)")
+    p.add_argument("--connect-timeout", type=cli.timeout_s, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the --scheduler to answer (default: 10)")
     p.add_argument("--workers", type=cli.count, metavar="K",
                    help="worker processes of the LocalCluster, one thread each (default: one "
                         "per core); not used with --scheduler")
@@ -87,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def plan_points(args) -> list[dict]:
-    """Every combination of the options, each with ``inputs`` and, when it cannot be built,
-    ``status`` "skipped" and the ``reason``."""
+    """Every combination of the options, each with ``inputs`` (as given), ``used`` (the lanes
+    and block size built: at most N) and, when it cannot be built, ``status`` "skipped" and
+    the ``reason``."""
     for board in args.board:
         board_device(board)
     if args.weights not in (None, "random"):
@@ -99,13 +99,12 @@ def plan_points(args) -> list[dict]:
     points = []
     for n, lanes, block, bits, seed, board in itertools.product(
             args.neurons, args.lanes, args.block_size, args.bits, args.seeds, args.board):
-        inputs = {"neurons": n, "lanes": min(lanes, n), "block_size": min(block, n),
+        inputs = {"neurons": n, "lanes": lanes, "block_size": block,
                   "bits": bits, "seed": seed, "board": board, "stage": args.stage,
                   "weights": args.weights, "freq": args.freq, "abc9": not args.no_abc9,
                   "images": args.images, "cycles": args.cycles}
-        point = {"name": point_name(inputs), "inputs": inputs}
-        if any(p["name"] == point["name"] for p in points):
-            continue  # min(L, N) and min(B, N) can make two combinations one point
+        point = {"name": point_name(inputs), "inputs": inputs,
+                 "used": {"lanes": min(lanes, n), "block_size": min(block, n)}}
         try:
             check_point(inputs)
         except UserError as err:
@@ -114,18 +113,25 @@ def plan_points(args) -> list[dict]:
     return points
 
 
-def connect(scheduler: str | None, workers: int | None):
+def connect(scheduler: str | None, workers: int | None, timeout_s: float = 10.0):
     """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a new LocalCluster
     of single-threaded worker processes listening on 127.0.0.1 only."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+            client = Client(scheduler, timeout=timeout_s)
         except (OSError, TimeoutError, ValueError) as err:
             reason = str(err).splitlines()[0] if str(err) else "no answer"
             raise UserError(f"cannot reach the Dask scheduler at {scheduler} "
                             f"({type(err).__name__}: {reason})") from None
+        try:
+            client.wait_for_workers(1, timeout=timeout_s)
+        except TimeoutError:
+            client.close()
+            raise UserError(f"the Dask scheduler at {scheduler} has no workers (none joined "
+                            f"within {timeout_s:g} s)") from None
+        return client
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                            processes=True, host="127.0.0.1", dashboard_address=None)
     return Client(cluster)
@@ -164,13 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage != "synth":
         find_tool("nextpnr-ecp5")
     points = plan_points(args)
-    _check_writable(args.out)
     started = time.monotonic()
-    client = connect(args.scheduler, args.workers)
+    client = connect(args.scheduler, args.workers, args.connect_timeout)
     try:
+        _check_writable(args.out)  # only now: a rejected run leaves no empty folder
         workers = len(client.nthreads())
         startup = time.monotonic() - started
         run_sweep(points, args.out, client, quiet=args.quiet)
+        workers = max(workers, len(client.nthreads()))  # workers may join a running cluster
     finally:
         cluster = client.cluster
         client.close()

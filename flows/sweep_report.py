@@ -34,6 +34,11 @@ def write_summary(out: Path, points: list[dict], *, timing: dict | None = None,
     return written + [out / "sweep.json"]
 
 
+def _settings(point: dict) -> dict:
+    """A point's inputs with the lanes and block size actually built."""
+    return {**point["inputs"], **point.get("used", {})}
+
+
 def _label(inputs: dict) -> str:
     return " | ".join(str(inputs[k]) for k in ("neurons", "lanes", "block_size", "bits", "seed",
                                                "board"))
@@ -60,7 +65,7 @@ def render_markdown(summary: dict) -> str:
     for point, result in zip(points, results, strict=True):
         status = point.get("status", "pending") + (" (reused)" if point.get("reused") else "")
         cells = [_fmt(result.get(k)) for k, _ in columns]
-        lines.append(f"| {_label(point['inputs'])} | {status} | " + " | ".join(cells)
+        lines.append(f"| {_label(_settings(point))} | {status} | " + " | ".join(cells)
                      + f" | {_fmt(point.get('seconds'))} |")
     problems = [p for p in points if p.get("status") in ("skipped", "failed")]
     if problems:
@@ -89,7 +94,7 @@ def _plots(out: Path, points: list[dict]) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [(p["inputs"], p["result"]) for p in points if p.get("status") == "done"]
+    done = [(_settings(p), p["result"]) for p in points if p.get("status") == "done"]
     written = []
 
     def save(fig, name):
