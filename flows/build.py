@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: build/flow)")
     p.add_argument("--seed", type=cli.seed, default=1,
                    help="nextpnr placement seed and random-weights seed (default: 1)")
+    p.add_argument("--seeds", type=cli.seed, nargs="+", metavar="S",
+                   help="place and route with each of these seeds (in parallel, one task per "
+                        "seed), keep the one with the highest Fmax and list all of them in the "
+                        "report; --seed still seeds random weights (default: --seed only)")
     p.add_argument("--freq", type=cli.clock_mhz, default=100.0,
                    help="target clock in MHz given to nextpnr (default: 100)")
     p.add_argument("--images", type=cli.count, default=1000,
@@ -292,6 +296,30 @@ def _packing(config) -> dict:
             "dp16kd_25f": DEVICES["LFE5U-25F"].dp16kd}
 
 
+def best_seed(args, n: int, weights_spec: str | None, out_dir: Path) -> dict:
+    """Place and route every seed of ``args.seeds`` (flows/sweep.py's machinery, into
+    ``OUT/seeds-nN``), copy the best one's results to ``OUT/work-nN`` (which the build then
+    reuses) and return ``{"best": seed, "rows": [{seed, status, fmax_mhz, lut4, error}]}``."""
+    import shutil
+
+    from flows.sweep import place_seeds
+
+    points = place_seeds(args, n, weights_spec, out_dir / f"seeds-n{n}")
+    rows = [{"seed": p["inputs"]["seed"], "status": p.get("status"),
+             "fmax_mhz": (p.get("result") or {}).get("fmax_mhz"),
+             "lut4": (p.get("result") or {}).get("lut4"), "error": p.get("error")}
+            for p in points]
+    done = [(row, p) for row, p in zip(rows, points, strict=True) if row["fmax_mhz"]]
+    if not done:
+        raise UserError(f"no placement seed of N={n} finished: "
+                        + "; ".join(f"seed {r['seed']}: {r['error']}" for r in rows))
+    row, point = max(done, key=lambda rp: rp[0]["fmax_mhz"])
+    shutil.copytree(out_dir / f"seeds-n{n}" / "points" / point["name"] / "work",
+                    out_dir / f"work-n{n}", dirs_exist_ok=True)
+    return {"best": row["seed"], "rows": rows,
+            "rule": "the seed with the highest Fmax (nextpnr after routing)"}
+
+
 def _cycles(mode: str, config, weights: Weights, images, settings):
     if mode == "auto":
         try:
@@ -342,13 +370,21 @@ def main(argv: list[str] | None = None) -> int:
         specs = specs * len(args.neurons)
     several = len(args.neurons) > 1
     plans = [plan_one(args, n, spec) for n, spec in zip(args.neurons, specs, strict=True)]
+    spec_of = dict(zip(args.neurons, specs, strict=True))
     test = load_split("test")
     _check_writable(args.out)  # only now: a rejected run leaves no empty folder
     reports = []
     for n, plan in zip(args.neurons, plans, strict=True):
         out_dir = args.out / f"n{n}" if several else args.out
         out_dir.mkdir(parents=True, exist_ok=True)
-        report = build_one(args, n, bits, plan, test, out_dir)
+        if args.seeds:
+            seeds = best_seed(args, n, spec_of[n], out_dir)
+            report = build_one(argparse.Namespace(**{**vars(args), "seed": seeds["best"]}),
+                               n, bits, plan, test, out_dir)
+            report["seeds"] = seeds
+            report["targets"] = _targets(report)
+        else:
+            report = build_one(args, n, bits, plan, test, out_dir)
         written = write_reports(out_dir, report)
         reports.append(report)
         if not args.quiet:

@@ -51,6 +51,12 @@ def render_markdown(report: dict) -> str:
                   f"`{k}` {v:.1f} MHz" for k, v in r["fmax_per_clock"].items())
               + f" ({'PASS' if r['timing_met'] else 'FAIL'}). Operating clock for latency "
               f"and power: {r['clock_mhz']:.1f} MHz.", ""]
+    if r.get("seeds"):
+        lines += ["Placement seeds (" + r["seeds"]["rule"] + "; this report is seed "
+                  f"{r['seeds']['best']}): " + ", ".join(
+                      f"seed {row['seed']} " + (f"{row['fmax_mhz']:.1f} MHz" if row["fmax_mhz"]
+                                                else f"failed ({row['error']})")
+                      for row in r["seeds"]["rows"]) + ".", ""]
     if r["critical_path"]:
         steps = r["critical_path"]
         kind = {t: sum(s["delay_ns"] for s in steps if s["type"] == t)

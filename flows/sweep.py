@@ -164,6 +164,29 @@ def run_sweep(points: list[dict], out: Path, client, *, quiet: bool) -> list[dic
     return points
 
 
+def place_seeds(args, n: int, weights_spec: str | None, out: Path) -> list[dict]:
+    """Place and route N = ``n`` once per seed of ``args.seeds`` (``flows/build.py``'s
+    options), in parallel on a LocalCluster; a small sweep in ``out``.  Returns its points,
+    each with ``inputs["seed"]`` and, when done, ``result["fmax_mhz"]``."""
+    points = []
+    for seed in args.seeds:
+        inputs = {"neurons": n, "lanes": args.lanes, "block_size": args.block_size,
+                  "bits": args.bits, "seed": seed, "board": args.board, "stage": "pnr",
+                  "weights": weights_spec, "weights_seed": args.seed, "freq": args.freq,
+                  "abc9": not args.no_abc9, "images": args.images, "cycles": args.cycles}
+        points.append({"name": point_name(inputs), "inputs": inputs,
+                       "used": {"lanes": min(args.lanes, n),
+                                "block_size": min(args.block_size, n)}})
+    client = connect(None, min(len(points), os.cpu_count() or 1))
+    try:
+        run_sweep(points, out, client, quiet=args.quiet)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    return points
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     find_tool("yosys")

@@ -42,13 +42,14 @@ def inputs_key(inputs: dict) -> str:
 
 
 def build_args(inputs: dict):
-    """The ``flows/build.py`` options of a point (the random-weights seed stays fixed; the
-    placement seed is set by :func:`run_point`)."""
+    """The ``flows/build.py`` options of a point (the random-weights seed is ``weights_seed``,
+    default :data:`RANDOM_WEIGHTS_SEED`; the placement seed is set by :func:`run_point`)."""
     argv = ["--neurons", str(inputs["neurons"]), "--bits", str(inputs["bits"]),
             "--board", inputs["board"], "--lanes", str(inputs["lanes"]),
             "--block-size", str(inputs["block_size"]),
             *(["--weights", inputs["weights"]] if inputs["weights"] else []),
-            "--seed", str(RANDOM_WEIGHTS_SEED), "--freq", f"{inputs['freq']:g}",
+            "--seed", str(inputs.get("weights_seed", RANDOM_WEIGHTS_SEED)),
+            "--freq", f"{inputs['freq']:g}",
             "--images", str(inputs["images"]), "--cycles", inputs["cycles"], "--quiet"]
     return build._parser().parse_args(argv)
 
