@@ -115,3 +115,27 @@ def test_separate_scheduler_gives_the_local_results_and_a_rerun_resumes(tmp_path
     resumed = load(tmp_path / "local")
     assert all(p["reused"] for p in resumed["points"])
     assert comparable(resumed) == comparable(local_points)
+
+
+def test_build_keeps_the_best_seed_and_lists_every_seed(tmp_path, monkeypatch):
+    import argparse
+
+    import flows.sweep
+    from flows.build import best_seed
+
+    def fake_place_seeds(args, n, spec, out):
+        points = []
+        for seed, fmax in zip(args.seeds, (90.5, 104.25, None), strict=True):
+            name = f"seed{seed}"
+            (out / "points" / name / "work").mkdir(parents=True)
+            (out / "points" / name / "work" / "stamp.json").write_text(str(seed))
+            points.append({"name": name, "inputs": {"seed": seed},
+                           **({"status": "done", "result": {"fmax_mhz": fmax, "lut4": 9}}
+                              if fmax else {"status": "failed", "error": "nextpnr failed"})})
+        return points
+
+    monkeypatch.setattr(flows.sweep, "place_seeds", fake_place_seeds)
+    seeds = best_seed(argparse.Namespace(seeds=[1, 2, 3]), 8, "random", tmp_path)
+    assert seeds["best"] == 2
+    assert [r["fmax_mhz"] for r in seeds["rows"]] == [90.5, 104.25, None]
+    assert (tmp_path / "work-n8" / "stamp.json").read_text() == "2"
