@@ -20,6 +20,7 @@ the sweep ran (also with failed points), 2 on bad input or an unreachable schedu
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import sys
@@ -197,16 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     client = connect(args.scheduler, args.workers, args.connect_timeout)
     try:
         _check_writable(args.out)  # only now: a rejected run leaves no empty folder
+        client.run(importlib.import_module, "flows.sweep_point")  # workers load the flow once
         workers = len(client.nthreads())
         startup = time.monotonic() - started
         run_sweep(points, args.out, client, quiet=args.quiet)
         workers = max(workers, len(client.nthreads()))  # workers may join a running cluster
+        finished = time.monotonic()
     finally:
         cluster = client.cluster
         client.close()
         if cluster is not None:
             cluster.close()
     timing = {"workers": workers, "startup_seconds": round(startup, 2),
+              "run_seconds": round(finished - started - startup, 2),
+              "shutdown_seconds": round(time.monotonic() - finished, 2),
               "wall_seconds": round(time.monotonic() - started, 2),
               "scheduler": "given (--scheduler)" if args.scheduler else "LocalCluster"}
     written = write_summary(args.out, points, timing=timing,

@@ -57,8 +57,10 @@ def render_markdown(summary: dict) -> str:
     timing = summary.get("timing")
     if timing:
         lines += [f"{timing['workers']} workers ({timing['scheduler']}); start-up "
-                  f"{timing['startup_seconds']:.1f} s, wall {timing['wall_seconds']:.1f} s, "
-                  f"sum of the point times {_point_seconds(points):.1f} s.", ""]
+                  f"{timing['startup_seconds']:.1f} s, points {timing['run_seconds']:.1f} s, "
+                  f"shutdown {timing['shutdown_seconds']:.1f} s (wall "
+                  f"{timing['wall_seconds']:.1f} s); sum of the point times "
+                  f"{_point_seconds(points):.1f} s.", ""]
     lines += ["| N | lanes | block | bits | seed | board | status | "
               + " | ".join(t for _, t in columns) + " | s |",
               "|---:|---:|---:|---|---:|---|---|" + "---:|" * (len(columns) + 1)]
@@ -78,8 +80,7 @@ def render_markdown(summary: dict) -> str:
 
 
 def _point_seconds(points: list[dict]) -> float:
-    return sum(p.get("seconds", 0) for p in points
-               if p.get("status") == "done" and not p.get("reused"))
+    return sum(p.get("seconds", 0) for p in points if not p.get("reused"))
 
 
 def _fmt(value) -> str:
