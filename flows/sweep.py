@@ -117,6 +117,7 @@ def plan_points(args) -> list[dict]:
 def connect(scheduler: str | None, workers: int | None, timeout_s: float = 10.0):
     """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a new LocalCluster
     of single-threaded worker processes listening on 127.0.0.1 only."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -133,8 +134,11 @@ def connect(scheduler: str | None, workers: int | None, timeout_s: float = 10.0)
             raise UserError(f"the Dask scheduler at {scheduler} has no workers (none joined "
                             f"within {timeout_s:g} s)") from None
         return client
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                           processes=True, host="127.0.0.1", dashboard_address=None)
+    # One task per worker thread at a time: the scheduler keeps the rest and hands each to the
+    # first worker that frees up (by default a worker queues a second point behind its first).
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                               processes=True, host="127.0.0.1", dashboard_address=None)
     return Client(cluster)
 
 
