@@ -117,7 +117,6 @@ def plan_points(args) -> list[dict]:
 def connect(scheduler: str | None, workers: int | None, timeout_s: float = 10.0):
     """A ``distributed.Client``: on the scheduler at ``scheduler``, else on a new LocalCluster
     of single-threaded worker processes listening on 127.0.0.1 only."""
-    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -134,35 +133,45 @@ def connect(scheduler: str | None, workers: int | None, timeout_s: float = 10.0)
             raise UserError(f"the Dask scheduler at {scheduler} has no workers (none joined "
                             f"within {timeout_s:g} s)") from None
         return client
-    # One task per worker thread at a time: the scheduler keeps the rest and hands each to the
-    # first worker that frees up (by default a worker queues a second point behind its first).
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                           processes=True, host="127.0.0.1", dashboard_address=None)
     return Client(cluster)
 
 
 def run_sweep(points: list[dict], out: Path, client, *, quiet: bool) -> list[dict]:
-    """Submit every point that is not skipped, collect records as they finish (the summary is
-    rewritten after each, so an interruption keeps what finished)."""
+    """Run every point that is not skipped, collecting records as they finish (the summary is
+    rewritten after each, so an interruption keeps what finished).
+
+    Only as many points are in flight as the cluster has worker threads: a new point is
+    submitted when one finishes, so it goes to the worker that just became free instead of
+    queueing behind a long point on a busy one."""
     from distributed import as_completed
     from tqdm import tqdm
 
-    todo = {}
-    for point in points:
-        if point.get("status") != "skipped":
+    waiting = [p for p in points if p.get("status") != "skipped"]
+    todo: dict = {}
+    running = as_completed()
+
+    def fill() -> None:
+        slots = max(1, sum(client.nthreads().values())) - running.count()
+        for point in waiting[:slots]:
             directory = str((out / "points" / point["name"]).resolve())
-            future = client.submit(run_point, point["inputs"], directory, key=point["name"],
-                                   pure=False)
+            future = client.submit(run_point, point["inputs"], directory,
+                                   key=f"sweep-{point['name']}", pure=False)
             todo[future] = point
-    with tqdm(total=len(todo), unit="point", desc="sweep", disable=quiet) as bar:
-        for future in as_completed(todo):
-            point = todo[future]
+            running.add(future)
+        del waiting[:slots]
+
+    with tqdm(total=len(waiting), unit="point", desc="sweep", disable=quiet) as bar:
+        fill()
+        for future in running:
+            point = todo.pop(future)
             try:
                 record = future.result()
             except Exception as err:  # the worker died or the task could not run
                 record = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
             point.update({k: v for k, v in record.items() if k not in ("name", "inputs")})
+            fill()
             bar.set_postfix_str(f"{point['name']}: {point['status']}")
             bar.update()
             write_summary(out, points)

@@ -69,10 +69,9 @@ def test_points_that_cannot_fit_are_skipped_with_the_reason(tmp_path):
 
 
 def _start(argv: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
     with log.open("w") as stderr:
         return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
-                                start_new_session=True, env=env)
+                                start_new_session=True)
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
