@@ -33,8 +33,8 @@ from boards.bitstream import (
 from boards.host import Client, LoopbackTransport, SerialTransport, find_port
 from boards.model import DeviceModel
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
-from flows.energy import result_cycles
 from golden.config import RunSettings
+from golden.cycle_model import cycles_per_image
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_label, settings_from_args
@@ -161,7 +161,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     client.write_registers(p.settings_writes(model.config, settings))
     split = load_split("test").first(args.images)
     ref = expected_results(model, split.images, settings)
-    expected_cycles = result_cycles(model.config, split.images, settings, ref)
+    expected_cycles = cycles_per_image(model.config, split.images, settings, ref)
     from tqdm import tqdm
 
     correct = mismatches = cycles = 0

@@ -14,8 +14,8 @@ import struct
 import numpy as np
 
 from boards import protocol as p
-from flows.energy import result_cycles
 from golden.config import N_OUTPUTS, RunSettings, SNNConfig
+from golden.cycle_model import cycles_per_image
 from golden.reference import infer
 from hdl import regmap
 
@@ -192,7 +192,7 @@ class DeviceModel:
         settings = self.registers.settings()
         ref = infer(self.w_hidden, self.w_out, image[None], self.config, settings)
         counters = {name: int(ref.counters[name][0]) for name in ref.counters}
-        counters["cycles"] = int(result_cycles(self.config, image[None], settings, ref)[0])
+        counters["cycles"] = int(cycles_per_image(self.config, image[None], settings, ref)[0])
         if self.registers.controller & 1:
             final = ref.final_bits[0] if ref.final_bits is not None else (
                 settings.bits_hidden, settings.bits_out)

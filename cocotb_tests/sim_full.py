@@ -17,12 +17,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from cocotb_tests.cases import COMMITTED_WEIGHTS, committed_network
+from cocotb_tests.cases import COMMITTED_WEIGHTS
 from flows.verify import verify
 from golden.config import ControllerSettings, RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import BITS_CHOICES, DYNAMIC
+from golden.networks import committed_network
 
 
 def _settings(bits: str) -> RunSettings:

@@ -3,7 +3,7 @@
 :func:`run_board` generates the Verilog once per configuration (under ``build/sim/``),
 builds the simulator once per build directory, writes the session (steps of request bytes)
 to a case file, runs :mod:`cocotb_tests.tb_board_uart` on it and returns the response
-frames of every step.  The simulator set-up is :mod:`cocotb_tests.rtl_sim`'s.
+frames of every step.  The simulator set-up is :mod:`flows.rtl_sim`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from boards.protocol import Frame, FrameDecoder
 from boards.soc import UartSNN, gateware_digest
-from cocotb_tests.rtl_sim import (
+from flows.rtl_sim import (
     BUILD_ROOT,
     PROJECT_ROOT,
     add_verilator_make_flags,

@@ -6,7 +6,7 @@ One simulated session of :class:`boards.soc.UartSNN` at the board's real clock a
 a frame cut off by the time-out, a UART break inside a frame and undecodable images in
 between.  Checked: every answer byte equals the Python device model (:mod:`boards.model`),
 every class, count, counter and cycle count equals the golden reference and cycle model
-(:mod:`cocotb_tests.scoreboard`), and classification works again after every fault.
+(:mod:`flows.scoreboard`), and classification works again after every fault.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import pytest
 
 from boards import protocol as p
 from boards.model import DeviceModel
-from cocotb_tests.cases import COMMITTED_WEIGHTS, Network, mnist_images, random_weights
-from cocotb_tests.rtl_sim import Batch, RtlResults
-from cocotb_tests.scoreboard import score_batches
+from cocotb_tests.cases import COMMITTED_WEIGHTS, mnist_images
 from cocotb_tests.tb_board_sim import Step, run_board
+from flows.rtl_sim import Batch, RtlResults
+from flows.scoreboard import score_batches
 from golden.config import ControllerSettings, RunSettings, SNNConfig
+from golden.networks import Network, random_weights
 from golden.weights import load_weights
 from hdl import regmap
 

@@ -22,18 +22,15 @@ import pytest
 
 from cocotb_tests.cases import (
     COMMITTED_WEIGHTS,
-    Network,
-    committed_network,
     dynamic_sweep,
     mnist_images,
     precision_sweep,
-    random_network,
     random_settings,
-    random_weights,
 )
-from cocotb_tests.rtl_sim import Batch, run_rtl
-from cocotb_tests.scoreboard import Score, locate_step, score_batches
+from flows.rtl_sim import Batch, run_rtl
+from flows.scoreboard import Score, locate_step, score_batches
 from golden.config import ControllerSettings, RunSettings, SNNConfig
+from golden.networks import Network, committed_network, random_network, random_weights
 from golden.reference import infer
 
 RANDOM_SEEDS = (11, 23, 37, 41, 59, 67)

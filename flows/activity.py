@@ -2,9 +2,9 @@
 
 Three sources, each named in the reports:
 
-* **cycles** from the RTL simulation (Verilator through :func:`cocotb_tests.rtl_sim.run_rtl`,
+* **cycles** from the RTL simulation (Verilator through :func:`flows.rtl_sim.run_rtl`,
   whose counters the scoreboard checks against the reference), or from the documented cycle
-  model (:mod:`hdl.cycle_model`) driven by reference counters when no simulator is wanted;
+  model (:mod:`golden.cycle_model`) driven by a reference run when no simulator is wanted;
 * **DP16KD port enables** of the weight memories, counted exactly from the weights, the
   input spike trains and the reader's enable rules (:mod:`hdl.synapse_reader`);
 * **toggle rate** of the logic: bit toggles per signal bit per cycle, from a VCD of the
@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
-from golden.reference import InferenceResult, encode, quantize_magnitude
-from hdl.core import hidden_geometry, output_geometry
-from hdl.geometry import LayerGeometry
-from hdl.weight_planes import block_maxima
+from golden.cycle_model import cycles_per_image
+from golden.geometry import LayerGeometry, hidden_geometry, output_geometry
+from golden.reference import InferenceResult, block_maxima, encode, infer, quantize_magnitude
 
 
 @dataclass
@@ -43,11 +42,10 @@ class Cycles:
 
 def model_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                  settings: RunSettings) -> Cycles:
-    """Cycles from :func:`hdl.cycle_model.cycles_per_image` (reference hidden spikes)."""
-    from hdl.cycle_model import cycles_per_image
-
-    cycles = cycles_per_image(config, w_hidden, images, settings, w_out=w_out)
-    return Cycles(cycles, f"cycle model (hdl/cycle_model.py) on reference hidden spikes, "
+    """Cycles from :func:`golden.cycle_model.cycles_per_image` on a reference run."""
+    result = infer(w_hidden, w_out, images, config, settings)
+    cycles = cycles_per_image(config, images, settings, result)
+    return Cycles(cycles, f"cycle model (golden/cycle_model.py) on a reference run, "
                           f"{len(images)} test images")
 
 
@@ -58,8 +56,8 @@ def rtl_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     Every image's class, output counts, counters and cycles are also compared with the
     reference and the cycle model; ``mismatches`` says how many images differed.
     """
-    from cocotb_tests.rtl_sim import Batch, run_rtl, simulator_name
-    from cocotb_tests.scoreboard import score_batches
+    from flows.rtl_sim import Batch, run_rtl, simulator_name
+    from flows.scoreboard import score_batches
 
     batches = [Batch(settings, images)]
     results = run_rtl(config, w_hidden, w_out, batches)
@@ -77,7 +75,7 @@ def _row_read_flags(weights: np.ndarray, geometry: LayerGeometry, bits: int,
     sign plane is enabled iff a block of the chunk passes (``q_b(m) != 0`` and
     ``q_b(m) >= max(tau, 1)``), the magnitude planes ``1 .. b-1`` iff one is non-zero.
     """
-    maxima = quantize_magnitude(block_maxima(weights, geometry), bits)
+    maxima = quantize_magnitude(block_maxima(weights, geometry.block_size), bits)
     sign = np.zeros(geometry.rows, dtype=np.int64)
     magnitude = np.zeros(geometry.rows, dtype=np.int64)
     for chunk in range(geometry.chunks):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-BASELINE_DIR = Path(__file__).resolve().parent / "baselines"
+from golden.energy import BASELINE_DIR
+
 AREA_KEYS = ("LUT4", "FF", "DP16KD", "MULT18X18D")
 
 

@@ -28,13 +28,13 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from flows import power
 from flows.activity import Toggles, model_cycles, rtl_cycles, simulate_toggles
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
 from flows.synth import synthesize
 from flows.toolchain import find_tool, tool_version
+from golden import power
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_json, settings_from_args
@@ -122,7 +122,7 @@ def _check_writable(out: Path) -> None:
 
 def _weights(spec: str | None, n: int, seed: int) -> tuple[Weights, dict]:
     if spec == "random":
-        from cocotb_tests.cases import random_weights
+        from golden.networks import random_weights
 
         rng = np.random.default_rng(seed)
         weights = Weights(random_weights(rng, (784, n), 0.5), random_weights(rng, (n, 10), 0.3),

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flows import power
 from flows.activity import weight_reads
+from golden import power
 from golden.config import PRECISIONS, RunSettings, SNNConfig
+from golden.cycle_model import cycles_per_image
 from golden.reference import COUNTER_NAMES, infer
-from hdl.event_list import IMAGE_WORDS
+from golden.timing import IMAGE_WORDS
 
 BUS_WRITES_PER_IMAGE = IMAGE_WORDS + 1
 """Register-bus writes per image: 196 image words + the start command."""
@@ -59,11 +60,9 @@ class Setting:
 def measure_setting(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                     settings: RunSettings) -> Setting:
     """Reference counters, cycle-model cycles and weight-memory reads of one mode."""
-    from flows.energy import result_cycles
-
     result = infer(w_hidden, w_out, images, config, settings)
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
-    cycles = float(np.mean(result_cycles(config, images, settings, result)))
+    cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
     reads = weight_reads(config, w_hidden, w_out, images, settings, result)
     return Setting(settings, counters, cycles, reads)
 

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from flows import power
-from flows.energy import MODEL, event_energy
+from golden import power
 from golden.config import PRECISIONS, ControllerSettings, RunSettings
+from golden.energy import MODEL, event_energy
 from golden.errors import UserError, run_cli
 from golden.mnist import MnistSplit, load_split
 from golden.modes import mode_json

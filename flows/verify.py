@@ -25,13 +25,13 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cocotb_tests.cases import Network, committed_network, random_network
-from cocotb_tests.rtl_sim import Batch, prepare, run_rtl
-from cocotb_tests.scoreboard import locate_step, score_batches
+from flows.rtl_sim import Batch, prepare, run_rtl
+from flows.scoreboard import locate_step, score_batches
 from golden.config import RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_json, settings_from_args
+from golden.networks import Network, committed_network, random_network
 from golden.weights import load_weights
 
 DEFAULT_LANES = 128

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.energy import event_energy
 from golden.config import PRECISIONS, ControllerSettings
+from golden.energy import event_energy
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import (

@@ -11,11 +11,12 @@ reproduce bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, RunSettings, SNNConfig
+from golden.controller import ImageControl
 
 COUNTER_NAMES = (
     "steps",
@@ -62,52 +63,118 @@ def quantize_magnitude(magnitude: np.ndarray, bits: int) -> np.ndarray:
     return (np.asarray(magnitude, dtype=np.int32) >> shift) << shift
 
 
+def block_maxima(weights: np.ndarray, block_size: int) -> np.ndarray:
+    """Block metadata: the largest ``|w|`` of every row and block of ``block_size`` consecutive
+    postsynaptic neurons (the last block may be narrower), int ``[fan_in, blocks]``.
+
+    The mask is ignored (DESIGN.md section 2); the hardware's metadata memory holds these.
+    """
+    magnitude = np.abs(np.asarray(weights, dtype=np.int32))
+    starts = range(0, magnitude.shape[1], block_size)
+    return np.stack([magnitude[:, s:s + block_size].max(axis=1) for s in starts], axis=1)
+
+
 @dataclass(frozen=True)
 class LayerTables:
-    """What one layer reads and adds at one (precision, tau, mask) setting.
+    """How one layer classifies its synapses at one (precision, tau), for any neuron mask.
 
     Attributes
     ----------
     effective : float32 ``[fan_in, fan_out]``
-        ``q_b(w)`` for active synapses, 0 for zero, below and gated ones.
-    synapse_classes : float32 ``[fan_in, 4]``
-        Per presynaptic neuron, how many of its synapses are active, zero, below, gated.
-    bits_read : float32 ``[fan_in]``
-        Weight-memory bits read per presynaptic spike (metadata + enabled planes).
+        ``q_b(w)`` where the synapse is active when its neuron is on (non-zero and
+        ``>= tau``), else 0.  A masked neuron's synapses are gated by the step, not here.
+    active, zero, below : float32 ``[fan_in, fan_out]``
+        Indicator of each class for an unmasked postsynaptic neuron.
+    planes_enabled : float32 ``[fan_in, blocks]``
+        1 where a block's metadata ``m`` enables its planes: ``q_b(m) != 0`` and
+        ``q_b(m) >= tau`` (it still needs an unmasked neuron in the block).
+    block_widths : int64 ``[blocks]``
+        Neurons of every metadata block (the last may be narrower).
+    bits : int
+        The precision b (planes read per enabled block).
     """
 
     effective: np.ndarray
-    synapse_classes: np.ndarray
-    bits_read: np.ndarray
+    active: np.ndarray
+    zero: np.ndarray
+    below: np.ndarray
+    planes_enabled: np.ndarray
+    block_widths: np.ndarray
+    bits: int
+    _per_mask: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def fan_out(self) -> int:
+        """Postsynaptic neurons of the layer."""
+        return self.effective.shape[1]
+
+    def per_spike(self, on: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """For one mask shared by every image: per presynaptic neuron, its synapses of each
+        class (float32 ``[fan_in, 4]``, in the order of :data:`SYNAPSE_CLASSES`) and the
+        weight bits one of its spikes reads (float32 ``[fan_in]``).  ``on`` is bool
+        ``[fan_out]`` (None = every neuron on)."""
+        key = None if on is None else np.packbits(on).tobytes()
+        if key not in self._per_mask:
+            on_f = np.ones(self.fan_out, np.float32) if on is None else on.astype(np.float32)
+            gated = np.full(len(self.effective), self.fan_out - on_f.sum(), np.float32)
+            classes = np.stack([self.active @ on_f, self.zero @ on_f, self.below @ on_f,
+                                gated], axis=1)
+            self._per_mask[key] = (classes, self.bits_read(self._block_on(on_f[None])[0]))
+        return self._per_mask[key]
+
+    def bits_read(self, block_on: np.ndarray) -> np.ndarray:
+        """Weight bits one spike of each presynaptic neuron reads (float32, ``[fan_in]`` for
+        ``block_on`` ``[blocks]``): every block's 7 metadata bits, and ``b x width`` plane bits
+        of each block whose metadata enables its planes and that has an unmasked neuron."""
+        plane_bits = (self.bits * self.block_widths * block_on).astype(np.float32)
+        return MAGNITUDE_BITS * len(self.block_widths) + self.planes_enabled @ plane_bits
+
+    def _block_on(self, on: np.ndarray) -> np.ndarray:
+        """Which blocks have an unmasked neuron: ``[k, blocks]`` from ``on`` ``[k, fan_out]``."""
+        edges = np.cumsum(self.block_widths)[:-1]
+        return np.stack([part.any(axis=1) for part in np.split(on > 0, edges, axis=1)], axis=1)
+
+    def count(self, spikes: np.ndarray, on: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Synapse classes (float32 ``[k, 4]``) and weight bits read (float32 ``[k]``) of the
+        presynaptic ``spikes`` (float32 ``[k, fan_in]``) of one step, with the postsynaptic
+        neurons ``on`` (bool ``[fan_out]`` shared by every image, ``[k, fan_out]`` per image,
+        or None for all on)."""
+        if on is None or on.ndim == 1:
+            classes, bits = self.per_spike(on)
+            return spikes @ classes, spikes @ bits
+        on_f = on.astype(np.float32)
+        n_spikes = spikes.sum(axis=1)
+        classes = np.stack([((spikes @ table) * on_f).sum(axis=1)
+                            for table in (self.active, self.zero, self.below)]
+                           + [n_spikes * (self.fan_out - on_f.sum(axis=1))], axis=1)
+        plane_bits = (self.bits * self.block_widths).astype(np.float32)
+        bits = (n_spikes * (MAGNITUDE_BITS * len(self.block_widths))
+                + ((spikes @ self.planes_enabled) * self._block_on(on) * plane_bits).sum(axis=1))
+        return classes, bits
 
 
-def layer_tables(
-    weights: np.ndarray, bits: int, tau: int, post_mask: np.ndarray, block_size: int
-) -> LayerTables:
-    """Classify every synapse of a layer and count the bits one presynaptic spike reads.
+def layer_tables(weights: np.ndarray, bits: int, tau: int, block_size: int) -> LayerTables:
+    """Classify every synapse of a layer at precision ``bits`` and threshold ``tau``.
 
-    ``weights`` is ``[fan_in, fan_out]`` sign-magnitude in -127..127, ``post_mask`` says which
-    postsynaptic neurons are on and ``block_size`` is the metadata block width B (neurons).
+    ``weights`` is ``[fan_in, fan_out]`` sign-magnitude in -127..127 and ``block_size`` the
+    metadata block width B (neurons).  This is the one place where synapse classes and the
+    planes a block reads are decided (DESIGN.md section 2).
     """
     q = quantize(weights, bits)
     mag = np.abs(q)
-    on = np.broadcast_to(np.asarray(post_mask, dtype=bool), q.shape)
-    gated = ~on
-    zero = on & (mag == 0)
-    below = on & (mag != 0) & (mag < tau)
-    active = on & (mag != 0) & (mag >= tau)
-    classes = np.stack([c.sum(axis=1) for c in (active, zero, below, gated)], axis=1)
-
+    active = (mag != 0) & (mag >= tau)
+    meta = quantize_magnitude(block_maxima(weights, block_size), bits)
     fan_out = q.shape[1]
-    bits_read = np.zeros(q.shape[0], dtype=np.int64)
-    for start in range(0, fan_out, block_size):
-        stop = min(start + block_size, fan_out)
-        meta = quantize_magnitude(np.abs(weights[:, start:stop]).max(axis=1), bits)
-        block_on = bool(np.any(post_mask[start:stop]))
-        planes_read = (meta != 0) & (meta >= tau) & block_on
-        bits_read += MAGNITUDE_BITS + planes_read * bits * (stop - start)
-    effective = np.where(active, q, 0).astype(np.float32)
-    return LayerTables(effective, classes.astype(np.float32), bits_read.astype(np.float32))
+    widths = np.array([min(block_size, fan_out - s) for s in range(0, fan_out, block_size)])
+    return LayerTables(
+        effective=np.where(active, q, 0).astype(np.float32),
+        active=active.astype(np.float32),
+        zero=(mag == 0).astype(np.float32),
+        below=((mag != 0) & (mag < tau)).astype(np.float32),
+        planes_enabled=((meta != 0) & (meta >= tau)).astype(np.float32),
+        block_widths=widths.astype(np.int64),
+        bits=bits,
+    )
 
 
 @dataclass
@@ -184,24 +251,59 @@ def leak(v: np.ndarray, shift: int) -> np.ndarray:
     return v - (v >> shift)
 
 
-class LayerState:
-    """Membranes of one layer for a batch of images, with its neuron update rule."""
 
-    def __init__(self, n_images: int, n_neurons: int, theta: int, leak_shift: int):
-        self.v = np.zeros((n_images, n_neurons), dtype=np.int64)
-        self.theta = theta
-        self.leak_shift = leak_shift
+def neuron_step(v: np.ndarray, current: np.ndarray, theta: int, leak_shift: int,
+                on: np.ndarray | None = None) -> np.ndarray:
+    """One step of a layer's neurons, in place on the membranes ``v``: leak, integrate
+    ``current``, fire (``v > theta``), reset by subtraction.  Neurons that are not ``on``
+    (bool, broadcast against ``v``; None = all on) keep their membrane and do not fire.
+    Returns the spikes (bool, shape of ``v``)."""
+    if on is None:
+        if leak_shift:
+            v -= v >> leak_shift
+        v += current
+        fired = v > theta
+    else:
+        updated = leak(v, leak_shift) + current
+        fired = (updated > theta) & on
+        np.copyto(v, updated, where=np.broadcast_to(on, v.shape))
+    v -= fired * theta
+    return fired
 
-    def step(self, spikes_in: np.ndarray, effective: np.ndarray) -> np.ndarray:
-        """Leak, integrate ``spikes_in @ effective``, fire (``v > theta``), reset by subtraction.
 
-        Returns the bool spike vector of this step.
-        """
-        self.v = leak(self.v, self.leak_shift)
-        self.v += (spikes_in @ effective).astype(np.int64)
-        fired = self.v > self.theta
-        self.v -= fired * self.theta
-        return fired
+def _layer_step(v: np.ndarray, rows: slice | np.ndarray, current: np.ndarray, theta: int,
+                leak_shift: int, on: np.ndarray | None = None) -> np.ndarray:
+    """:func:`neuron_step` on the images ``rows`` of the membranes ``v`` (in place)."""
+    if isinstance(rows, slice):
+        return neuron_step(v[rows], current, theta, leak_shift, on)
+    part = v[rows]
+    fired = neuron_step(part, current, theta, leak_shift, on)
+    v[rows] = part
+    return fired
+
+
+class NetworkTables:
+    """The :class:`LayerTables` of both layers at every precision, built on first use."""
+
+    def __init__(self, w_hidden, w_out, config: SNNConfig, settings: RunSettings):
+        self._w_hidden, self._w_out = w_hidden, w_out
+        self._config, self._settings = config, settings
+        self._hidden: dict[int, LayerTables] = {}
+        self._output: dict[int, LayerTables] = {}
+
+    def hidden(self, bits: int) -> LayerTables:
+        """The hidden layer at precision ``bits`` (metadata blocks of B neurons)."""
+        if bits not in self._hidden:
+            self._hidden[bits] = layer_tables(self._w_hidden, bits, self._settings.tau_hidden,
+                                              self._config.block_size)
+        return self._hidden[bits]
+
+    def output(self, bits: int) -> LayerTables:
+        """The output layer at precision ``bits`` (one block of 10)."""
+        if bits not in self._output:
+            self._output[bits] = layer_tables(self._w_out, bits, self._settings.tau_out,
+                                              self._config.n_outputs)
+        return self._output[bits]
 
 
 def infer(
@@ -217,55 +319,62 @@ def infer(
 
     ``w_hidden`` is int ``[784, N]`` and ``w_out`` int ``[N, 10]``, sign-magnitude values in
     -127..127; ``config`` gives thresholds, leaks and B; ``settings`` the run-time registers.
-    With ``settings.controller`` set this is dynamic mode (:mod:`golden.controller`).
-    Images are processed ``chunk`` at a time to bound memory (results do not depend on it).
+    With ``settings.controller`` set this is dynamic mode (:mod:`golden.controller`), and the
+    result also holds ``final_bits`` and ``bits_per_step``.  Images are processed ``chunk``
+    at a time to bound memory (results do not depend on it).
     """
     settings = settings or RunSettings()
-    if settings.dynamic:
-        # Imported here: golden.controller builds on this module's primitives.
-        from golden.controller import infer_dynamic
-
-        return infer_dynamic(w_hidden, w_out, images, config, settings, chunk=chunk)
     timesteps, mask = settings.resolve(config)
-    hidden = layer_tables(w_hidden, settings.bits_hidden, settings.tau_hidden, mask,
-                          config.block_size)
-    out_mask = np.ones(config.n_outputs, dtype=bool)
-    output = layer_tables(w_out, settings.bits_out, settings.tau_out, out_mask,
-                          config.n_outputs)
-    parts = [
-        _infer_chunk(images[i : i + chunk], hidden, output, config, timesteps, mask)
-        for i in range(0, len(images), chunk)
-    ]
-    if not parts:
-        parts = [_infer_chunk(images[:0], hidden, output, config, timesteps, mask)]
+    tables = NetworkTables(w_hidden, w_out, config, settings)
+    parts = [_run_chunk(images[i:i + chunk], tables, config, settings, timesteps, mask)
+             for i in range(0, max(len(images), 1), chunk)]
     return InferenceResult.concatenate(parts)
 
 
-def _infer_chunk(images, hidden: LayerTables, output: LayerTables, config: SNNConfig,
-                 timesteps: int, mask: np.ndarray) -> InferenceResult:
+def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSettings,
+               timesteps: int, mask: np.ndarray) -> InferenceResult:
+    """The step loop of :func:`infer` for one chunk of images."""
     n = len(images)
     pixels = np.asarray(images, dtype=np.int32).reshape(n, config.n_inputs)
-    hid = LayerState(n, config.n_hidden, config.theta_hidden, config.leak_hidden)
-    out = LayerState(n, config.n_outputs, config.theta_out, config.leak_out)
+    control = ImageControl(n, settings, mask, timesteps)
+    v_hid = np.zeros((n, config.n_hidden), dtype=np.int64)
+    v_out = np.zeros((n, config.n_outputs), dtype=np.int64)
     counts = np.zeros((n, config.n_outputs), dtype=np.int64)
     counters = {name: np.zeros(n, dtype=np.int64) for name in COUNTER_NAMES}
-    trace = np.zeros((n, timesteps), dtype=np.int64)
+    hidden_trace = np.zeros((n, timesteps), dtype=np.int64)
+    bits_trace = np.zeros((n, timesteps, 2), dtype=np.int64)
+
     for t in range(timesteps):
-        s_in = input_spikes(pixels, t).astype(np.float32)
-        s_hid = hid.step(s_in, hidden.effective).astype(np.float32)
-        trace[:, t] = s_hid.sum(axis=1)
-        s_out = out.step(s_hid, output.effective)
-        counts += s_out
-        classes = s_in @ hidden.synapse_classes + s_hid @ output.synapse_classes
-        for i, name in enumerate(SYNAPSE_CLASSES):
-            counters[name] += classes[:, i].astype(np.int64)
-        counters["weight_bits_read"] += (
-            s_in @ hidden.bits_read + s_hid @ output.bits_read
-        ).astype(np.int64)
-        counters["input_spikes"] += s_in.sum(axis=1).astype(np.int64)
-        counters["hidden_spikes"] += s_hid.sum(axis=1).astype(np.int64)
-        counters["output_spikes"] += s_out.sum(axis=1)
-    counters["steps"][:] = timesteps
-    counters["membrane_updates"][:] = timesteps * (int(mask.sum()) + config.n_outputs)
-    return InferenceResult(classify(counts, out.v), counts, out.v.copy(), counters,
-                           hidden_per_step=trace)
+        for bits_hidden, bits_out, rows in control.groups():
+            hidden, output = tables.hidden(bits_hidden), tables.output(bits_out)
+            on = control.hidden_on(rows)
+            s_in = input_spikes(pixels[rows], t).astype(np.float32)
+            current = (s_in @ hidden.effective).astype(np.int64)
+            fired = _layer_step(v_hid, rows, current, config.theta_hidden, config.leak_hidden,
+                                on)
+            control.fired(rows, fired)
+            s_hid = fired.astype(np.float32)
+            current = (s_hid @ output.effective).astype(np.int64)
+            s_out = _layer_step(v_out, rows, current, config.theta_out, config.leak_out)
+            counts[rows] += s_out
+            classes_in, bits_in = hidden.count(s_in, on)
+            classes_hid, bits_hid = output.count(s_hid, None)
+            classes = (classes_in + classes_hid).astype(np.int64)
+            for i, name in enumerate(SYNAPSE_CLASSES):
+                counters[name][rows] += classes[:, i]
+            counters["weight_bits_read"][rows] += (bits_in + bits_hid).astype(np.int64)
+            hidden_trace[rows, t] = s_hid.sum(axis=1).astype(np.int64)
+            bits_trace[rows, t] = (bits_hidden, bits_out)
+            counters["input_spikes"][rows] += s_in.sum(axis=1).astype(np.int64)
+            counters["output_spikes"][rows] += s_out.sum(axis=1)
+            n_on = config.n_hidden if on is None else on.sum(axis=-1)
+            counters["membrane_updates"][rows] += n_on + config.n_outputs
+            counters["steps"][rows] += 1
+        control.after_step(t + 1, counts)
+    counters["hidden_spikes"][:] = hidden_trace.sum(axis=1)
+    counters["precision_changes"][:] = control.changes
+    dynamic = settings.controller is not None
+    return InferenceResult(classify(counts, v_out), counts, v_out, counters,
+                           final_bits=control.bits if dynamic else None,
+                           hidden_per_step=hidden_trace,
+                           bits_per_step=bits_trace if dynamic else None)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from golden.config import MAGNITUDE_BITS, N_OUTPUTS, WEIGHT_BITS, SNNConfig
-from hdl.core import hidden_geometry, output_geometry
+from golden.geometry import hidden_geometry, output_geometry
 from hdl.event_list import IMAGE_WORDS, WORD_BITS
 
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))

@@ -20,10 +20,6 @@ from golden.config import MAX_ESCALATION, N_OUTPUTS, PRECISIONS
 from hdl.logic import clamp
 from hdl.validated import ValidatedComponent
 
-MARGIN_CYCLES = N_OUTPUTS + 3
-"""Cycles from ``check`` to ``decided``: one per output count, the margin (registered), the
-margin comparisons (registered), then the registered decision."""
-
 
 class PrecisionController(ValidatedComponent):
     """Checkpoint decisions and the precisions in force.

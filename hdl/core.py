@@ -17,12 +17,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
+from golden.geometry import hidden_geometry, output_geometry
+from golden.timing import IMAGE_WORDS, MARGIN_CYCLES
 from hdl import regmap
 from hdl.classifier import Classifier
-from hdl.controller import MARGIN_CYCLES, PrecisionController
+from hdl.controller import PrecisionController
 from hdl.counter_bank import COUNTER_WIDTH, CounterBank
-from hdl.event_list import IMAGE_WORDS, EventList
-from hdl.geometry import LayerGeometry
+from hdl.event_list import EventList
 from hdl.hidden_neurons import HiddenNeurons
 from hdl.output_layer import OutputLayer
 from hdl.register_file import RegisterFile
@@ -30,20 +31,6 @@ from hdl.sequencer import Sequencer
 from hdl.synapse_reader import SynapseRowReader
 from hdl.validated import ValidatedComponent
 from hdl.weight_planes import check_weights
-
-
-def hidden_geometry(config: SNNConfig) -> LayerGeometry:
-    """Chunks and blocks of the hidden layer: 784 rows, N neurons, ``min(L, N)`` lanes
-    (more lanes than neurons would only be padding: L > N is a whole row per cycle)."""
-    return LayerGeometry(rows=N_INPUTS, fan_out=config.n_hidden,
-                         lanes=min(config.lanes, config.n_hidden),
-                         block_size=config.block_size)
-
-
-def output_geometry(config: SNNConfig) -> LayerGeometry:
-    """The output layer: N rows of 10 neurons, all 10 updated per cycle, one block of 10."""
-    return LayerGeometry(rows=config.n_hidden, fan_out=N_OUTPUTS, lanes=N_OUTPUTS,
-                         block_size=N_OUTPUTS)
 
 
 def counter_bound(config: SNNConfig) -> int:

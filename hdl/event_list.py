@@ -15,25 +15,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS
+from golden.timing import (
+    IMAGE_WORDS,
+    PIXEL_BITS,
+    PIXELS_PER_WORD,
+)
 from hdl.logic import lowest_set_bit
 
-PIXEL_BITS = 8
-PIXELS_PER_WORD = 4
-"""Pixels per image word, scanned per cycle and held per list entry."""
-IMAGE_WORDS = N_INPUTS // PIXELS_PER_WORD
-"""Words of one image (196)."""
 WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 
 
 FIFO_DEPTH = 6
 """Entries of the walk's prefetch FIFO (covers the 4-cycle prefetch pipeline)."""
-WALK_LATENCY = 3
-"""Extra cycles from a walk strobe to its first entry (prefetch pipeline)."""
-WALK_DELAY = 1
-"""Cycles from the ``walk`` strobe to the start of the walk (the strobe, a long path from the
-sequencer and controller, is registered first)."""
-SCAN_LATENCY = 2
-"""Cycles from reading an image word to appending it (read, register)."""
 
 
 def spikes_at(pixel: int | Signal, step: Signal):

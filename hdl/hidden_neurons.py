@@ -8,7 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
-from hdl.geometry import LayerGeometry
+from golden.geometry import LayerGeometry
 
 
 def leak(value, shift: int):

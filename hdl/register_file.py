@@ -7,9 +7,10 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_OUTPUTS, PRECISIONS, SNNConfig
+from golden.timing import IMAGE_WORDS
 from hdl import regmap
 from hdl.counter_bank import COUNTERS
-from hdl.event_list import IMAGE_WORDS, WORD_BITS
+from hdl.event_list import WORD_BITS
 from hdl.logic import clamp
 from hdl.validated import ValidatedComponent
 

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, SNNConfig
-from hdl.geometry import LayerGeometry
+from golden.geometry import LayerGeometry
 
 
 class Sequencer(wiring.Component):

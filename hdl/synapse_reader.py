@@ -35,7 +35,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
-from hdl.geometry import LayerGeometry
+from golden.geometry import LayerGeometry
+from golden.timing import READER_LATENCY
 from hdl.logic import any_of, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
 from hdl.weight_planes import SIGN_PLANE, check_weights, metadata_image, plane_images
@@ -44,8 +45,9 @@ PRECISION_WIDTH = 4
 """Bits of a precision register (values 2..8)."""
 TAU_WIDTH = MAGNITUDE_BITS
 """Bits of a magnitude-threshold register (values 0..127)."""
-LATENCY = 7
-"""Cycles from a request to its ``out_valid`` (one more with ``register_request``)."""
+LATENCY = READER_LATENCY
+"""Cycles from a request to its ``out_valid`` (one more with ``register_request``); the
+pipeline below is built to :data:`golden.timing.READER_LATENCY`."""
 COUNT_DELAY = 2
 """Cycles from a chunk's ``out_valid`` to its class counts (the popcount pipeline)."""
 SYNAPSE_CLASSES = ("active", "zero", "below", "gated")

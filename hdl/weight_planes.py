@@ -4,7 +4,7 @@ Plane 0 holds the sign bits, plane ``p`` in 1..7 holds magnitude bit ``7 - p`` (
 most significant magnitude bit, 64).  Precision ``b`` therefore reads planes ``0 .. b-1``.
 Word ``row * chunks + chunk`` of a plane holds bit ``lane`` for neuron
 ``chunk * lanes + lane``; the matching metadata word holds one 7-bit field per slot (the
-largest ``|w|`` of that block in that row, see :mod:`hdl.geometry`).
+largest ``|w|`` of that block in that row, see :mod:`golden.geometry`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
-from hdl.geometry import LayerGeometry
+from golden.geometry import LayerGeometry
+from golden.reference import block_maxima
 
 SIGN_PLANE = 0
 """Index of the sign plane; planes 1..7 are magnitude bits, most significant first."""
@@ -53,16 +54,9 @@ def plane_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]
     return planes
 
 
-def block_maxima(weights: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
-    """Largest ``|w|`` per row and block: int ``[rows, n_blocks]`` (the 7-bit metadata)."""
-    magnitude = np.abs(weights)
-    return np.stack([magnitude[:, geometry.block_range(k)].max(axis=1)
-                     for k in range(geometry.n_blocks)], axis=1)
-
-
 def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
     """The metadata memory image: per word, slot ``s`` in bits ``7s .. 7s+6``."""
-    maxima = block_maxima(weights, geometry)
+    maxima = block_maxima(weights, geometry.block_size)
     slots = [geometry.chunk_slots(chunk) for chunk in range(geometry.chunks)]
     image = []
     for row in range(geometry.rows):

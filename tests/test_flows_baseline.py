@@ -50,10 +50,10 @@ def test_committed_baselines_are_complete(n):
 @pytest.mark.skipif(os.environ.get("SNN_SYNTH_TESTS") != "1",
                     reason="synthesis takes minutes: SNN_SYNTH_TESTS=1 (make synth-test)")
 def test_n48_synthesis_matches_baseline(tmp_path):
-    from cocotb_tests.cases import random_weights
     from flows.devices import board_device
     from flows.synth import synthesize
     from golden.config import SNNConfig
+    from golden.networks import random_weights
 
     baseline = load_baseline(48)
     cfg = baseline["config"]

@@ -4,9 +4,9 @@ the VCD toggle counter, DP16KD port counting and the agreement of the two models
 import numpy as np
 import pytest
 
-from flows import power
 from flows.activity import count_vcd_toggles, weight_reads
 from flows.estimate import port_cycles, precision_sweep
+from golden import power
 from golden.config import ControllerSettings, RunSettings, SNNConfig
 from golden.reference import infer
 
@@ -86,7 +86,7 @@ def test_port_cycles_shared_enables_and_always_on():
 
 
 def _network(seed=3, n=24):
-    from cocotb_tests.cases import random_weights
+    from golden.networks import random_weights
 
     rng = np.random.default_rng(seed)
     config = SNNConfig(n_hidden=n, lanes=8, block_size=5, theta_hidden=300, theta_out=200)

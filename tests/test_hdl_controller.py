@@ -6,7 +6,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.controller import output_margin
-from hdl.controller import MARGIN_CYCLES, PrecisionController
+from golden.timing import MARGIN_CYCLES
+from hdl.controller import PrecisionController
 
 
 def _expected(bits, counts, start, step, escalate_margin, exit_margin, gate_idle):

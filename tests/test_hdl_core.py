@@ -7,13 +7,10 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 
-from cocotb_tests.rtl_sim import Batch, RtlResults
-from cocotb_tests.scoreboard import score_batches
+from flows.rtl_sim import Batch, RtlResults
+from flows.scoreboard import score_batches
 from golden.config import RunSettings, SNNConfig
-from golden.reference import infer
-from hdl import core
-from hdl.core import SNNCore
-from hdl.cycle_model import (
+from golden.cycle_model import (
     CLASSIFY_CYCLES,
     OUTPUT_DRAIN_CYCLES,
     READER_LATENCY,
@@ -21,7 +18,11 @@ from hdl.cycle_model import (
     image_cycles,
     integrate_cycles,
 )
-from hdl.event_list import WALK_LATENCY
+from golden.geometry import hidden_geometry
+from golden.reference import infer
+from golden.timing import WALK_LATENCY
+from hdl import core
+from hdl.core import SNNCore
 
 
 def _weights(n, seed=0):
@@ -54,9 +55,9 @@ def test_impossible_config_names_the_parameter(changes, name):
 
 
 def test_more_lanes_than_neurons_is_one_row_per_cycle():
-    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).lanes == 48
-    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).chunks == 1
-    assert core.hidden_geometry(SNNConfig(n_hidden=48, lanes=32)).chunks == 2
+    assert hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).lanes == 48
+    assert hidden_geometry(SNNConfig(n_hidden=48, lanes=128)).chunks == 1
+    assert hidden_geometry(SNNConfig(n_hidden=48, lanes=32)).chunks == 2
 
 
 def test_weights_of_the_wrong_shape_or_range():
@@ -104,9 +105,9 @@ def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
     assert image_cycles(image, 1, np.array([0, 0, 7])) - quiet == 7 + OUTPUT_DRAIN_CYCLES
 
 
-def _fake_rtl(ref, images, config, w_hidden, settings):
+def _fake_rtl(ref, images, config, settings):
     counters = dict(ref.counters)
-    counters["cycles"] = cycles_per_image(config, w_hidden, images, settings)
+    counters["cycles"] = cycles_per_image(config, images, settings, ref)
     return RtlResults(ref.pred.copy(), ref.counts.copy(), counters)
 
 
@@ -117,7 +118,7 @@ def test_scoreboard_reports_the_first_divergence(field):
     images = np.random.default_rng(1).integers(0, 256, (4, 784)).astype(np.uint8)
     settings = RunSettings(tau_hidden=30)
     ref = infer(w_hidden, w_out, images, config, settings)
-    rtl = _fake_rtl(ref, images, config, w_hidden, settings)
+    rtl = _fake_rtl(ref, images, config, settings)
     batch = [Batch(settings, images)]
     assert score_batches(config, w_hidden, w_out, batch, [rtl]).mismatches == 0
     if field == "class":

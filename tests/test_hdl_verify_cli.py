@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from cocotb_tests import rtl_sim
-from cocotb_tests.rtl_sim import RtlResults
-from flows import verify
+from flows import rtl_sim, verify
+from flows.rtl_sim import RtlResults
+from golden.cycle_model import cycles_per_image
 from golden.errors import UserError, run_cli
 from golden.reference import infer
-from hdl.cycle_model import cycles_per_image
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -51,8 +50,7 @@ def _stub_rtl(corrupt: bool):
         for batch in batches:
             ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
             counters = dict(ref.counters)
-            counters["cycles"] = cycles_per_image(config, w_hidden, batch.images,
-                                                  batch.settings, w_out=w_out)
+            counters["cycles"] = cycles_per_image(config, batch.images, batch.settings, ref)
             counts = ref.counts.copy()
             if corrupt and len(counts) > 1:  # image 1 of the run; step re-runs are 1 image
                 counts[1, 4] += 1

@@ -1,6 +1,6 @@
 """cocotb testbench: drive the core's register bus like a host and record what it reports.
 
-The case file (``$SNN_CASE``, written by :func:`cocotb_tests.rtl_sim.run_rtl`) holds batches
+The case file (``$SNN_CASE``, written by :func:`flows.rtl_sim.run_rtl`) holds batches
 of images with their register settings; the results (class, output counts, every counter)
 go to ``$SNN_RESULT``.  Comparison against the reference happens in the caller.  Inputs are
 driven and outputs sampled on the falling clock edge.  Once the core has scanned an image

@@ -1,5 +1,5 @@
-"""Cycles per image of :class:`hdl.core.SNNCore`, from the image, T, the chunk count C and
-the hidden spikes of every step (docs/cycle_model.md derives every term).
+"""Cycles per image of the hardware core, from the image, T, the chunk count C and the
+hidden spikes of every step of a reference run (docs/cycle_model.md derives every term).
 
 ``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 2)
 + out(T-1) + 11``
@@ -13,6 +13,12 @@ the hidden spikes of every step (docs/cycle_model.md derives every term).
   hidden fire pass waits for both;
 * ``C + 2`` per step for the hidden fire pass (with the registered end of the integration),
   and 11 cycles to classify.
+
+In dynamic mode a checkpoint stops that overlap for its step, and an early exit adds the
+controller's decision before classifying.  The model reads everything it needs from the
+reference run (:class:`golden.reference.InferenceResult`: steps run and hidden spikes per
+step), so it runs the network no second time; it depends on NumPy and :mod:`golden.timing`
+only.
 """
 
 from __future__ import annotations
@@ -20,34 +26,24 @@ from __future__ import annotations
 import numpy as np
 
 from golden.config import RunSettings, SNNConfig
-from golden.reference import LayerState, input_spikes, layer_tables
-from hdl.controller import MARGIN_CYCLES
-from hdl.event_list import (
+from golden.geometry import hidden_geometry
+from golden.reference import InferenceResult, input_spikes
+from golden.timing import (
+    CLASSIFY_CYCLES,
+    FIRE_OVERHEAD,
     IMAGE_WORDS,
+    MARGIN_CYCLES,
+    OUTPUT_CYCLES,
+    OUTPUT_READER_LATENCY,
     PIXELS_PER_WORD,
+    READER_LATENCY,
     SCAN_LATENCY,
     WALK_DELAY,
     WALK_LATENCY,
 )
-from hdl.synapse_reader import LATENCY
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
 """Cycles until the last scanned word is appended (read, then registered)."""
-READER_LATENCY = LATENCY
-"""Cycles from a hidden weight-row request to its effective weights (metadata read and
-register, plane enables registered, plane read and register, magnitude and tau compare,
-weight compose): :data:`hdl.synapse_reader.LATENCY`."""
-OUTPUT_READER_LATENCY = READER_LATENCY + 1
-"""The output layer's reader also registers the request (after the priority encoder)."""
-FIRE_OVERHEAD = 2
-"""Cycles of a step's hidden fire pass beyond one per chunk: the registered end of the
-integration and the registered membrane read."""
-CLASSIFY_CYCLES = 11
-"""One cycle per class (select, registered) and one for the last compare."""
-OUTPUT_CYCLES = 6
-"""Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
-the registered threshold compare, fire, and the cycle in which the waiting hidden FSM sees
-it idle."""
 CHECKPOINT_CYCLES = MARGIN_CYCLES
 """Dynamic mode: cycles a checkpoint adds between the output layer of its step and the next
 step's integration, which then no longer overlap (the controller's count walk and decision;
@@ -98,20 +94,6 @@ def output_cycles(hidden_spikes: int) -> int:
     return hidden_spikes + OUTPUT_CYCLES + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0)
 
 
-def hidden_spike_trace(w_hidden: np.ndarray, images: np.ndarray, config: SNNConfig,
-                       settings: RunSettings) -> np.ndarray:
-    """Hidden spikes per image and step, int64 ``[n, T]``: the hidden layer of the reference
-    run step by step (its row sums are the ``hidden_spikes`` counter)."""
-    timesteps, mask = settings.resolve(config)
-    tables = layer_tables(w_hidden, settings.bits_hidden, settings.tau_hidden, mask,
-                          config.block_size)
-    pixels = np.asarray(images, dtype=np.int32).reshape(len(images), -1)
-    layer = LayerState(len(pixels), config.n_hidden, config.theta_hidden, config.leak_hidden)
-    trace = [layer.step(input_spikes(pixels, t).astype(np.float32), tables.effective).sum(axis=1)
-             for t in range(timesteps)]
-    return np.stack(trace, axis=1).astype(np.int64)
-
-
 def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
                  checkpoints: frozenset[int] | set[int] = frozenset()) -> int:
     """Predicted RTL ``cycles`` for one image, given its hidden spikes per step run.
@@ -135,52 +117,23 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
             + output[-1] + exit_cycles + CLASSIFY_CYCLES)
 
 
-def predicted_cycles(images: np.ndarray, chunks: int, hidden_trace: np.ndarray) -> np.ndarray:
-    """:func:`image_cycles` for every image: int64 ``[n]``.
+def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSettings,
+                     result: InferenceResult) -> np.ndarray:
+    """Predicted RTL ``cycles`` of every image of the reference run ``result`` (of ``images``
+    with ``settings`` on ``config``): int64 ``[n]``.
 
-    ``hidden_trace`` is int ``[n, T]`` from :func:`hidden_spike_trace` (per-step counts:
-    the overlap of the output layer with the next step makes the total alone not enough).
+    Static and dynamic mode alike: the steps each image ran and its hidden spikes per step
+    come from ``result``; the checkpoints it passed from ``settings.controller``.
     """
-    hidden_trace = np.asarray(hidden_trace)
-    if hidden_trace.ndim != 2 or len(hidden_trace) != len(images):
-        raise ValueError(f"hidden_trace must be [images, T] hidden spikes per step "
-                         f"(hidden_spike_trace), not shape {hidden_trace.shape}")
-    return np.array([image_cycles(image, chunks, h)
-                     for image, h in zip(images, hidden_trace, strict=True)], dtype=np.int64)
-
-
-def dynamic_cycles(config: SNNConfig, images: np.ndarray, settings: RunSettings,
-                   result) -> np.ndarray:
-    """Predicted RTL cycles of every image of a dynamic-mode reference run ``result``
-    (:func:`golden.reference.infer` with ``settings.controller``): int64 ``[n]``."""
-    from hdl.core import hidden_geometry
-
     timesteps, _ = settings.resolve(config)
-    checkpoints = settings.controller.checkpoints(timesteps)
+    if result.hidden_per_step.shape != (len(images), timesteps):
+        raise ValueError(f"result holds {result.hidden_per_step.shape} hidden spike counts; "
+                         f"expected one per image and step ({len(images)}, {timesteps})")
+    checkpoints = (settings.controller.checkpoints(timesteps)
+                   if settings.controller is not None else ())
     chunks = hidden_geometry(config).chunks
     out = np.zeros(len(images), dtype=np.int64)
     for i, (image, steps) in enumerate(zip(images, result.counters["steps"], strict=True)):
         visited = frozenset(s for s in checkpoints if s <= steps)
         out[i] = image_cycles(image, chunks, result.hidden_per_step[i, :steps], visited)
     return out
-
-
-def cycles_per_image(config: SNNConfig, w_hidden: np.ndarray, images: np.ndarray,
-                     settings: RunSettings, *, w_out: np.ndarray | None = None) -> np.ndarray:
-    """Predicted RTL cycles of every image for a network and register setting: int64 ``[n]``.
-
-    Dynamic mode (``settings.controller``) needs ``w_out`` too: the output spike counts
-    steer the controller.
-    """
-    from hdl.core import hidden_geometry
-
-    if settings.dynamic:
-        if w_out is None:
-            raise ValueError("dynamic mode needs w_out for the cycle model (the controller "
-                             "reads the output spike counts)")
-        from golden.reference import infer
-
-        result = infer(w_hidden, w_out, images, config, settings)
-        return dynamic_cycles(config, images, settings, result)
-    trace = hidden_spike_trace(w_hidden, images, config, settings)
-    return predicted_cycles(images, hidden_geometry(config).chunks, trace)

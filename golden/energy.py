@@ -1,9 +1,9 @@
 """Event-model energy per image of any run mode, from one reference run (an estimate).
 
 ``energy = counters x per-event energies + cycles x clock energy`` with the coefficients of
-:data:`flows.power.COEFFICIENTS`; cycles come from the documented cycle model
-(:func:`result_cycles`, which covers early exits and controller checkpoints)
-and the clocked flip-flop count from the committed area baseline of the same N
+:data:`golden.power.COEFFICIENTS`; cycles come from the documented cycle model
+(:func:`golden.cycle_model.cycles_per_image`, which covers early exits and controller
+checkpoints) and the clocked flip-flop count from the committed area baseline of the same N
 (``flows/baselines/n<N>.json``, interpolated linearly in N between the committed baselines
 for other N).  Static power is excluded: it depends on the device and clock, which the flow
 report (``flows/build.py``) adds.  This is what ``golden/evaluate.py --json`` reports as
@@ -13,15 +13,18 @@ report (``flows/build.py``) adds.  This is what ``golden/evaluate.py --json`` re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
-from flows import power
-from flows.baseline import BASELINE_DIR
+from golden import power
 from golden.config import RunSettings, SNNConfig
+from golden.cycle_model import cycles_per_image
 from golden.reference import COUNTER_NAMES, InferenceResult
 
-MODEL = ("event model (flows/power.py): reference counters x per-event energies + "
+BASELINE_DIR = Path(__file__).resolve().parents[1] / "flows" / "baselines"
+"""The committed synthesis baselines (JSON data written by ``flows/build.py``)."""
+MODEL = ("event model (golden/power.py): reference counters x per-event energies + "
          "cycle-model cycles x clock energy; static power excluded; estimate")
 
 
@@ -42,24 +45,13 @@ def baseline_flip_flops(n_hidden: int) -> tuple[int, str]:
         f"flows/baselines/n{n}.json" for n in ns)
 
 
-def result_cycles(config: SNNConfig, images: np.ndarray, settings: RunSettings,
-                  result: InferenceResult) -> np.ndarray:
-    """Predicted RTL cycles of every image of the reference run ``result`` (int64 ``[n]``)."""
-    from hdl.core import hidden_geometry
-    from hdl.cycle_model import dynamic_cycles, predicted_cycles
-
-    if settings.controller is not None:
-        return dynamic_cycles(config, images, settings, result)
-    return predicted_cycles(images, hidden_geometry(config).chunks, result.hidden_per_step)
-
-
 def event_energy(config: SNNConfig, images: np.ndarray, settings: RunSettings,
                  result: InferenceResult) -> dict[str, object]:
     """Mean event-model energy per image (uJ), its parts, and mean cycles per image."""
     if not len(images):
         return {"energy_per_image_uj": 0.0, "energy_parts_uj": {}, "cycles_per_image": 0.0,
                 "energy_model": MODEL}
-    cycles = float(np.mean(result_cycles(config, images, settings, result)))
+    cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
     ff_count, ff_source = baseline_flip_flops(config.n_hidden)
     parts = power.event_energy_pj(counters, cycles, ff_count)

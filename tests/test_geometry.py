@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from golden.config import MAGNITUDE_BITS
-from golden.reference import layer_tables, quantize_magnitude
-from hdl.geometry import LayerGeometry
+from golden.geometry import LayerGeometry
+from golden.reference import block_maxima, layer_tables, quantize_magnitude
 from hdl.synapse_reader import magnitude_mask
-from hdl.weight_planes import block_maxima, metadata_image, plane_images
+from hdl.weight_planes import metadata_image, plane_images
 
 SHAPES = [(37, 8, 5), (37, 37, 37), (128, 128, 16), (10, 10, 10), (1, 1, 1), (65, 7, 20),
           (99, 33, 4), (48, 48, 16)]
@@ -46,7 +46,7 @@ def test_planes_and_metadata_hold_the_weights(fan_out, lanes, block_size):
             sign = -1 if (planes[0][word] >> lane) & 1 else 1
             rebuilt[row, chunk * lanes + lane] = sign * magnitude
     assert (rebuilt[:, :fan_out] == w).all() and (rebuilt[:, fan_out:] == 0).all()
-    maxima = block_maxima(w, g)
+    maxima = block_maxima(w, g.block_size)
     meta = metadata_image(w, g)
     for word in range(g.words):
         row, chunk = divmod(word, g.chunks)
@@ -65,7 +65,7 @@ def test_chunked_bit_accounting_equals_the_reference(fan_out, lanes, block_size,
     w = rng.integers(-127, 128, (g.rows, fan_out)) * (rng.random((g.rows, fan_out)) < 0.3)
     mask = rng.random(fan_out) < 0.6
     tau = 40
-    maxima = block_maxima(w, g)
+    maxima = block_maxima(w, g.block_size)
     got = np.zeros(g.rows)
     for row in range(g.rows):
         for c in range(g.chunks):
@@ -75,7 +75,7 @@ def test_chunked_bit_accounting_equals_the_reference(fan_out, lanes, block_size,
                 m = int(quantize_magnitude(maxima[row, slot.block], bits))
                 on = mask[g.block_range(slot.block)].any()
                 got[row] += MAGNITUDE_BITS + (on and m != 0 and m >= tau) * bits * slot.width
-    expected = layer_tables(w, bits, tau, mask, block_size).bits_read
+    expected = layer_tables(w, bits, tau, block_size).per_spike(mask)[1]
     assert (got == expected).all()
 
 

@@ -1,9 +1,9 @@
 """Scoreboard: RTL results against :func:`golden.reference.infer` and the cycle model.
 
 Every image is compared on its class, its 10 output spike counts, every contract counter
-and the RTL cycle count against the cycle model (:func:`flows.energy.result_cycles`).  The first
-divergence is reported with the image, the batch settings and the seed that rebuilds the
-case.
+and the RTL cycle count against the cycle model
+(:func:`golden.cycle_model.cycles_per_image`).  The first divergence is reported with the
+image, the batch settings and the seed that rebuilds the case.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from cocotb_tests.rtl_sim import Batch, RtlResults
-from flows.energy import result_cycles
+from flows.rtl_sim import Batch, RtlResults
 from golden.config import RunSettings, SNNConfig
+from golden.cycle_model import cycles_per_image
 from golden.reference import COUNTER_NAMES, infer
 
 
@@ -79,7 +79,7 @@ def score_batches(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
         ref = infer(w_hidden, w_out, batch.images, config, batch.settings)
         expected = {"class": ref.pred, **{f"count{k}": ref.counts[:, k] for k in range(10)},
                     **{name: ref.counters[name] for name in COUNTER_NAMES},
-                    "cycles": result_cycles(config, batch.images, batch.settings, ref)}
+                    "cycles": cycles_per_image(config, batch.images, batch.settings, ref)}
         got = {"class": rtl.pred, **{f"count{k}": rtl.counts[:, k] for k in range(10)},
                **{name: rtl.counters[name] for name in (*COUNTER_NAMES, "cycles")}}
         wrong = np.zeros(len(batch.images), dtype=bool)
@@ -111,7 +111,7 @@ def locate_step(config: SNNConfig, w_hidden, w_out, settings: RunSettings, image
     """
     from dataclasses import replace
 
-    from cocotb_tests.rtl_sim import run_rtl
+    from flows.rtl_sim import run_rtl
 
     def prefix(t: int) -> RunSettings:
         ctl = settings.controller

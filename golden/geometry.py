@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
+
 
 @dataclass(frozen=True)
 class SlotInfo:
@@ -96,3 +98,17 @@ class LayerGeometry:
         """Bit mask of the lanes of ``chunk`` that are real neurons (not padding)."""
         width = min(self.lanes, self.fan_out - chunk * self.lanes)
         return (1 << width) - 1
+
+
+def hidden_geometry(config: SNNConfig) -> LayerGeometry:
+    """Chunks and blocks of the hidden layer: 784 rows, N neurons, ``min(L, N)`` lanes
+    (more lanes than neurons would only be padding: L > N is a whole row per cycle)."""
+    return LayerGeometry(rows=N_INPUTS, fan_out=config.n_hidden,
+                         lanes=min(config.lanes, config.n_hidden),
+                         block_size=config.block_size)
+
+
+def output_geometry(config: SNNConfig) -> LayerGeometry:
+    """The output layer: N rows of 10 neurons, all 10 updated per cycle, one block of 10."""
+    return LayerGeometry(rows=config.n_hidden, fan_out=N_OUTPUTS, lanes=N_OUTPUTS,
+                         block_size=N_OUTPUTS)

@@ -2,7 +2,7 @@
 
 :func:`run_rtl` generates the Verilog of one configuration (Amaranth, cached per
 configuration under ``build/sim/``), builds the simulator once per build directory, writes
-the images and register settings to a case file, runs :mod:`cocotb_tests.tb_core` on it and
+the images and register settings to a case file, runs :mod:`flows.rtl_testbench` on it and
 returns what the RTL reported through its register bus.
 """
 
@@ -217,7 +217,7 @@ def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
         _write_case(case, config, batches)
         try:
             xml = runner.test(
-                test_module="cocotb_tests.tb_core", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                test_module="flows.rtl_testbench", hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                 test_dir=run_dir, results_xml=str(Path(run_dir) / "results.xml"),
                 extra_env={"SNN_CASE": str(case), "SNN_RESULT": str(result),
                            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT),
