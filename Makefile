@@ -10,7 +10,7 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full train-128 train-48 bitstream demo \
+.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 bitstream demo \
 	demo-loopback clean
 
 help:  ## list the targets
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	PYTHONWARNINGS= $(PY) -m pip install --quiet --upgrade pip
 	PYTHONWARNINGS= $(PY) -m pip install --quiet torch==2.13.0
-	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .
+	PYTHONWARNINGS= $(PY) -m pip install --quiet -e .[interop]
 	touch $@
 
 build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F, dynamic mode: area, Fmax, latency, power, energy (build/flow)
@@ -40,11 +40,14 @@ lint: $(STAMP)  ## ruff (line length 100)
 test: $(STAMP) lint  ## lint + unit tests (pytest, warnings are errors)
 	$(PY) -m pytest -q
 
-synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min)
-	SNN_SYNTH_TESTS=1 $(PY) -m pytest -q tests/test_flows_baseline.py
+synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min; also part of make test)
+	$(PY) -m pytest -q tests/test_flows_baseline.py
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
+
+mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
+	$(PY) -m tests.mutants
 
 sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (7-25 min)
 	$(PY) -m cocotb_tests.sim_full

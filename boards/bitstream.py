@@ -25,8 +25,9 @@ from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_
 from boards.soc import UartSNN, gateware_digest
 from boards.top import BoardTop
 from flows.toolchain import ToolError, find_tool
+from golden import cli
 from golden.errors import UserError, run_cli
-from golden.weights import Weights, load_weights
+from golden.weights import Weights, load_weights, write_atomic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = PROJECT_ROOT / "build" / "boards"
@@ -89,16 +90,58 @@ def _board_source_digest() -> str:
     return digest.hexdigest()
 
 
+BAUD_TOLERANCE = 0.01
+"""Largest relative bit-rate error a build accepts (a UART receiver tolerates about 2 %)."""
+
+
+def check_build(spec: Board, weights: Weights, *, clock_hz: int, baud: int) -> None:
+    """Refuse, before a long synthesis, a core clock the board's PLL cannot make, a bit rate
+    the clock cannot divide (to within :data:`BAUD_TOLERANCE`) and weights whose memories
+    do not fit the device (one sentence each)."""
+    from boards.pll import solve_pll
+    from flows.devices import DEVICES
+    from hdl.bram import dp16kd_total
+
+    if clock_hz < 4 * baud:
+        raise UserError(f"a {clock_hz / 1e6:g} MHz core clock is too slow for {baud:,} baud "
+                        "(the UART needs at least 4 clock cycles a bit)")
+    actual = clock_hz / round(clock_hz / baud)
+    if abs(actual - baud) > BAUD_TOLERANCE * baud:
+        raise UserError(f"a {clock_hz / 1e6:g} MHz core clock makes {actual:,.0f} baud, not "
+                        f"{baud:,} (choose a clock that is a whole multiple of the bit rate)")
+    try:
+        solve_pll(spec.platform_class()().default_clk_frequency, clock_hz)
+    except ValueError as err:
+        raise UserError(f"{spec.board_id}: {err}") from None
+    device = DEVICES.get(spec.device)
+    need = dp16kd_total(hardware_config(weights))
+    if device is not None and need > device.dp16kd:
+        raise UserError(f"N={weights.n_hidden} needs about {need} DP16KD block RAMs and the "
+                        f"{spec.board_id}'s {device.name} has {device.dp16kd}; use weights "
+                        f"with fewer hidden neurons (the board's default is {spec.weights})")
+
+
+def _cached(directory: Path) -> Bitstream | None:
+    """The cache entry in ``directory``, or None when it is missing, truncated or foreign."""
+    try:
+        data = json.loads((directory / "build.json").read_text())
+        data.update(path=Path(data["path"]), cached=True)
+        bitstream = Bitstream(**data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return bitstream if bitstream.path.is_file() else None
+
+
 def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_CLOCK_HZ,
                     baud: int = DEFAULT_BAUD, verbose: bool = False) -> Bitstream:
     """Build (or take from the cache) the demo bitstream of ``board_id`` with ``weights``."""
     spec = board(board_id)
+    check_build(spec, weights, clock_hz=clock_hz, baud=baud)
     directory = build_directory(spec, weights, clock_hz, baud)
+    cached = _cached(directory)
+    if cached is not None:
+        return cached
     summary = directory / "build.json"
-    if summary.exists() and (directory / f"{NAME}.bit").exists():
-        data = json.loads(summary.read_text())
-        data.update(path=Path(data["path"]), cached=True)
-        return Bitstream(**data)
     env = {"YOSYS": find_tool("yosys"), "NEXTPNR_ECP5": find_tool("nextpnr-ecp5"),
            "ECPPACK": _ecppack()}
     platform = spec.platform_class()()
@@ -129,7 +172,7 @@ def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_
     bitstream = Bitstream(directory / f"{NAME}.bit", False, round(seconds, 1),
                           (directory / f"{NAME}.bit").stat().st_size, _fmax(report),
                           _utilisation(report), board_id, clock_hz, baud)
-    summary.write_text(json.dumps({**bitstream.summary(), "cached": False}, indent=1))
+    write_atomic(summary, json.dumps({**bitstream.summary(), "cached": False}, indent=1))
     return bitstream
 
 
@@ -202,16 +245,16 @@ def program(board_id: str, bitfile: Path, *, flash: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         description="Build (or find in the cache) the UART demo bitstream of a board.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS),
                         help="board id")
     parser.add_argument("--weights", default=None,
                         help="weights file (default: the board's committed weights)")
-    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_HZ / 1e6,
+    parser.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_HZ / 1e6,
                         help="core clock the PLL makes (MHz)")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
+    parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
     args = parser.parse_args(argv)
     spec = board(args.board)
     weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)

@@ -15,7 +15,6 @@ reference, 1 a mismatch, 2 a usage or hardware problem (one sentence).
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -24,22 +23,20 @@ import numpy as np
 
 from boards import protocol as p
 from boards.bitstream import (
-    PROJECT_ROOT,
     build_bitstream,
-    hardware_config,
     program,
     program_command,
 )
 from boards.host import Client, LoopbackTransport, SerialTransport, find_port
-from boards.model import DeviceModel
+from boards.model import DeviceModel, board_model, board_weights
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
+from golden import cli
 from golden.config import RunSettings
 from golden.cycle_model import cycles_per_image
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_label, settings_from_args
 from golden.reference import COUNTER_NAMES, infer
-from golden.weights import load_weights
 
 SHADES = " .:-=+*#%@"
 
@@ -51,7 +48,7 @@ def ascii_digit(image: np.ndarray) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Exit codes: 0 every answer equals the reference, 1 a mismatch, 2 a usage or "
                "hardware problem.",
@@ -73,18 +70,18 @@ def parse_args(argv):
     parser.add_argument("--loopback", action="store_true",
                         help="talk to the Python device model instead of a board (tests the "
                              "host side without hardware)")
-    parser.add_argument("--images", type=int, default=1000,
+    parser.add_argument("--images", type=cli.count, default=1000,
                         help="stream the first K MNIST test images")
     add_mode_arguments(parser)
     parser.add_argument("--weights", default=None,
                         help="weights file (default: the board's, weights/mnist-784-128-10.npz "
                              "or -48- on a 12F/25F)")
-    parser.add_argument("--show", type=int, default=0, metavar="N",
+    parser.add_argument("--show", type=cli.integer(0), default=0, metavar="N",
                         help="print the first N digits as ASCII art with their answers")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
-    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_HZ / 1e6,
+    parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
+    parser.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_HZ / 1e6,
                         help="core clock of the bitstream (MHz)")
-    parser.add_argument("--timeout", type=float, default=0.5,
+    parser.add_argument("--timeout", type=cli.timeout_s, default=0.5,
                         help="seconds to wait for an answer before retrying")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of text")
@@ -119,12 +116,10 @@ def compare(result: p.Result, ref, i: int, cycles: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = board(args.board)
-    weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)
-    config = hardware_config(weights)
+    weights = board_weights(args.board, args.weights)
     clock_hz = round(args.clock_mhz * 1e6)
-    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=clock_hz,
-                         baud=args.baud, banks=spec.banks)
-    model = DeviceModel(config, weights.w_hidden, weights.w_out, info)
+    model = board_model(args.board, weights, clock_hz=clock_hz, baud=args.baud)
+    info = model.info
 
     if args.program or args.dry_run:
         print(f"building the {args.board} bitstream (minutes the first time, then cached)...",
@@ -197,7 +192,7 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
         "on_chip_us_per_image": cycles / n / found.clock_hz * 1e6, "data": split.source,
     }
     if args.json:
-        print(json.dumps(summary))
+        print(cli.strict_json(summary))
     else:
         print(f"{n} images on {summary['port']}: accuracy {summary['accuracy']:.4f} "
               f"(reference {summary['reference_accuracy']:.4f}), {mismatches} mismatches; "

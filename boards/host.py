@@ -35,7 +35,7 @@ class SerialTransport:
         self.port = port
         try:
             self.serial = serial.Serial(port, baud, timeout=0)
-        except serial.SerialException as err:
+        except (serial.SerialException, ValueError) as err:
             number = getattr(err, "errno", None)
             if number == errno.ENOENT or "could not open port" in str(err) and \
                     "No such file" in str(err):
@@ -130,6 +130,7 @@ class Client:
                 return self._tag
 
     def _receive(self, deadline: float) -> p.Frame | None:
+        """The next decoded frame, or None once ``deadline`` (``time.monotonic``) passes."""
         while not self.frames:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -137,22 +138,31 @@ class Client:
             self.frames.extend(self.decoder.feed(self.transport.read(min(left, 0.05))))
         return self.frames.pop(0)
 
+    def _resync(self) -> None:
+        """Make the device abandon a half frame and drop everything received so far."""
+        self.transport.resync()
+        self.decoder.reset()
+        self.frames.clear()
+
     def request(self, cmd: int, payload: bytes = b"") -> p.Frame:
-        """Send one request; its answer (retried on an error frame or no answer)."""
+        """Send one request; its answer (retried on an error frame or no answer).
+
+        Each attempt has a fixed deadline: frames with other tags (line noise, late answers
+        to an earlier attempt) are skipped without extending it.
+        """
         problem = "no answer"
         for _ in range(RETRIES):
             tag = self._next_tag()
             self.transport.write(p.encode_frame(cmd, tag, payload))
             deadline = time.monotonic() + self.timeout_s
             while (frame := self._receive(deadline)) is not None:
-                if frame.tag != tag:
+                if frame.tag != tag or not (frame.is_error or frame.cmd == cmd | p.RESPONSE):
                     continue
                 if frame.is_error:
                     problem = frame.error_text()
                     break
                 return frame
-            self.transport.resync()
-            self.frames.clear()
+            self._resync()
         if problem == "no answer":
             raise UserError(f"the board on {self.transport.port} does not answer (is it "
                             "programmed with the demo bitstream? try --program)")
@@ -169,11 +179,13 @@ class Client:
     def classify(self, images: np.ndarray, window: int) -> Iterator[tuple[int, p.Result]]:
         """Classify ``images`` in order with up to ``window`` frames in flight.
 
-        Yields (image index, result) in order.  An image whose answer is an error frame or
-        missing is sent again (up to :data:`RETRIES` times).
+        Yields (image index, result) in order.  Every frame in flight has a fixed deadline
+        (sent + ``timeout_s``); stray frames never extend it.  An image whose answer is an
+        error frame or misses its deadline is sent again, up to :data:`RETRIES` times; the
+        other frames in flight when the line is resynchronized are resent without counting.
         """
         payloads = [p.encode_image(image) for image in images]
-        in_flight: dict[int, int] = {}  # tag -> image index
+        in_flight: dict[int, tuple[int, float]] = {}  # tag -> (image index, deadline)
         attempts = [0] * len(payloads)
         done: dict[int, p.Result] = {}
         queue = list(range(len(payloads)))
@@ -182,27 +194,37 @@ class Client:
             while queue and len(in_flight) < window:
                 index = queue.pop(0)
                 tag = self._next_tag(in_flight)
-                in_flight[tag] = index
                 attempts[index] += 1
                 self.transport.write(p.encode_frame(p.CLASSIFY, tag, payloads[index]))
-            frame = self._receive(time.monotonic() + self.timeout_s)
-            if frame is None or (frame.is_error and frame.tag in in_flight):
-                lost = sorted(in_flight.values()) if frame is None else [in_flight[frame.tag]]
-                if any(attempts[i] >= RETRIES for i in lost):
-                    reason = "no answer" if frame is None else frame.error_text()
-                    raise UserError(f"the board on {self.transport.port} failed image "
-                                    f"{lost[0]} {RETRIES} times ({reason})")
-                if frame is None:
-                    self.transport.resync()
-                    self.frames.clear()
-                    in_flight.clear()
-                else:
-                    del in_flight[frame.tag]
-                queue = sorted(set(queue) | set(lost))
+                in_flight[tag] = index, time.monotonic() + self.timeout_s
+            frame = self._receive(min(deadline for _, deadline in in_flight.values()))
+            if frame is None:
+                now = time.monotonic()
+                late = sorted(i for i, deadline in in_flight.values() if deadline <= now)
+                self._fail_if_spent(late, attempts, "no answer")
+                for index, deadline in in_flight.values():
+                    attempts[index] -= deadline > now  # resent through no fault of its own
+                queue = sorted(set(queue) | {i for i, _ in in_flight.values()})
+                in_flight.clear()
+                self._resync()
                 continue
-            if frame.tag not in in_flight or frame.cmd != p.CLASSIFY | p.RESPONSE:
+            if frame.tag not in in_flight:
                 continue
-            done[in_flight.pop(frame.tag)] = p.Result.from_bytes(frame.payload)
+            if frame.is_error:
+                index, _ = in_flight.pop(frame.tag)
+                self._fail_if_spent([index], attempts, frame.error_text())
+                queue = sorted(set(queue) | {index})
+                continue
+            if frame.cmd != p.CLASSIFY | p.RESPONSE:
+                continue
+            index, _ = in_flight.pop(frame.tag)
+            done[index] = p.Result.from_bytes(frame.payload)
             while next_yield in done:
                 yield next_yield, done.pop(next_yield)
                 next_yield += 1
+
+    def _fail_if_spent(self, lost: list[int], attempts: list[int], reason: str) -> None:
+        spent = [i for i in lost if attempts[i] >= RETRIES]
+        if spent:
+            raise UserError(f"the board on {self.transport.port} failed image {spent[0]} "
+                            f"{RETRIES} times ({reason})")

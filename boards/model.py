@@ -3,17 +3,26 @@
 :class:`DeviceModel` parses requests exactly like the gateware receiver (hunt for SOF, header
 check, CRC, abandon on a framing error or a time-out) and executes them on a register model
 of the core, computing results with :func:`golden.reference.infer` and cycles with
-:mod:`hdl.cycle_model`.  The cocotb test compares the RTL's byte stream with it, and the host
+:mod:`golden.cycle_model`.  The cocotb test compares the RTL's byte stream with it, and the host
 demo uses it for ``--loopback`` (no board needed).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import select
 import struct
+import sys
+import time
+import tty
 
 import numpy as np
 
 from boards import protocol as p
+from boards.noise import KINDS, LineNoise
+from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
+from golden import cli
 from golden.config import N_OUTPUTS, RunSettings, SNNConfig
 from golden.cycle_model import cycles_per_image
 from golden.reference import infer
@@ -117,10 +126,16 @@ class DeviceModel:
 
     def feed(self, data: bytes) -> bytes:
         """Receive ``data``; return every response frame it causes, in order."""
-        out = bytearray()
-        for byte in data:
-            out += self._receive(byte)
-        return bytes(out)
+        return b"".join(self.answers(data))
+
+    def answers(self, data: bytes) -> list[bytes]:
+        """Receive ``data``; the response frames it causes, one ``bytes`` per frame."""
+        return [answer for byte in data if (answer := self._receive(byte))]
+
+    @property
+    def receiving(self) -> bool:
+        """Whether a frame is half received (a time-out would abandon it)."""
+        return self._partial is not None
 
     def timeout(self) -> bytes:
         """The line was silent for the frame time-out: abandon a half-received frame."""
@@ -198,3 +213,110 @@ class DeviceModel:
                 settings.bits_hidden, settings.bits_out)
             self.registers.dynamic_bits = (int(final[0]), int(final[1]))
         return p.Result(int(ref.pred[0]), tuple(int(c) for c in ref.counts[0]), counters)
+
+
+def board_model(board_id: str, weights, *, clock_hz: int, baud: int) -> DeviceModel:
+    """The model of ``board_id``'s demo bitstream carrying ``weights`` (a
+    :class:`golden.weights.Weights`)."""
+    from boards.bitstream import hardware_config
+
+    config = hardware_config(weights)
+    info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=clock_hz,
+                         baud=baud, banks=board(board_id).banks)
+    return DeviceModel(config, weights.w_hidden, weights.w_out, info)
+
+
+def board_weights(board_id: str, path=None):
+    """The weights file ``path``, or ``board_id``'s default one, loaded and checked."""
+    from boards.bitstream import PROJECT_ROOT
+    from golden.weights import load_weights
+
+    return load_weights(path or PROJECT_ROOT / board(board_id).weights)
+
+
+FRAME_TIMEOUT_S = 0.02
+"""Silence inside a frame after which the model abandons it (the boards' 20 ms)."""
+
+
+def serve_pty(model: DeviceModel, *, first: bytes = b"", noise: LineNoise | None = None,
+              out=sys.stdout) -> None:
+    """Serve ``model`` on a new pseudo-terminal until interrupted.
+
+    Prints the port (the terminal's name) as the first line of ``out``; sends ``first``
+    before the first answer; passes every answer through ``noise``.
+    """
+    master, slave = os.openpty()  # the slave stays open here: a host may come and go
+    tty.setraw(slave)
+    print(os.ttyname(slave), file=out, flush=True)
+    last_byte = time.monotonic()
+    tag = 0
+    while True:
+        ready, _, _ = select.select([master], [], [], FRAME_TIMEOUT_S / 4)
+        if ready:
+            data = os.read(master, 4096)
+            last_byte = time.monotonic()
+            answers = model.answers(data)
+        elif model.receiving and time.monotonic() - last_byte > FRAME_TIMEOUT_S:
+            answers = [model.timeout()]
+        else:
+            continue
+        for answer in answers:
+            tag = answer[2]
+            wire = answer if noise is None else noise.apply(answer, stray_tag=tag ^ 0x80)
+            os.write(master, first + wire)
+            first = b""
+
+
+def fault_kinds(text: str) -> tuple[str, ...]:
+    """``--fault-kinds``: a comma list of :data:`boards.noise.KINDS`."""
+    kinds = tuple(text.split(","))
+    if not set(kinds) <= set(KINDS):
+        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(KINDS)}, "
+                                         f"not {text!r}")
+    return kinds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.ArgumentParser(
+        description="Serve the Python model of a board's demo bitstream on a pseudo-terminal "
+                    "(first line of output: the port), optionally over a noisy line, until "
+                    "interrupted; boards/demo.py --port PORT talks to it like to a board.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--pty", action="store_true", required=True,
+                        help="serve on a new pseudo-terminal")
+    parser.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS),
+                        help="board id whose bitstream the model stands for")
+    parser.add_argument("--weights", type=cli.input_file, default=None,
+                        help="weights file (default: the board's)")
+    parser.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_HZ / 1e6,
+                        help="core clock the model reports (MHz)")
+    parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD,
+                        help="bit rate the model reports (bit/s)")
+    parser.add_argument("--noise-hex", type=cli.hex_bytes, default=b"", metavar="HEX",
+                        help="bytes (hexadecimal, e.g. a5000000 10) sent before the first answer")
+    parser.add_argument("--fault-rate", type=cli.fraction, default=0.0, metavar="P",
+                        help="probability that an answer is corrupted (a burst, a false start, "
+                             "a flipped, dropped or inserted byte, a stray frame or silence)")
+    parser.add_argument("--fault-kinds", type=fault_kinds, default=",".join(KINDS),
+                        metavar="KIND[,KIND...]", help="the faults --fault-rate draws from")
+    parser.add_argument("--seed", type=cli.seed, default=0,
+                        help="seed of the line noise (the same seed gives the same noise)")
+    args = parser.parse_args(argv)
+    model = board_model(args.board, board_weights(args.board, args.weights),
+                        clock_hz=round(args.clock_mhz * 1e6), baud=args.baud)
+    noise = LineNoise(args.fault_rate, args.seed, kinds=args.fault_kinds) \
+        if args.fault_rate else None
+    try:
+        serve_pty(model, first=args.noise_hex, noise=noise)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    import signal
+
+    from golden.errors import run_cli
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    sys.exit(run_cli(main))

@@ -12,11 +12,11 @@ from golden.errors import UserError
 
 DEFAULT_BOARD = "ulx3s-85f"
 DEFAULT_CLOCK_HZ = 15_000_000
-"""Core clock.  The flow's reports give the core alone 30.9 MHz at N = 128 (38.7 MHz at
-N = 48) on an LFE5U-85F, speed 6, and the whole top placed at 27.8 MHz; the clocks that make
-3 Mbaud an exact number of cycles a bit from both the ULX3S' 25 MHz and the ECPIX-5's
-100 MHz oscillator are 15, 30, 45 and 60 MHz, so 15 MHz (5 cycles a bit) is the safe one.
-The UART, not the clock, limits the demo (docs/boards.md)."""
+"""Core clock of the board top (Hz).  3 Mbaud is an exact number of cycles a bit from both the
+ULX3S' 25 MHz and the ECPIX-5's 100 MHz oscillator at 15, 30, 45, 60, 75 and 90 MHz; 15 MHz
+(5 cycles a bit) is the clock the board top has been built and simulated at (the core alone
+reaches 101 MHz at N = 128, docs/flow.md).  The UART, not the clock, limits the demo
+(docs/boards.md)."""
 DEFAULT_BAUD = 3_000_000
 """UART bit rate: the most the ULX3S' FT231X supports."""
 

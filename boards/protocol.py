@@ -79,6 +79,11 @@ RESULT_BYTES = sum(size for _, _, size in RESULT_FIELDS)
 IDENTIFY_FORMAT = "<BHBBHHHIIBH8s"
 """IDENTIFY payload: version, N, t_max, T, precision mask (bit b = b bits), lanes, B,
 clock Hz, baud, frame buffers, max payload bytes, weights fingerprint."""
+IDENTIFY_BYTES = struct.calcsize(IDENTIFY_FORMAT)
+ERROR_BYTES = 2
+"""Error frame payload: error code, offending CMD."""
+MAX_ANSWER_BYTES = OVERHEAD_BYTES + max(RESULT_BYTES, IDENTIFY_BYTES, MAX_REGS * 4, ERROR_BYTES)
+"""Longest frame the device sends (a READ_REGS answer of 32 registers)."""
 
 
 class ProtocolError(UserError):
@@ -127,15 +132,29 @@ class Frame:
 class FrameDecoder:
     """Incremental frame parser: feed bytes, collect frames; garbage is skipped.
 
-    A byte stream is hunted for SOF; a header whose length exceeds ``max_payload`` or a
-    frame whose CRC fails is dropped and the hunt resumes one byte after its SOF, so a
-    false SOF inside garbage never hides a real frame.  ``dropped`` counts skipped bytes.
+    A byte stream is hunted for SOF.  A candidate whose header cannot start a legal frame
+    (by default: a legal answer, :func:`valid_answer`; with ``max_payload``: any command with
+    at most that many payload bytes) is rejected as soon as its header is in, and one whose
+    CRC fails as soon as its last byte is in; the hunt then resumes one byte after its SOF.
+    A false SOF therefore costs at most its own candidate's bytes (a legal answer is at most
+    :data:`MAX_ANSWER_BYTES` long), never hides a real frame, and decoding takes time linear
+    in the bytes received.  ``dropped`` counts skipped bytes.
     """
 
-    def __init__(self, max_payload: int = 0xFFFF):
+    def __init__(self, max_payload: int | None = None):
         self.max_payload = max_payload
         self.buffer = bytearray()
         self.dropped = 0
+
+    def _legal(self, cmd: int, length: int) -> bool:
+        if self.max_payload is None:
+            return valid_answer(cmd, length)
+        return length <= self.max_payload
+
+    def reset(self) -> None:
+        """Forget a half-received frame (the line was resynchronized)."""
+        self.dropped += len(self.buffer)
+        self.buffer.clear()
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every complete, valid frame in order."""
@@ -144,15 +163,14 @@ class FrameDecoder:
         while True:
             start = self.buffer.find(SOF)
             if start < 0:
-                self.dropped += len(self.buffer)
-                self.buffer.clear()
+                self.reset()
                 return frames
             self.dropped += start
-            del self.buffer[:start]
+            del self.buffer[:start]  # deleting from the front is O(1) for a bytearray
             if len(self.buffer) < HEADER_BYTES:
                 return frames
             length = int.from_bytes(self.buffer[3:5], "little")
-            if length > self.max_payload:
+            if not self._legal(self.buffer[1], length):
                 self._skip_sof()
                 continue
             end = HEADER_BYTES + length + 2
@@ -247,6 +265,23 @@ def valid_length(cmd: int, length: int) -> bool:
     if cmd == READ_REGS:
         return 0 < length <= MAX_REGS * 2 and length % 2 == 0
     return cmd == CLASSIFY and length <= MAX_IMAGE_BYTES
+
+
+def valid_answer(cmd: int, length: int) -> bool:
+    """Whether a frame from the device with command ``cmd`` may carry ``length`` payload bytes
+    (an answer to one of :data:`COMMANDS`, or an error frame)."""
+    if cmd == ERROR:
+        return length == ERROR_BYTES
+    request = cmd & ~RESPONSE
+    if cmd & RESPONSE == 0 or request not in COMMANDS:
+        return False
+    if request == IDENTIFY:
+        return length == IDENTIFY_BYTES
+    if request == WRITE_REGS:
+        return length == 0
+    if request == READ_REGS:
+        return 0 < length <= MAX_REGS * 4 and length % 4 == 0
+    return length == RESULT_BYTES
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cocotb_tests.cases import COMMITTED_WEIGHTS
 from flows.verify import verify
+from golden import cli
 from golden.config import ControllerSettings, RunSettings
-from golden.errors import UserError, run_cli
+from golden.errors import run_cli
 from golden.mnist import load_split
 from golden.modes import BITS_CHOICES, DYNAMIC
 from golden.networks import committed_network
@@ -33,19 +34,17 @@ def _settings(bits: str) -> RunSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--weights", default=str(COMMITTED_WEIGHTS[0]),
                         help="weights file to simulate")
     parser.add_argument("--bits", nargs="+", default=["8", "4", DYNAMIC], choices=BITS_CHOICES,
                         help="modes to run: precisions of both layers, or 'dynamic'")
-    parser.add_argument("--images", type=int, default=None,
+    parser.add_argument("--images", type=cli.count, default=None,
                         help="only the first K test images (default: all)")
-    parser.add_argument("--jobs", type=int, default=2,
+    parser.add_argument("--jobs", type=cli.count, default=2,
                         help="precisions simulated at the same time (one simulator each)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        raise UserError(f"--jobs must be >= 1, not {args.jobs}")
     network = committed_network(args.weights)
     split = load_split("test").first(args.images)
     started = time.monotonic()

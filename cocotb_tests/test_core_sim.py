@@ -4,9 +4,9 @@
   thresholds, leaks, T), each run at every hidden precision 2..8 with random output
   precision, taus and masks, with register changes between batches, back-to-back images, the
   empty and the all-white image, and a reset in the middle of an image;
-* the default hardware shapes N=128 (L=128) and N=48 (L=48) with random weights, until the
-  committed weights of that shape exist;
-* the committed weights files at several precisions, masks and taus (skipped until trained);
+* the shipped shapes N = L = 128 and N = L = 48 (one chunk) with random weights, 50 % of them
+  zero, and non-zero leaks (the committed weights have none);
+* the committed weights files at several precisions, masks and taus;
 * dynamic mode (docs/controller.md): random controllers on random networks (escalations,
   early exits and gating all occur) and the default controller and variants on the
   committed weights.
@@ -70,9 +70,8 @@ def _shape_sweep(network: Network, images: np.ndarray) -> list[Batch]:
 
 @pytest.mark.parametrize("n_hidden", [128, 48])
 def test_default_shape_random_weights(n_hidden):
-    committed = COMMITTED_WEIGHTS[0 if n_hidden == 128 else 1]
-    if committed.exists():
-        pytest.skip(f"{committed.name} exists: test_committed_weights covers N={n_hidden}")
+    """The shipped shapes (N = L, one chunk) with leaks and 50 % zero weights, which the
+    committed weights (no leak) do not exercise."""
     rng = np.random.default_rng(n_hidden)
     config = SNNConfig(n_hidden=n_hidden, lanes=n_hidden, block_size=16, theta_hidden=700,
                        theta_out=300, leak_hidden=3, leak_out=4)
@@ -84,9 +83,6 @@ def test_default_shape_random_weights(n_hidden):
 
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)
 def test_committed_weights(path):
-    if not path.exists():
-        pytest.skip(f"{path.relative_to(path.parents[1])} is not committed yet "
-                    "(training in progress); random weights cover this shape meanwhile")
     network = committed_network(path)
     rng = np.random.default_rng(4)
     mask = tuple(bool(b) for b in rng.random(network.config.n_hidden) < 0.8)
@@ -129,8 +125,6 @@ def test_dynamic_mode_exercises_every_decision():
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)
 def test_committed_weights_dynamic_mode(path):
     """The default controller and variants (gating, 8-bit with early exit) on real images."""
-    if not path.exists():
-        pytest.skip(f"{path.name} is not committed yet")
     network = committed_network(path)
     settings = [RunSettings(controller=ControllerSettings()),
                 RunSettings(controller=ControllerSettings(gate_idle=True, exit_margin=5)),

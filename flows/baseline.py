@@ -9,7 +9,6 @@ as notes, so that the baseline can be refreshed on purpose.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from golden.energy import BASELINE_DIR
 
@@ -66,13 +65,13 @@ DEFAULT_TOLERANCE = {"LUT4": 0.05, "FF": 0.05, "DP16KD": 0.0, "MULT18X18D": 0.0,
 def main(argv: list[str] | None = None) -> int:
     """Refresh a baseline from a ``--weights random`` build: ``python -m flows.baseline
     OUT/report.json`` writes ``flows/baselines/nN.json``."""
-    import argparse
-
+    from golden import cli
     from golden.errors import UserError
     from golden.weights import write_atomic
 
-    p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument("report", type=Path, help="report.json of a build with --weights random")
+    p = cli.ArgumentParser(description=main.__doc__)
+    p.add_argument("report", type=cli.input_file,
+                   help="report.json of a build with --weights random")
     args = p.parse_args(argv)
     try:
         report = json.loads(args.report.read_text())

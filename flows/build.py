@@ -29,12 +29,12 @@ if __package__ in (None, ""):
 import numpy as np
 
 from flows.activity import Toggles, model_cycles, rtl_cycles, simulate_toggles
-from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device
+from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
 from flows.synth import synthesize
 from flows.toolchain import find_tool, tool_version
-from golden import power
+from golden import cli, power
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.modes import add_mode_arguments, check_settings, mode_json, settings_from_args
@@ -48,43 +48,43 @@ DEFAULT_ALPHA = 0.125
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--neurons", type=int, nargs="+", default=[128], metavar="N",
+    p.add_argument("--neurons", type=cli.neurons, nargs="+", default=[128], metavar="N",
                    help="hidden neurons N; several values build each and write compare.md "
                         "(default: 128)")
     add_mode_arguments(p)
     p.add_argument("--board", default=DEFAULT_BOARD,
                    help=f"board id, one of {', '.join(sorted(BOARDS))} (default: "
                         f"{DEFAULT_BOARD})")
-    p.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+    p.add_argument("--lanes", type=cli.neurons, default=DEFAULT_LANES,
                    help="hidden neurons updated per cycle L; min(L, N) is used "
                         f"(default: {DEFAULT_LANES}, a whole row per cycle up to N = 128)")
-    p.add_argument("--block-size", type=int, default=DEFAULT_BLOCK, metavar="B",
+    p.add_argument("--block-size", type=cli.neurons, default=DEFAULT_BLOCK, metavar="B",
                    help="neurons per weight-metadata block B (skip granularity; min(B, N) is "
                         f"used; the lane-26 25F build uses 26) (default: {DEFAULT_BLOCK})")
-    p.add_argument("--timesteps", type=int,
+    p.add_argument("--timesteps", type=cli.steps,
                    help="time steps T per image (default: the weights file's)")
     p.add_argument("--weights", nargs="+", metavar="FILE",
                    help="weights file per --neurons value, or 'random' for random weights "
                         "from --seed (default: weights/mnist-784-N-10.npz)")
-    p.add_argument("--out", type=Path, default=Path("build/flow"),
+    p.add_argument("--out", type=cli.output_folder, default=Path("build/flow"),
                    help="output directory for reports; tool files go to OUT/work-nN "
                         "(default: build/flow)")
-    p.add_argument("--seed", type=int, default=1,
+    p.add_argument("--seed", type=cli.seed, default=1,
                    help="nextpnr placement seed and random-weights seed (default: 1)")
-    p.add_argument("--freq", type=float, default=100.0,
+    p.add_argument("--freq", type=cli.clock_mhz, default=100.0,
                    help="target clock in MHz given to nextpnr (default: 100)")
-    p.add_argument("--images", type=int, default=1000,
+    p.add_argument("--images", type=cli.count, default=1000,
                    help="test images for cycles per image (the first K) (default: 1000)")
     p.add_argument("--cycles", choices=("auto", "rtl", "model"), default="auto",
                    help="cycles from the RTL simulation (Verilator via cocotb), the cycle "
                         "model, or auto = RTL when Verilator is installed (default: auto)")
-    p.add_argument("--activity-images", type=int, default=1,
+    p.add_argument("--activity-images", type=cli.integer(0), default=1,
                    help="images simulated in Amaranth for the toggle rate (VCD); 0 assumes "
                         f"{DEFAULT_ALPHA} (default: 1)")
-    p.add_argument("--sweep-images", type=int, default=200,
+    p.add_argument("--sweep-images", type=cli.count, default=200,
                    help="test images for the precision sweep of both power models "
                         "(default: 200)")
     p.add_argument("--no-abc9", action="store_true",
@@ -107,7 +107,6 @@ def _check_args(args) -> str:
         raise UserError("--neurons values must be in 1..1024")
     if args.weights and len(args.weights) not in (1, len(args.neurons)):
         raise UserError("--weights takes one file per --neurons value (or 'random')")
-    _check_writable(args.out)
     return args.bits
 
 
@@ -130,13 +129,20 @@ def _weights(spec: str | None, n: int, seed: int) -> tuple[Weights, dict]:
                           timesteps=16)
         return weights, {"path": None, "kind": f"random, seed {seed}, 50 % zeros"}
     path = Path(spec) if spec else PROJECT_ROOT / "weights" / f"mnist-784-{n}-10.npz"
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"weights file {path} does not exist; pass --weights FILE or "
                         "--weights random")
     weights = load_weights(path)
     if weights.n_hidden != n:
         raise UserError(f"{path} has N={weights.n_hidden} hidden neurons, not --neurons {n}")
-    return weights, {"path": str(path), "kind": "trained"}
+    return weights, {"path": _shown_path(path), "kind": "trained"}
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the project when it lies inside it (reports name no machine)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) \
+        else str(path)
 
 
 def _accuracy(weights: Weights, bits: str) -> dict:
@@ -164,10 +170,9 @@ class Stages:
         return value
 
 
-def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) -> dict:
-    """Run every stage for N = ``n``; return the report dict (nothing written yet)."""
-    started = time.monotonic()
-    device = board_device(args.board)
+def plan_one(args, n: int, weights_spec: str | None) -> tuple:
+    """Load and check everything N = ``n`` needs before any long work: weights, configuration,
+    run settings, block-RAM fit.  Returns (weights, weights_info, config, settings)."""
     weights, weights_info = _weights(weights_spec, n, args.seed)
     timesteps = args.timesteps or weights.timesteps
     try:
@@ -177,7 +182,17 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
         raise UserError(f"invalid configuration for N={n}: {err}") from None
     settings = settings_from_args(args, timesteps=args.timesteps)
     check_settings(settings, config)
-    _check_block_ram(config, device)
+    check_block_ram(config, board_device(args.board))
+    return weights, weights_info, config, settings
+
+
+def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict:
+    """Run every stage for N = ``n`` (``plan`` from :func:`plan_one`, ``test`` the test
+    split); return the report dict (nothing written yet)."""
+    started = time.monotonic()
+    device = board_device(args.board)
+    weights, weights_info, config, settings = plan
+    timesteps = config.timesteps
     stages = Stages(args.quiet, f"N={n}")
     # Yosys and nextpnr are single-threaded: the simulations run beside them on the other core.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -185,7 +200,6 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
             stages.run, "synthesis and place-and-route", synthesize, config, weights.w_hidden,
             weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
             abc9=not args.no_abc9, progress=not args.quiet)
-        test = load_split("test")
         sample = test.first(args.images)
         cycles = stages.run("cycles per image (beside synthesis)", _cycles, args.cycles, config,
                             weights, sample.images, settings)
@@ -264,23 +278,6 @@ def build_one(args, n: int, bits: str, weights_spec: str | None, out_dir: Path) 
     return report
 
 
-def _check_block_ram(config, device) -> None:
-    """Refuse, before a long synthesis, a lane setting whose memories cannot fit ``device``
-    (the estimate matched every build to one block: 71 DP16KD at N=128, L=128, 70 placed with
-    the committed weights, whose constant metadata bits Yosys drops; 53 at L=26, B=26)."""
-    from hdl.bram import dp16kd_total, widest_fit
-
-    need = dp16kd_total(config)
-    if need <= device.dp16kd:
-        return
-    fit = widest_fit(config, device.dp16kd)
-    hint = (f"try --lanes {fit.lanes} --block-size {fit.block_size} ({fit.dp16kd} DP16KD, "
-            f"{fit.chunks} cycles per input spike)" if fit else "use a larger device")
-    raise UserError(f"N={config.n_hidden} with {config.lanes} lanes and block size "
-                    f"{config.block_size} needs about {need} DP16KD block RAMs and the "
-                    f"{device.name} has {device.dp16kd}; {hint}")
-
-
 def _packing(config) -> dict:
     """Estimated DP16KD per lane setting and the widest one that fits a 25F."""
     from dataclasses import asdict
@@ -344,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(specs) == 1:
         specs = specs * len(args.neurons)
     several = len(args.neurons) > 1
+    plans = [plan_one(args, n, spec) for n, spec in zip(args.neurons, specs, strict=True)]
+    test = load_split("test")
+    _check_writable(args.out)  # only now: a rejected run leaves no empty folder
     reports = []
-    for n, spec in zip(args.neurons, specs, strict=True):
+    for n, plan in zip(args.neurons, plans, strict=True):
         out_dir = args.out / f"n{n}" if several else args.out
         out_dir.mkdir(parents=True, exist_ok=True)
-        report = build_one(args, n, bits, spec, out_dir)
+        report = build_one(args, n, bits, plan, test, out_dir)
         written = write_reports(out_dir, report)
         reports.append(report)
         if not args.quiet:

@@ -11,7 +11,7 @@ into ``--out``.
 Energy (estimates, both named in the outputs):
 
 * **event model**: reference counters x per-event energies + cycle-model cycles x clock
-  energy (:mod:`flows.energy`, static power excluded);
+  energy (:mod:`golden.energy`, static power excluded);
 * **ECP5 total**: the event model plus the device's static power over the image's run time
   at the core clock (``--device``, ``--clock-mhz``, or both from a flow ``report.json``).
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import power
+from golden import cli, power
 from golden.config import PRECISIONS, ControllerSettings, RunSettings
 from golden.energy import MODEL, event_energy
 from golden.errors import UserError, run_cli
@@ -160,28 +160,28 @@ def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float) -> d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         description="Accuracy vs estimated energy per image of static precisions, magnitude "
                     "pruning, neuron gating, joint settings and dynamic controller policies, on "
                     "the MNIST test set with the integer reference; marks the Pareto front.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(REPO)),
+    p.add_argument("--weights", default=cli.project_default(DEFAULT_WEIGHTS),
                    help="snn-weights/1 file")
-    p.add_argument("--limit", type=int, help="only the first K images (default: all)")
+    p.add_argument("--limit", type=cli.count, help="only the first K images (default: all)")
     p.add_argument("--split", choices=("test", "validation"), default="test",
                    help="test: the official 10k test set; validation: the last 1,000 images of "
                         "the training file (the split golden/train.py holds out; use it to "
                         "choose controller parameters, never the test set)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist)")
-    p.add_argument("--out", default="build/pareto", help="output directory")
+    p.add_argument("--out", default="build/pareto", type=cli.output_folder, help="output directory")
     p.add_argument("--controller-grid", action="store_true",
                    help="also evaluate a grid of controller parameters (interval 2..4, exit "
                         "margin 2..4, escalate margin 1..2, step 2 or 6 bits); with --split "
                         "validation this is how the default policy was chosen")
     p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
                    help="device whose static power the ECP5 total adds")
-    p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+    p.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_MHZ,
                    help="core clock for latency and static energy")
     p.add_argument("--flow-report", help="report.json of flows/build.py: take device and core "
                    "clock from it (overrides --device/--clock-mhz)")
@@ -192,12 +192,16 @@ def _clock_and_device(args) -> tuple[str, float, str]:
     if not args.flow_report:
         return args.device, args.clock_mhz, f"--clock-mhz {args.clock_mhz:g}, {args.device}"
     try:
-        report = json.loads(Path(args.flow_report).read_text())
-        return (report["device"], float(report["clock_mhz"]),
-                f"{args.flow_report} (nextpnr Fmax-limited core clock)")
+        report = json.loads(cli.readable_file(args.flow_report, "--flow-report").read_text())
+        device, clock_mhz = report["device"], float(report["clock_mhz"])
+        power.static_mw(device)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"--flow-report {args.flow_report}: not a readable flows/build.py "
                         f"report.json ({err})") from None
+    if not 0 < clock_mhz <= cli.MAX_CLOCK_MHZ:
+        raise UserError(f"--flow-report {args.flow_report}: its clock_mhz {clock_mhz} is not "
+                        f"a clock in 0..{cli.MAX_CLOCK_MHZ:g} MHz")
+    return device, clock_mhz, f"{args.flow_report} (nextpnr Fmax-limited core clock)"
 
 
 VALIDATION_IMAGES = 1000
@@ -244,14 +248,15 @@ def main(argv=None) -> int:
     }
     write_atomic(out / "pareto.png", plot(rows, summary))
     write_atomic(out / "pareto.md", render(summary))
-    write_atomic(out / "pareto.json", json.dumps(summary, indent=1) + "\n")
+    write_atomic(out / "pareto.json", cli.strict_json(summary, indent=1) + "\n")
     print(render(summary))
     print(f"wrote {out / 'pareto.md'}, {out / 'pareto.png'}, {out / 'pareto.json'}")
     return 0
 
 
 def targets(rows: list[dict]) -> dict:
-    """Issue 6 targets: dynamic (default) vs static 8-bit, from the same energy model."""
+    """Design goals of dynamic mode: the default controller vs static 8-bit, from the same
+energy model."""
     by = {r["label"]: r for r in rows}
     base, dyn = by["8-bit"], by["dynamic (default)"]
     ternary = by["2-bit"]
@@ -277,7 +282,7 @@ def targets(rows: list[dict]) -> dict:
 
 
 def render(summary: dict) -> str:
-    """The table (Markdown) with the Pareto front and the target check."""
+    """The table (Markdown) with the Pareto front and the design-goal check."""
     rows, t = summary["rows"], summary["targets"]
     lines = [
         f"# Accuracy vs energy per image: {summary['images']:,} images",
@@ -303,14 +308,14 @@ def render(summary: dict) -> str:
     tp = t["ternary_vs_80pct_pruning"]
     lines += [
         "",
-        "## Targets (dynamic default vs static 8-bit, same energy model)",
+        "## Design goals (dynamic default vs static 8-bit, same energy model)",
         "",
-        f"- accuracy: {-t['accuracy_drop_pp']:+.2f} pp vs 8-bit (target >= -0.30 pp): "
+        f"- accuracy: {-t['accuracy_drop_pp']:+.2f} pp vs 8-bit (goal >= -0.30 pp): "
         f"{'met' if t['accuracy_ok'] else 'MISSED'}",
-        f"- energy: {100 * t['energy_ratio']:.0f} % of 8-bit, event model (target <= 50 %, "
+        f"- energy: {100 * t['energy_ratio']:.0f} % of 8-bit, event model (goal <= 50 %, "
         f"stretch 35 %): {'met' if t['energy_ok'] else 'MISSED'}; ECP5 total "
         f"{100 * t['ecp5_energy_ratio']:.0f} %",
-        f"- latency: cycles cut by {100 * t['latency_cut']:.0f} % (target >= 30 %), "
+        f"- latency: cycles cut by {100 * t['latency_cut']:.0f} % (goal >= 30 %), "
         f"{t['steps_per_image']:.2f} steps/image: {'met' if t['latency_ok'] else 'MISSED'}",
         "",
         "## Ternary vs 80 % magnitude pruning (cf. Schaefer et al. 2023)",

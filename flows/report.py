@@ -6,14 +6,15 @@ Every figure carries its source; power and energy figures say "estimate".
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
+from golden import cli
 from golden.weights import write_atomic
 
 TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
            "build_seconds": 300.0}
-"""Issue 5 targets (N=128, 8 bits, LFE5U-85F): Fmax >=, latency <=, energy <=, time <=."""
+"""Design goals of the core (N=128, 8 bits, LFE5U-85F): Fmax >=, latency <=, energy <=,
+build time <=."""
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -31,7 +32,8 @@ def render_markdown(report: dict) -> str:
         f"# [784, {cfg['neurons']}, 10] on {r['device']} ({r['board']}), {cfg['bits']}-bit",
         "",
         f"Lanes {cfg['lanes']}, block size {cfg['block_size']}, T = {cfg['timesteps']}, "
-        f"weights `{r['weights']['path']}` ({r['weights']['kind']}), seed {r['seed']}.",
+        + (f"weights `{r['weights']['path']}` ({r['weights']['kind']})" if r["weights"]["path"]
+           else f"weights: {r['weights']['kind']}") + f"; placement seed {r['seed']}.",
         "",
         "## Area (nextpnr utilisation)",
         "",
@@ -113,7 +115,7 @@ def render_markdown(report: dict) -> str:
     lines += ["", f"Both models order precisions 8..2 the same way: "
               f"**{'yes' if sweep['same_order'] else 'NO'}** "
               f"(resource: {sweep['resource_order']}, event: {sweep['event_order']}).", ""]
-    lines += ["## Targets (issue 5)", "", "| target | value | met |", "|---|---:|---|"]
+    lines += ["## Design goals", "", "| goal | value | met |", "|---|---:|---|"]
     lines += [f"| {t['name']} | {t['value']} | {t['met']} |" for t in r["targets"]]
     lines += ["", "## Reproduce", "", "```", r["command"], "```", "",
               "Tools: " + "; ".join(f"{k}: {v}" for k, v in r["tools"].items()), "",
@@ -210,5 +212,5 @@ def write_reports(out_dir: Path, report: dict) -> list[Path]:
         write_atomic(out_dir / name, data)
         written.append(out_dir / name)
     write_atomic(out_dir / "report.md", render_markdown(report))
-    write_atomic(out_dir / "report.json", json.dumps(report, indent=1) + "\n")
+    write_atomic(out_dir / "report.json", cli.strict_json(report, indent=1) + "\n")
     return [*written, out_dir / "report.md", out_dir / "report.json"]

@@ -17,8 +17,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
 
+from golden.timing import IMAGE_WORDS, PIXELS_PER_WORD
 from hdl import regmap
-from hdl.event_list import IMAGE_WORDS, PIXELS_PER_WORD
 
 CLOCK_NS = 10
 SCAN_WAIT_CYCLES = IMAGE_WORDS + 2

@@ -20,6 +20,7 @@ from flows.devices import Device
 from flows.toolchain import ToolError, ToolRun, run_tool
 from golden.config import SNNConfig
 from golden.errors import UserError
+from golden.weights import write_atomic
 
 TOP = "snn_core"
 CORE_CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "MULT18X18D", "PFUMX", "L6MUX21",
@@ -201,15 +202,9 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     stamp_path = workdir / "stamp.json"
     stamp = {"rtlil_sha256": hashlib.sha256(rtlil_path.read_bytes()).hexdigest(),
              "device": device.name, "freq_mhz": freq_mhz, "seed": seed, "abc9": abc9}
-    previous = json.loads(stamp_path.read_text()) if stamp_path.is_file() else None
-    if previous and previous["stamp"] == stamp and (workdir / "nextpnr.json").is_file():
-        cells, groups = netlist_cells(json_path)
-        result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz,
-                             runs=[ToolRun(run["command"], run["seconds"],
-                                           run["cpu_seconds"], Path(run["log"]))
-                                   for run in previous["runs"]], reused=True)
-        parse_nextpnr_report(workdir / "nextpnr.json", result)
-        return result
+    reused = _reuse(stamp_path, stamp, json_path, freq_mhz)
+    if reused is not None:
+        return reused
     stamp_path.unlink(missing_ok=True)
     yosys = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
     cells, groups = netlist_cells(json_path)
@@ -219,5 +214,24 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     parse_nextpnr_report(workdir / "nextpnr.json", result)
     runs = [{"command": r.command, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds,
              "log": str(r.log)} for r in result.runs]
-    stamp_path.write_text(json.dumps({"stamp": stamp, "runs": runs}))
+    write_atomic(stamp_path, json.dumps({"stamp": stamp, "runs": runs}))
+    return result
+
+
+def _reuse(stamp_path: Path, stamp: dict, json_path: Path, freq_mhz: float) -> SynthResult | None:
+    """The result of an identical earlier run in the same directory, or None (also when its
+    files are truncated or foreign: then the run is repeated)."""
+    workdir = stamp_path.parent
+    try:
+        previous = json.loads(stamp_path.read_text())
+        if previous["stamp"] != stamp or not (workdir / "nextpnr.json").is_file():
+            return None
+        cells, groups = netlist_cells(json_path)
+        result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz,
+                             runs=[ToolRun(run["command"], run["seconds"],
+                                           run["cpu_seconds"], Path(run["log"]))
+                                   for run in previous["runs"]], reused=True)
+        parse_nextpnr_report(workdir / "nextpnr.json", result)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
+        return None
     return result

@@ -17,7 +17,6 @@ bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ if __package__ in (None, ""):
 
 from flows.rtl_sim import Batch, prepare, run_rtl
 from flows.scoreboard import locate_step, score_batches
+from golden import cli
 from golden.config import RunSettings
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
@@ -39,21 +39,21 @@ DEFAULT_LANES = 128
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--neurons", type=int, required=True,
+    p.add_argument("--neurons", type=cli.neurons, required=True,
                    help="hidden neurons N (must match --weights when given)")
     add_mode_arguments(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", type=Path, help="a weights file (weights/*.npz)")
-    source.add_argument("--random-seed", type=int,
+    source.add_argument("--random-seed", type=cli.seed,
                         help="use a random network (thresholds, leaks, B) from this seed")
-    p.add_argument("--sparsity", type=float, default=None,
+    p.add_argument("--sparsity", type=cli.fraction, default=None,
                    help="fraction of zero weights of the random network, 0..1 "
                         "(default: drawn from the seed)")
-    p.add_argument("--lanes", type=int, default=None,
+    p.add_argument("--lanes", type=cli.neurons, default=None,
                    help=f"lanes L (default min({DEFAULT_LANES}, N))")
-    p.add_argument("--images", type=int, default=100,
+    p.add_argument("--images", type=cli.count, default=100,
                    help="the first K MNIST test images")
     p.add_argument("--json", action="store_true", help="print only the JSON summary")
     return p
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
               f"RTL accuracy {summary['rtl_accuracy']:.4f}, "
               f"{summary['cycles_per_image']:.0f} cycles/image, "
               f"{summary['images_per_second']} images/s simulated", file=sys.stderr)
-    print(json.dumps(summary, indent=2))
+    print(cli.strict_json(summary, indent=2))
     return 1 if summary["mismatches"] else 0
 
 

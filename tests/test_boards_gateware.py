@@ -104,9 +104,9 @@ def test_pll_impossible_frequency():
 def test_board_table_matches_platforms_and_flows():
     from flows.devices import BOARDS as FLOW_BOARDS
 
+    assert set(FLOW_BOARDS) == set(BOARDS)  # build and demo accept the same board ids
     for board_id, spec in BOARDS.items():
         assert spec.platform_class().device == spec.device, board_id
-        if board_id in FLOW_BOARDS:
-            assert FLOW_BOARDS[board_id] == spec.device
+        assert FLOW_BOARDS[board_id] == spec.device
     with pytest.raises(UserError, match="supported boards"):
         board("ulx3s-99f")

@@ -30,21 +30,33 @@ def test_json_equals_reference_on_first_k_images(tiny_weights, tmp_path):
 
 
 def test_mask_and_tau_reach_the_model(tiny_weights):
-    proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10, "--json",
-                   "--hidden-mask", "first:0", "--tau", 5)
-    counters = json.loads(proc.stdout)["counters"]
-    assert counters["hidden_spikes"] == 0 and counters["syn_gated"] > 0
+    """Half the neurons masked and tau = 40: the CLI's counters are the reference's with
+    exactly these registers, and each register changes them."""
+    def counters(*args):
+        proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 10,
+                       "--json", "--bits", 6, *args)
+        return json.loads(proc.stdout)["counters"]
+
+    got = counters("--hidden-mask", "first:6", "--tau", 40)
+    w = load_weights(tiny_weights)
+    test = load_split("test").first(10)
+    settings = RunSettings.uniform(6, tau_hidden=40, tau_out=40,
+                                   hidden_mask=tuple(i < 6 for i in range(12)))
+    assert got == infer(w.w_hidden, w.w_out, test.images, w.config(), settings).summed_counters()
+    assert got["syn_below"] > 0 and got["syn_gated"] > 0 and got["hidden_spikes"] > 0
+    assert got != counters("--hidden-mask", "first:6")
+    assert got != counters("--tau", 40)
 
 
 def test_bad_parameters_exit_2(tiny_weights):
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--tau", 200), "tau_hidden must be in 0..127")
+                                  "--tau", 200), "--tau: expected an integer in 0..127")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
                                   "--hidden-mask", "0101"), "--hidden-mask must be 12")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--limit", 0), "--limit must be >= 1")
+                                  "--limit", 0), "--limit: expected an integer >= 1")
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights,
-                                  "--lanes", 0), "--lanes must be >= 1")
+                                  "--lanes", 0), "--lanes: expected an integer in 1..1024")
     proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--bits", 9)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", "no/such.npz"),
@@ -60,7 +72,9 @@ def test_human_readable_output(tiny_weights):
 def test_bits_all_sweeps_every_precision(tiny_weights):
     proc = run_cli("golden/evaluate.py", "--weights", tiny_weights, "--limit", 15, "--json",
                    "--bits", "all")
-    reports = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = json.loads(proc.stdout)  # one object
+    reports = summary["modes"]
+    assert summary["images"] == 15
     assert [r["bits"] for r in reports] == [8, 7, 6, 5, 4, 3, 2, "dynamic"]
     bits_read = [r["counters"]["weight_bits_read"] for r in reports]
     assert all(r["images"] == 15 for r in reports) and len(set(bits_read)) > 1

@@ -41,13 +41,22 @@ def _chain_toggles_per_cycle(registers: int, cycles: int, tmp_path) -> float:
     return toggles / busy_cycles - 1  # minus the pulse source itself
 
 
+MEASURED_REGISTER_UW_100MHZ = 23.0
+"""Power per toggling register at 100 MHz on an ECP5 board (targeted/fpga-reg-power: a
+register chain fed with a pulse that flips every cycle, idle power subtracted), in uW.  Kept
+here, apart from golden/power.py, so that the calibration is checked against the measurement
+and not against the model's own constant."""
+
+
 def test_register_chain_calibration(tmp_path):
-    """The resource model reproduces ~23 uW per toggling register at 100 MHz within 25 %."""
+    """The resource model gives the documented 22.5 uW per toggling register at 100 MHz
+    (coefficients of golden/power.py), within 25 % of the measured figure."""
     registers = 64
     toggles = _chain_toggles_per_cycle(registers, 200, tmp_path)
     assert toggles == pytest.approx(registers, rel=0.02)
     uw = power.register_chain_uw(registers, toggles, clock_mhz=100.0)
-    assert uw == pytest.approx(power.PUBLISHED_REGISTER_UW_100MHZ, rel=0.25)
+    assert uw == pytest.approx(22.5, rel=0.02)
+    assert uw == pytest.approx(MEASURED_REGISTER_UW_100MHZ, rel=0.25)
     # and it scales linearly with frequency, as the measurement did (10, 25, 100 MHz)
     assert power.register_chain_uw(registers, toggles, 25.0) == pytest.approx(uw / 4)
 

@@ -3,6 +3,8 @@ the scoreboard's ability to fail (no simulator needed)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.back import rtlil
@@ -30,13 +32,30 @@ def _weights(n, seed=0):
     return rng.integers(-127, 128, (784, n)), rng.integers(-127, 128, (n, 10))
 
 
-@pytest.mark.parametrize("n_hidden", [48, 128])
-def test_default_shapes_elaborate_without_code_changes(n_hidden):
+def _memory_read_ports(text: str) -> list[tuple[str, int]]:
+    """(memory name, width) of every memory read port of an RTLIL design."""
+    ports = re.findall(r'cell \$memrd_v2 \S+\n((?:\s+parameter .*\n)*)', text)
+    out = []
+    for params in ports:
+        name = re.search(r'MEMID "\\\\([\w$]+)"', params).group(1).split("$")[0]
+        out.append((name, int(re.search(r"WIDTH (\d+)", params).group(1))))
+    return out
+
+
+@pytest.mark.parametrize(("n_hidden", "lanes"), [(48, 48), (128, 128), (128, 32)])
+def test_default_shapes_elaborate_with_bit_plane_memories(n_hidden, lanes):
+    """Both shipped shapes (and a multi-chunk one) elaborate: each layer reads 8 bit-plane
+    memories of one bit per lane (planes 0..7) and one metadata memory of 7 bits per slot."""
     w_hidden, w_out = _weights(n_hidden)
-    config = SNNConfig(n_hidden=n_hidden, lanes=n_hidden)
+    config = SNNConfig(n_hidden=n_hidden, lanes=lanes)
     text = rtlil.convert(SNNCore(config=config, w_hidden=w_hidden, w_out=w_out),
                          name="snn_core")
-    assert "module \\snn_core" in text
+    ports = _memory_read_ports(text)
+    for width in (lanes, 10):
+        planes = sorted(name for name, w in ports if name.startswith("plane") and w == width)
+        assert planes == [f"plane{k}" for k in range(8)], (width, ports)
+    slots = hidden_geometry(config).slots
+    assert ("metadata", 7 * slots) in ports and ("metadata", 7) in ports
 
 
 @pytest.mark.parametrize("bits", [1, 9])

@@ -52,8 +52,8 @@ def test_evaluate_reports_energy_for_every_mode(tiny_weights):
 
 @pytest.mark.parametrize("args, message", [
     (["--bits", "dynamic", "--interval", "8"], "interval must be below T = 8"),
-    (["--bits", "dynamic", "--start-bits", "9"], "start_bits_hidden must be in 2..8"),
-    (["--bits", "dynamic", "--step-bits", "2,x"], "--step-bits expects one integer"),
+    (["--bits", "dynamic", "--start-bits", "9"], "--start-bits: expected an integer in 2..8"),
+    (["--bits", "dynamic", "--step-bits", "2,x"], "--step-bits: expected an integer in 0..6"),
     (["--bits", "dynamic", "--exit-margin", "40"], "exit_margin must be in 0.."),
 ])
 def test_bad_controller_flags_exit_2(tiny_weights, args, message):
