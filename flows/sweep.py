@@ -96,7 +96,8 @@ def plan_points(args) -> list[dict]:
         if len(args.neurons) != 1:
             raise UserError("--weights FILE takes a single --neurons value; use --weights "
                             "random to sweep N")
-        cli.readable_file(args.weights, "weights file")
+        # absolute: the workers' working directory may be another one
+        args.weights = str(cli.readable_file(args.weights, "weights file").resolve())
     points = []
     for n, lanes, block, bits, seed, board in itertools.product(
             args.neurons, args.lanes, args.block_size, args.bits, args.seeds, args.board):
@@ -182,6 +183,8 @@ def place_seeds(args, n: int, weights_spec: str | None, out: Path) -> list[dict]
     """Place and route N = ``n`` once per seed of ``args.seeds`` (``flows/build.py``'s
     options), in parallel on a LocalCluster; a small sweep in ``out``.  Returns its points,
     each with ``inputs["seed"]`` and, when done, ``result["fmax_mhz"]``."""
+    if weights_spec not in (None, "random"):
+        weights_spec = str(Path(weights_spec).resolve())  # the workers may run elsewhere
     points = []
     for seed in args.seeds:
         inputs = {"neurons": n, "lanes": args.lanes, "block_size": args.block_size,
