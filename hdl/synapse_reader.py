@@ -9,7 +9,7 @@ stage                     cycle  holds
                                  memory is read
 ``lookup``                1      the request while the metadata arrives (a DP16KD's
                                  unregistered clock-to-out is most of a 100 MHz cycle)
-``metadata``              2      the registered metadata; it decides, with the precision and
+``metadata_stage``        2      the registered metadata; it decides, with the precision and
                                  ``tau``, which bit-plane memories to enable and which blocks
                                  count weight bits
 ``plane_request``         3      the registered plane enables: the enabled planes are read
@@ -186,7 +186,7 @@ class SynapseRowReader(ValidatedComponent):
         return m
 
     def _read_metadata(self, m: Module, metadata: Memory, request):
-        """``lookup`` (the metadata is read) and ``metadata`` (it is registered)."""
+        """``lookup`` (the metadata is read) and ``metadata_stage`` (it is registered)."""
         g = self._geometry
         address = Signal(range(g.words))
         m.d.comb += address.eq(request.row * g.chunks + request.chunk)
@@ -199,7 +199,7 @@ class SynapseRowReader(ValidatedComponent):
                      lookup.chunk.eq(request.chunk), lookup.bits.eq(request.bits),
                      lookup.tau.eq(request.tau)]
         registered = Signal(data.StructLayout({**fields, "meta": len(port.data)}),
-                            name="metadata")
+                            name="metadata_stage")
         m.d.sync += [*[registered[name].eq(lookup[name]) for name in fields],
                      registered.meta.eq(port.data)]
         return lookup, registered
