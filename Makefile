@@ -10,8 +10,8 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 bitstream demo \
-	demo-loopback clean
+.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 train-128-s80 train-128-s90 \
+	bitstream demo demo-loopback clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -58,6 +58,16 @@ RECIPE := --threads 1 --train-bits 8,mid --late-bits 2 --late-weights 0.2 --late
 train-128: $(STAMP)  ## retrain the committed [784,128,10] weights (~13 min, one thread)
 	$(PY) golden/train.py --neurons 128 $(RECIPE) --out weights/mnist-784-128-10.npz
 	$(PY) golden/evaluate.py --weights weights/mnist-784-128-10.npz --bits all --write-meta
+
+train-128-s80: $(STAMP)  ## retrain [784,128,10] with 80 % of hidden blocks pruned (~7-13 min)
+	$(PY) golden/train.py --neurons 128 $(RECIPE) --sparsity 0.8 \
+		--out weights/mnist-784-128-10-s80.npz
+	$(PY) golden/evaluate.py --weights weights/mnist-784-128-10-s80.npz --bits all --write-meta
+
+train-128-s90: $(STAMP)  ## retrain [784,128,10] with 90 % of hidden blocks pruned (~7-13 min)
+	$(PY) golden/train.py --neurons 128 $(RECIPE) --sparsity 0.9 \
+		--out weights/mnist-784-128-10-s90.npz
+	$(PY) golden/evaluate.py --weights weights/mnist-784-128-10-s90.npz --bits all --write-meta
 
 train-48: $(STAMP)  ## retrain the committed [784,48,10] weights
 	$(PY) golden/train.py --neurons 48 $(RECIPE) --floor-4bit 0.008 --floor-2bit 0.03 \

@@ -7,7 +7,10 @@ set); the checkpoint with the best mean validation accuracy over 8/4/2 bits is k
 ``--select floor``, the best 8-bit one whose 4-bit and 2-bit accuracies are close enough).
 After training, the integer reference is evaluated on the test set at every precision and the
 figures go into the weights file's ``meta``.  ``--late-bits`` adds loss terms (typically the
-2-bit one) only late in training, with a linear weight ramp; see ``docs/training.md``.
+2-bit one) only late in training, with a linear weight ramp.  ``--sparsity S`` prunes whole
+hidden-layer metadata blocks (one input row x ``--block-size`` neurons) gradually during
+training, then fine-tunes with the mask frozen; only checkpoints with at least ``S`` of the
+blocks all-zero are kept.  See ``docs/training.md``.
 
 Example::
 
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,8 +38,12 @@ from golden.config import MAX_LEAK_SHIFT, PRECISIONS, RunSettings, SNNConfig
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.model import SNN, encode_torch
+from golden.pruning import block_mask, cubic_sparsity, expand_mask, zero_block_fraction
 from golden.reference import infer
-from golden.weights import Weights, save_weights
+from golden.weights import Weights, load_weights, save_weights
+
+MAX_SPARSITY = 0.97
+"""Largest ``--sparsity``: every hidden row keeps some blocks."""
 
 VALIDATION_BITS = (8, 4, 2)
 """Precisions whose mean validation accuracy chooses the checkpoint."""
@@ -144,6 +153,14 @@ def train(args) -> tuple[SNN, dict]:
 
     config = network_config(args)
     model = SNN(config, surrogate_slope=args.slope, init_gain=args.init_gain, seed=args.seed)
+    if args.init_weights:
+        start = SNN.from_weights(load_weights(args.init_weights))
+        if start.config.n_hidden != config.n_hidden:
+            raise UserError(f"--init-weights {args.init_weights} has {start.config.n_hidden} "
+                            f"hidden neurons, not --neurons {config.n_hidden}")
+        with torch.no_grad():
+            model.w_hidden.copy_(start.w_hidden)
+            model.w_out.copy_(start.w_out)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -161,6 +178,7 @@ def train(args) -> tuple[SNN, dict]:
                       strict=True)]
     total_steps = args.epochs * steps_per_epoch
     ema = copy.deepcopy(model) if args.ema else None
+    keep, frozen = None, False  # per-weight keep-mask of w_hidden while pruning
     best, best_key, best_val, history = None, None, None, []
     bar = tqdm(total=args.epochs * steps_per_epoch, desc="training", unit="batch",
                disable=args.quiet)
@@ -200,24 +218,48 @@ def train(args) -> tuple[SNN, dict]:
             opt.step()
             sched.step()
             model.clamp_()
+            if args.sparsity:
+                progress = (epoch * steps_per_epoch + i + 1) / total_steps
+                target = cubic_sparsity(progress, args.sparsity, args.prune_start,
+                                        args.prune_end)
+                if target > 0 and not frozen:  # frozen once the target is reached
+                    keep = expand_mask(block_mask(model.w_hidden, args.block_size, target),
+                                       config.n_hidden, args.block_size)
+                    frozen = target >= args.sparsity
+                if keep is not None:
+                    with torch.no_grad():
+                        model.w_hidden.mul_(keep)
             if ema is not None:
                 with torch.no_grad():
                     for avg, cur in zip(ema.parameters(), model.parameters(), strict=True):
                         avg.lerp_(cur, 1 - args.ema)
+                    if keep is not None:
+                        ema.w_hidden.mul_(keep)
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
         candidate = model if ema is None else ema
         val = evaluate_accuracy(candidate, val_x, val_y)
         key = selection_key(val, args)
-        history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()}})
+        sparsity = zero_block_fraction(candidate.integer_weights()[0], args.block_size)
+        if args.sparsity:
+            key = (int(sparsity >= args.sparsity),) + key
+        history.append({"epoch": epoch + 1, **{f"val_acc_{b}bit": a for b, a in val.items()},
+                        "block_sparsity": round(sparsity, 6)})
         is_best = best_key is None or key > best_key
         if is_best:
             best, best_key, best_val = copy.deepcopy(candidate), key, val
             best_epoch = epoch + 1
         bar.write(f"epoch {epoch + 1}: validation " +
                   " ".join(f"{b}-bit {a:.4f}" for b, a in val.items()) +
-                  (" (best)" if is_best else ""), file=sys.stderr)
+                  f", zero blocks {sparsity:.3f}" + (" (best)" if is_best else ""),
+                  file=sys.stderr)
     bar.close()
+    w_best = best.integer_weights()[0]
+    achieved = zero_block_fraction(w_best, args.block_size)
+    if achieved < args.sparsity:
+        raise UserError(f"no checkpoint reached --sparsity {args.sparsity:g} (the best has "
+                        f"{achieved:.3f} of its blocks all-zero); raise --epochs or lower "
+                        f"--prune-end")
     summary = {
         "training_images": {"count": int(len(train_x)), "file_sha256": data.sha256,
                             "source": data.source, "fallback": data.fallback},
@@ -227,8 +269,25 @@ def train(args) -> tuple[SNN, dict]:
                        "selection": args.select, "best_epoch": best_epoch,
                        "best_accuracy": {str(b): a for b, a in best_val.items()}},
         "seed": args.seed,
+        "initial_weights": (None if not args.init_weights else
+                            {"file": Path(args.init_weights).name,
+                             "sha256": hashlib.sha256(
+                                 Path(args.init_weights).read_bytes()).hexdigest()}),
+        "pruning": {
+            "sparsity": args.sparsity, "block_size": args.block_size,
+            "unit": f"hidden-layer block: one input row x {args.block_size} consecutive "
+                    "hidden neurons (the metadata block); output layer dense",
+            "schedule": ("none" if not args.sparsity else
+                         f"cubic from {args.prune_start:g} to {args.prune_end:g} of the "
+                         "training steps, then fine-tuning with the mask frozen"),
+            "prune_start": args.prune_start, "prune_end": args.prune_end,
+            "score": "L2 norm of the block's latent weights, recomputed every step",
+            "block_sparsity": achieved,
+            "weight_sparsity": float((w_best == 0).mean()),
+        },
         "history": history,
-        "hyperparameters": {k: v for k, v in vars(args).items()
+        "hyperparameters": {k: str(v) if isinstance(v, Path) else v
+                            for k, v in vars(args).items()
                             if k not in ("out", "data_dir", "quiet", "threads")},
     }
     return best, summary
@@ -314,6 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--floor-2bit", type=cli.fraction, default=0.02,
                    help="--select floor: the 2-bit accuracy may be at most this much below "
                         "8-bit (a fraction)")
+    p.add_argument("--init-weights", type=cli.input_file,
+                   help="start from the weights of this snn-weights/1 file (same N) instead "
+                        "of random ones, e.g. a dense network to prune")
+    p.add_argument("--sparsity", type=cli.number(lo=0, hi=MAX_SPARSITY), default=0.0,
+                   help="fraction of hidden-layer blocks (one input row x --block-size "
+                        f"neurons) to prune to all-zero, 0..{MAX_SPARSITY:g} (0 = dense)")
+    p.add_argument("--block-size", type=cli.neurons, default=SNNConfig().block_size,
+                   help="hidden neurons per block B (the core's metadata block)")
+    p.add_argument("--prune-start", type=cli.fraction, default=0.1,
+                   help="fraction of the training steps at which pruning starts")
+    p.add_argument("--prune-end", type=cli.fraction, default=0.5,
+                   help="fraction of the training steps at which --sparsity is reached; "
+                        "the mask is frozen from then on (fine-tuning)")
     p.add_argument("--seed", type=cli.seed, default=0, help="random seed (reproducible runs)")
     p.add_argument("--threads", type=cli.count, default=2, help="torch CPU threads")
     p.add_argument("--skip-test", action="store_true",
@@ -341,6 +413,9 @@ def main(argv=None) -> int:
         if (spec or option == "--train-bits") and not all(
                 b == "mid" or (b.isdigit() and int(b) in PRECISIONS) for b in spec.split(",")):
             raise UserError(f"{option} {spec!r}: expected a comma list of 2..8 or mid")
+    if args.sparsity and args.prune_start > args.prune_end:
+        raise UserError(f"--prune-start {args.prune_start:g} is after --prune-end "
+                        f"{args.prune_end:g}")
     start = time.time()
     model, summary = train(args)
     summary["training_seconds"] = round(time.time() - start, 1)
