@@ -81,9 +81,11 @@ class ImageControl:
 
     def hidden_on(self, rows: slice | np.ndarray) -> np.ndarray | None:
         """The hidden mask of the images ``rows`` (see :attr:`mask`)."""
-        if self.mask is None or self.mask.ndim == 1:
-            return self.mask
-        return self.mask[rows]
+        return self.mask[rows] if self._per_image_mask else self.mask
+
+    @property
+    def _per_image_mask(self) -> bool:
+        return self.mask is not None and self.mask.ndim == 2
 
     def fired(self, rows: slice | np.ndarray, spikes: np.ndarray) -> None:
         """Record the hidden spikes of ``rows`` at this step (for gating)."""
@@ -108,8 +110,7 @@ class ImageControl:
         self.changes[stay] += (new_bits != self.bits[stay]).any(axis=1)
         self.bits[stay] = new_bits
         if ctl.gate_idle:
-            if self.mask is None or self.mask.ndim == 1:
-                shared = np.ones(len(self._fired_ever[0]), bool) if self.mask is None \
-                    else self.mask
+            if not self._per_image_mask:
+                shared = True if self.mask is None else self.mask
                 self.mask = np.broadcast_to(shared, self._fired_ever.shape).copy()
             self.mask[stay] &= self._fired_ever[stay]
