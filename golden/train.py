@@ -114,6 +114,16 @@ def late_factor(progress: float, start: float, ramp: float) -> float:
     return min(1.0, (progress - start) / ramp)
 
 
+def teacher_logits(teacher: SNN, spikes: torch.Tensor, config: SNNConfig,
+                   temperature: float) -> torch.Tensor:
+    """The teacher's 8-bit logits for a batch of input spikes (no gradient), on the
+    student's logit scale (spike counts plus final membrane over theta, times
+    ``temperature / T``)."""
+    with torch.no_grad():
+        counts, membrane, _ = teacher(spikes, 8)
+    return (counts + membrane / teacher.config.theta_out) * (temperature / config.timesteps)
+
+
 def selection_key(val: dict[int, float], args) -> tuple:
     """Sort key of a checkpoint's validation accuracies (larger = better).
 
@@ -161,6 +171,13 @@ def train(args) -> tuple[SNN, dict]:
         with torch.no_grad():
             model.w_hidden.copy_(start.w_hidden)
             model.w_out.copy_(start.w_out)
+    teacher_model = None
+    if args.teacher:
+        teacher_model = SNN.from_weights(load_weights(args.teacher))
+        if teacher_model.config.n_hidden != config.n_hidden:
+            raise UserError(f"--teacher {args.teacher} has {teacher_model.config.n_hidden} "
+                            f"hidden neurons, not --neurons {config.n_hidden}")
+        teacher_model.eval()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -190,6 +207,8 @@ def train(args) -> tuple[SNN, dict]:
             x = augment(train_x[idx], gen, args.augment)
             spikes = encode_torch(x, config.timesteps)
             loss, teacher = 0.0, None
+            dense_logits = (None if teacher_model is None else
+                            teacher_logits(teacher_model, spikes, config, args.temperature))
             factor = late_factor((epoch * steps_per_epoch + i) / total_steps,
                                  args.late_start, args.late_ramp)
             for item, weight, is_late in terms:
@@ -207,6 +226,10 @@ def train(args) -> tuple[SNN, dict]:
                 elif args.distill:
                     term = term + args.distill * F.kl_div(
                         F.log_softmax(logits, 1), F.log_softmax(teacher, 1),
+                        log_target=True, reduction="batchmean")
+                if dense_logits is not None:
+                    term = term + args.teacher_weight * F.kl_div(
+                        F.log_softmax(logits, 1), F.log_softmax(dense_logits, 1),
                         log_target=True, reduction="batchmean")
                 loss = loss + weight * term
                 loss = loss + args.rate_reg * (hidden_total.mean() / config.n_hidden
@@ -269,6 +292,9 @@ def train(args) -> tuple[SNN, dict]:
                        "selection": args.select, "best_epoch": best_epoch,
                        "best_accuracy": {str(b): a for b, a in best_val.items()}},
         "seed": args.seed,
+        "teacher": (None if not args.teacher else
+                    {"file": Path(args.teacher).name, "weight": args.teacher_weight,
+                     "sha256": hashlib.sha256(Path(args.teacher).read_bytes()).hexdigest()}),
         "initial_weights": (None if not args.init_weights else
                             {"file": Path(args.init_weights).name,
                              "sha256": hashlib.sha256(
@@ -360,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill", type=cli.non_negative, default=0.0,
                    help="weight of a KL term pulling every later term's output distribution "
                         "towards the first term's (detached; e.g. 8 bits teaches 2 bits)")
+    p.add_argument("--teacher", type=cli.input_file,
+                   help="a trained snn-weights/1 file (same N, e.g. the dense network) whose "
+                        "8-bit output distribution every loss term is also pulled towards "
+                        "(knowledge distillation; KL term of weight --teacher-weight)")
+    p.add_argument("--teacher-weight", type=cli.non_negative, default=1.0,
+                   help="weight of the --teacher KL term")
     p.add_argument("--ema", type=cli.number(lo=0, hi=0.9999), default=0.0,
                    help="keep an exponential moving average of the latent weights with this "
                         "decay per step (e.g. 0.99; 0 = off); validation, checkpoint choice "

@@ -65,3 +65,29 @@ def test_prune_start_after_end_is_one_error_line(tmp_path):
     proc = run_cli("golden/train.py", "--out", tmp_path / "x.npz", "--sparsity", "0.5",
                    "--prune-start", "0.6", "--prune-end", "0.4")
     assert_one_line_error(proc, "--prune-start")
+
+
+def _tiny_training(tmp_path, name, *extra):
+    out = tmp_path / f"{name}.npz"
+    proc = run_cli("golden/train.py", "--neurons", 12, "--epochs", 1, "--train-limit", 128,
+                   "--val", 32, "--batch", 64, "--out", out, "--quiet", "--skip-test",
+                   "--threads", 1, "--timesteps", 8, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return load_weights(out)
+
+
+def test_a_dense_teacher_changes_the_training_and_is_recorded(tmp_path, tiny_weights):
+    plain = _tiny_training(tmp_path, "plain")
+    taught = _tiny_training(tmp_path, "taught", "--teacher", tiny_weights,
+                            "--teacher-weight", 5)
+    assert taught.meta["teacher"]["file"] == tiny_weights.name
+    assert taught.meta["teacher"]["weight"] == 5
+    assert plain.meta["teacher"] is None
+    assert not np.array_equal(plain.w_hidden, taught.w_hidden)
+
+
+def test_a_teacher_of_another_size_is_one_error_line(tmp_path, tiny_weights):
+    proc = run_cli("golden/train.py", "--out", tmp_path / "x.npz", "--neurons", 20,
+                   "--teacher", tiny_weights)
+    assert_one_line_error(proc, "--teacher")
+    assert not (tmp_path / "x.npz").exists()
