@@ -66,3 +66,34 @@ def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
                 word |= int(maxima[row, slot.block]) << (MAGNITUDE_BITS * s)
             image.append(word)
     return image
+
+
+def memory_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]]:
+    """Every memory image of a layer: the 8 bit-planes, then the metadata."""
+    return [*plane_images(weights, geometry), metadata_image(weights, geometry)]
+
+
+def memory_widths(geometry: LayerGeometry) -> list[int]:
+    """Word width in bits of each image of :func:`memory_images`."""
+    return [geometry.lanes] * WEIGHT_BITS + [MAGNITUDE_BITS * geometry.slots]
+
+
+def placeholder_images(geometry: LayerGeometry, seed) -> list[list[int]]:
+    """Seeded random images in place of :func:`memory_images` of a layer.
+
+    Every bit that some weights could set is random; the bits no weights can set (padding
+    lanes, unused metadata slots) stay 0 as in every real image.  A netlist synthesized from
+    them therefore has the same memories, whatever weights are loaded into it later (Yosys
+    drops a data bit that is constant in all words, so real weights would change it), and
+    the random contents let a tool find each 512-word slice of them in a routed design.
+    ``seed`` is anything :func:`numpy.random.default_rng` takes (e.g. ``[seed, layer]``).
+    """
+    rng = np.random.default_rng(seed)
+    full = np.full((geometry.rows, geometry.fan_out), -WEIGHT_MAX, dtype=np.int16)
+    images = []
+    for support, width in zip(memory_images(full, geometry), memory_widths(geometry),
+                              strict=True):
+        bits = rng.integers(0, 2, size=(len(support), width), dtype=np.uint8).astype(bool)
+        words = _pack_lanes(bits)
+        images.append([word & mask for word, mask in zip(words, support, strict=True)])
+    return images
