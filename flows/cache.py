@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CACHE_ROOT = PROJECT_ROOT / "build" / "cache"
-"""Default cache directory."""
+CACHE_ROOT = Path(os.environ.get("SNN_STAGE_CACHE") or PROJECT_ROOT / "build" / "cache")
+"""Default cache directory: ``$SNN_STAGE_CACHE``, else ``build/cache`` in the project."""
 FORMAT = "snn-stage-cache/1"
 """Entry format; part of every key, so a format change never reuses an old entry."""
 ENTRY = "entry.json"

@@ -77,6 +77,9 @@ class SNNCore(ValidatedComponent):
         weights (see :func:`weight_memories`): the netlist, area and timing are then the same
         for every weights file of this shape, and the weights go into the block RAM of the
         routed design afterwards.  Such a core computes nothing useful until patched.
+    weights_in_block_ram : bool
+        Put every weight memory into block RAM (Yosys puts the output layer's small ones into
+        logic otherwise), so that all weights of a routed design can be patched.
 
     Attributes
     ----------
@@ -90,7 +93,8 @@ class SNNCore(ValidatedComponent):
 
     @classmethod
     def validate(cls, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8,
-                 placeholder_seed: int | None = None) -> None:
+                 placeholder_seed: int | None = None,
+                 weights_in_block_ram: bool = False) -> None:
         """Raise ``TypeError``/``ValueError`` for parameters :class:`SNNCore` rejects."""
         RegisterFile.validate(config=config, reset_bits=reset_bits)
         if counter_bound(config).bit_length() > COUNTER_WIDTH:
@@ -104,8 +108,9 @@ class SNNCore(ValidatedComponent):
                             f"{placeholder_seed!r}")
 
     def __init__(self, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8,
-                 placeholder_seed: int | None = None):
+                 placeholder_seed: int | None = None, weights_in_block_ram: bool = False):
         self._placeholder_seed = placeholder_seed
+        self._block_ram = bool(weights_in_block_ram)
         self._w_hidden = check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
         self._w_out = check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
         self._config = config
@@ -129,11 +134,12 @@ class SNNCore(ValidatedComponent):
         m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg)
         m.submodules.inputs = inputs = EventList(t_max=cfg.t_max)
         m.submodules.hidden = hidden_reader = SynapseRowReader(
-            geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0))
+            geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0),
+            block_ram=self._block_ram)
         m.submodules.hidden_neurons = hidden = HiddenNeurons(config=cfg, geometry=hg)
         m.submodules.output = output_reader = SynapseRowReader(
             geometry=self._output, weights=self._w_out, register_request=True,
-            placeholder_seed=self._layer_seed(1))
+            placeholder_seed=self._layer_seed(1), block_ram=self._block_ram)
         m.submodules.output_layer = output = OutputLayer(config=cfg, spike_width=len(hidden.spikes))
         m.submodules.classifier = classifier = Classifier(config=cfg)
         m.submodules.controller = ctl = PrecisionController(count_width=len(output.counts[0]))

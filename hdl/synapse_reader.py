@@ -88,6 +88,9 @@ class SynapseRowReader(ValidatedComponent):
         Fill the memories with seeded random placeholder contents instead of ``weights``
         (:func:`hdl.weight_planes.placeholder_images`): for a netlist whose area and timing
         do not depend on the weights, which are patched into its block RAM afterwards.
+    block_ram : bool
+        Ask Yosys to put every weight memory into block RAM (it puts small ones into logic
+        otherwise), so that a routed design's weights can all be patched.
 
     Attributes
     ----------
@@ -117,12 +120,13 @@ class SynapseRowReader(ValidatedComponent):
 
     @classmethod
     def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False,
-                 placeholder_seed=None):
+                 placeholder_seed=None, block_ram: bool = False):
         """Raise ``ValueError`` for weights that do not fit ``geometry``."""
         check_weights("weights", weights, geometry.rows, geometry.fan_out)
 
     def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False,
-                 placeholder_seed=None):
+                 placeholder_seed=None, block_ram: bool = False):
+        self._block_ram = bool(block_ram)
         self._geometry = geometry
         self._register_request = bool(register_request)
         self._placeholder_seed = placeholder_seed
@@ -154,10 +158,11 @@ class SynapseRowReader(ValidatedComponent):
         g = self._geometry
         images = (memory_images(self._weights, g) if self._placeholder_seed is None
                   else placeholder_images(g, self._placeholder_seed))
-        planes = [Memory(shape=unsigned(g.lanes), depth=g.words, init=image)
+        attrs = {"ram_style": "block"} if self._block_ram else None
+        planes = [Memory(shape=unsigned(g.lanes), depth=g.words, init=image, attrs=attrs)
                   for image in images[:WEIGHT_BITS]]
         metadata = Memory(shape=unsigned(MAGNITUDE_BITS * g.slots), depth=g.words,
-                          init=images[WEIGHT_BITS])
+                          init=images[WEIGHT_BITS], attrs=attrs)
         for p, plane in enumerate(planes):
             m.submodules[f"plane{p}"] = plane
         m.submodules.metadata = metadata
