@@ -228,6 +228,20 @@ def rtlil_inputs(config: SNNConfig, w_hidden, w_out, placeholder_seed: int | Non
             "amaranth": version("amaranth")}
 
 
+def synth_inputs(rtlil_path: Path, json_path: Path, abc9: bool) -> dict:
+    """What a Yosys run's netlist depends on: the RTLIL text, Yosys's version, the script."""
+    return {"rtlil_sha256": digest(rtlil_path), "yosys": tool_version("yosys"),
+            "script": yosys_script(rtlil_path, json_path, abc9)}
+
+
+def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> dict:
+    """What a nextpnr run depends on: the netlist, nextpnr's version, device, package,
+    speed grade and every option (clock, seed)."""
+    return {"netlist_sha256": digest(json_path), "nextpnr": tool_version("nextpnr-ecp5"),
+            "device": device.name, "package": device.package, "speed": device.speed,
+            "args": nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)}
+
+
 def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, device: Device,
                workdir: Path, *, freq_mhz: float, seed: int, abc9: bool = True,
                progress: bool = True, cache: StageCache | None = None,
@@ -259,9 +273,7 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
         entry.copy_to(workdir, rtlil_path.name)
         result.stages.append(_stage_row("RTLIL (Amaranth)", None, entry, reused=True))
 
-    script = yosys_script(rtlil_path, json_path, abc9)
-    inputs = {"rtlil_sha256": digest(rtlil_path), "yosys": tool_version("yosys"),
-              "script": script}
+    inputs = synth_inputs(rtlil_path, json_path, abc9)
     entry = cache.lookup("synth", inputs)
     if entry is None:
         run = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
@@ -281,10 +293,7 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if stop_after_yosys:
         return result
 
-    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)
-    inputs = {"netlist_sha256": digest(json_path),
-              "nextpnr": tool_version("nextpnr-ecp5"), "device": device.name,
-              "package": device.package, "speed": device.speed, "args": args}
+    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed)
     entry = cache.lookup("pnr", inputs)
     if entry is None:
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,

@@ -59,7 +59,7 @@ TINY_TOP = "tiny"
 def _tiny_config(tmp_path, images):
     """A routed design with one 512 x 8 ROM per image, in block RAM; its text config."""
     from amaranth.back import rtlil
-    from amaranth.hdl import Cat, Module, Signal
+    from amaranth.hdl import Cat, Module
     from amaranth.lib import wiring
     from amaranth.lib.memory import Memory
     from amaranth.lib.wiring import In, Out
