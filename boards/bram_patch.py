@@ -153,8 +153,9 @@ def check_patch(before_text: str, after_text: str, before: np.ndarray,
                     if block not in new
                     or not np.array_equal(block_slices(new[block])[row], after[index])})
     if wrong:
-        raise PatchError(f"ecpbram left {len(wrong)} block RAM(s) unpatched (e.g. "
-                         f"{wrong[0]}); the bitstream would hold placeholder contents")
+        raise PatchError(f"ecpbram left {len(wrong)} block RAM(s) unpatched or patched in the "
+                         f"wrong place (e.g. {wrong[0]}; memories of a few words are "
+                         "ambiguous to it); the bitstream would not hold the new contents")
     return {"blocks": len({block for block, _ in found}), "slices": len(before)}
 
 
