@@ -100,7 +100,7 @@ def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int, *,
         w_hidden, w_out, parameters = weights.w_hidden, weights.w_out, ()
     else:
         w_hidden, w_out = np.zeros(0), np.zeros(0)
-        parameters = ("placeholder", placeholder_seed, _source_digest("boards/bram_patch.py"))
+        parameters = ("placeholder", placeholder_seed)
     digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec),
                              _board_source_digest(), *parameters)
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
@@ -112,10 +112,6 @@ def patched_directory(routed: Path, weights: Weights) -> Path:
     for array in (weights.w_hidden, weights.w_out):
         digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
     return routed / f"weights-{digest.hexdigest()[:16]}"
-
-
-def _source_digest(name: str) -> str:
-    return hashlib.sha256((PROJECT_ROOT / name).read_bytes()).hexdigest()
 
 
 def _board_source_digest() -> str:
