@@ -59,15 +59,6 @@ class Stages:
             with self._lock:
                 print(f"[{self.label}] {stage}: {text}", file=sys.stderr, flush=True)
 
-    def run(self, stage: str, fn, *a, **kw):
-        """Run ``fn(*a, **kw)`` as an uncached stage."""
-        start = time.monotonic()
-        value = fn(*a, **kw)
-        seconds = time.monotonic() - start
-        self.rows.append({"stage": stage, "seconds": round(seconds, 1), "reused": False})
-        self.say(stage, f"ran in {seconds:.1f} s")
-        return value
-
     def cached(self, stage: str, name: str, inputs: dict, compute, encode, decode):
         """The result of ``compute()`` for ``inputs``, from the cache entry ``name`` when one
         matches; ``encode``/``decode`` turn it into JSON and back."""

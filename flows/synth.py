@@ -278,18 +278,19 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if entry is None:
         run = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
         cells, groups = netlist_cells(json_path)
+        value = {"run": _run_json(run), "cells": cells, "memory_groups": groups}
         entry = cache.store("synth", inputs, files={json_path.name: json_path,
                                                     "yosys.log": run.log},
-                            value={"run": _run_json(run), "cells": cells,
-                                   "memory_groups": groups}, seconds=run.seconds)
+                            value=value, seconds=run.seconds)
         result.runs.append(run)
         result.stages.append(_stage_row("yosys synth_ecp5", None, entry, reused=False,
                                         run=run))
     else:
         entry.copy_to(workdir, json_path.name, "yosys.log")
-        result.runs.append(_run_from_json(entry.value["run"], workdir))
+        value = entry.value
+        result.runs.append(_run_from_json(value["run"], workdir))
         result.stages.append(_stage_row("yosys synth_ecp5", None, entry, reused=True))
-    result.cells, result.memory_groups = entry.value["cells"], entry.value["memory_groups"]
+    result.cells, result.memory_groups = value["cells"], value["memory_groups"]
     if stop_after_yosys:
         return result
 

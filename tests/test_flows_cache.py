@@ -189,3 +189,12 @@ def test_simulation_keys_follow_the_sources(monkeypatch):
     base = _simulation_key()
     monkeypatch.setattr(flows.stages, "SIMULATION_SOURCES", ("flows/cache.py",))
     assert _simulation_key() != base
+
+
+def test_without_a_cache_every_stage_runs(tools, tmp_path):
+    """``--no-cache``: nothing is looked up or kept, the results are the same."""
+    first = _run(tmp_path, cache=StageCache(None))
+    again = _run(tmp_path, cache=StageCache(None))
+    assert tools == ["yosys", "nextpnr"] * 2
+    assert first.cells == again.cells and again.fmax_mhz == 55.5
+    assert not (tmp_path / "cache").exists()
