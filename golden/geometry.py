@@ -10,6 +10,13 @@ chunk sees up to ``slots`` blocks (those that overlap it); slot ``s`` of chunk `
 ``c * lanes // block_size + s``.  A block is *counted* (its 7 metadata bits and plane bits go
 into ``weight_bits_read``) in the one chunk where it starts, and *gates* the plane reads of
 every chunk it overlaps.
+
+The bit-plane memories are split by lane into *segments*: the coarsest cut of the ``lanes``
+lanes such that, in every chunk, a segment's lanes lie in one block (or are all padding).
+Each segment of each plane is its own memory with its own read enable, so a block that
+reads no planes enables no memory (with ``block_size`` dividing ``lanes`` the segments are
+the blocks of a chunk; with one chunk they are the blocks; padding lanes of the last chunk
+belong to the segment they fall in and are never counted).
 """
 
 from __future__ import annotations
@@ -93,6 +100,27 @@ class LayerGeometry:
     def slots(self) -> int:
         """Most blocks any chunk overlaps (metadata words hold this many 7-bit fields)."""
         return max(len(self.chunk_slots(c)) for c in range(self.chunks))
+
+    @property
+    def segments(self) -> list[range]:
+        """Lane ranges of the plane memories: the block starts of every chunk cut the lanes
+        (see the module text; padding lanes go with the segment they fall in)."""
+        cuts = {0, self.lanes}
+        for chunk in range(self.chunks):
+            lo = chunk * self.lanes
+            for neuron in range(lo, min(lo + self.lanes, self.fan_out)):
+                if neuron % self.block_size == 0:
+                    cuts.add(neuron - lo)
+        edges = sorted(cuts)
+        return [range(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    def segment_slot(self, chunk: int, segment: range) -> int | None:
+        """Slot (in :meth:`chunk_slots` order) of the block that lanes ``segment`` of
+        ``chunk`` belong to, None if they are padding."""
+        neuron = chunk * self.lanes + segment.start
+        if neuron >= self.fan_out:
+            return None
+        return neuron // self.block_size - chunk * self.lanes // self.block_size
 
     def lane_valid(self, chunk: int) -> int:
         """Bit mask of the lanes of ``chunk`` that are real neurons (not padding)."""

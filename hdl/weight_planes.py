@@ -3,8 +3,9 @@
 Plane 0 holds the sign bits, plane ``p`` in 1..7 holds magnitude bit ``7 - p`` (plane 1 is the
 most significant magnitude bit, 64).  Precision ``b`` therefore reads planes ``0 .. b-1``.
 Word ``row * chunks + chunk`` of a plane holds bit ``lane`` for neuron
-``chunk * lanes + lane``; the matching metadata word holds one 7-bit field per slot (the
-largest ``|w|`` of that block in that row, see :mod:`golden.geometry`).
+``chunk * lanes + lane`` (each lane segment of :mod:`golden.geometry` in its own memory);
+the matching metadata word holds one 7-bit field per slot (the largest ``|w|`` of that block
+in that row, see :mod:`golden.geometry`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,19 @@ def plane_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]
     for plane in range(1, WEIGHT_BITS):
         planes.append(_pack_lanes((magnitude >> (WEIGHT_BITS - 1 - plane)) & 1 == 1))
     return planes
+
+
+def plane_memory_name(plane: int, segment: int, segments: int) -> str:
+    """Name of the memory of ``plane`` and lane segment ``segment`` (of ``segments``):
+    ``plane3``, or ``plane3_seg1`` when the planes are split (the resource model matches
+    the netlist's block RAM by these names)."""
+    return f"plane{plane}" if segments == 1 else f"plane{plane}_seg{segment}"
+
+
+def segment_images(image: list[int], geometry: LayerGeometry) -> list[list[int]]:
+    """One plane's image (``lanes``-bit words) cut into its lane segments' images."""
+    return [[(word >> segment.start) & ((1 << len(segment)) - 1) for word in image]
+            for segment in geometry.segments]
 
 
 def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:

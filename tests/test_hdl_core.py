@@ -45,15 +45,18 @@ def _memory_read_ports(text: str) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(("n_hidden", "lanes"), [(48, 48), (128, 128), (128, 32)])
 def test_default_shapes_elaborate_with_bit_plane_memories(n_hidden, lanes):
     """Both shipped shapes (and a multi-chunk one) elaborate: each layer reads 8 bit-plane
-    memories of one bit per lane (planes 0..7) and one metadata memory of 7 bits per slot."""
+    memories per metadata block of a chunk (one bit per lane of the block, planes 0..7, each
+    its own memory and read enable) and one metadata memory of 7 bits per slot."""
     w_hidden, w_out = _weights(n_hidden)
     config = SNNConfig(n_hidden=n_hidden, lanes=lanes)
     text = rtlil.convert(SNNCore(config=config, w_hidden=w_hidden, w_out=w_out),
                          name="snn_core")
     ports = _memory_read_ports(text)
-    for width in (lanes, 10):
-        planes = sorted(name for name, w in ports if name.startswith("plane") and w == width)
-        assert planes == [f"plane{k}" for k in range(8)], (width, ports)
+    blocks = lanes // config.block_size
+    hidden = sorted(name for name, w in ports if name.startswith("plane") and w == 16)
+    assert hidden == sorted(f"plane{k}_seg{s}" for k in range(8) for s in range(blocks)), ports
+    output = sorted(name for name, w in ports if name.startswith("plane") and w == 10)
+    assert output == [f"plane{k}" for k in range(8)], ports
     slots = hidden_geometry(config).slots
     assert ("metadata", 7 * slots) in ports and ("metadata", 7) in ports
 
