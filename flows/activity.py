@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
-from golden.cycle_model import cycles_per_image
+from golden.cycle_model import cycles_per_image, image_costs
 from golden.geometry import LayerGeometry, hidden_geometry, output_geometry
 from golden.reference import InferenceResult, block_maxima, encode, infer, quantize_magnitude
+from golden.timing import PIXELS_PER_WORD
 from hdl.weight_planes import SIGN_PLANE, plane_memory_name
 
 
@@ -153,9 +154,17 @@ def weight_reads(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     reads = {f"hidden.{key}": value / n for key, value in _hidden_reads(
         w_hidden, hidden, spikes, step_bits[:, :, 0], _block_on(on, hidden),
         settings.tau_hidden).items()}
+    # The metadata memory is read once per issued chunk (skipped chunks and rows are not
+    # issued); the chunk summary once per listed word and step run.
     steps_run = step_bits[:, :, 0] != 0
-    reads["hidden.metadata"] = float((spikes.sum(axis=2).T * steps_run).sum()) \
-        * hidden.chunks / n
+    costs = image_costs(config, settings, result)
+    if costs is None:
+        issued = float((spikes.sum(axis=2).T * steps_run).sum()) * hidden.chunks
+    else:
+        issued = float(sum((spikes[:, i] * costs(i)).sum() for i in range(len(images))))
+    reads["hidden.metadata"] = issued / n
+    words = np.asarray(images).reshape(len(images), -1, PIXELS_PER_WORD).any(axis=2).sum(axis=1)
+    reads["inputs.chunk_summary"] = float((words * steps_run.sum(axis=1)).sum()) / n
     output = output_geometry(config)
     totals = dict.fromkeys(["metadata", *(f"plane{k}" for k in range(WEIGHT_BITS))], 0.0)
     for bits in np.unique(step_bits[:, :, 1]):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
 
 
@@ -121,6 +123,26 @@ class LayerGeometry:
         if neuron >= self.fan_out:
             return None
         return neuron // self.block_size - chunk * self.lanes // self.block_size
+
+    def chunk_blocks(self, chunk: int) -> list[int]:
+        """The blocks that overlap lane chunk ``chunk``."""
+        return [slot.block for slot in self.chunk_slots(chunk)]
+
+    def chunk_levels(self, maxima: np.ndarray) -> np.ndarray:
+        """Per row and chunk, the bit length (0..7) of the largest block metadata ``m`` of the
+        blocks that overlap the chunk (``maxima`` int ``[rows, blocks]``): every such block
+        has ``q_b(m) = 0`` iff ``level + b <= 8``.  uint8 ``[rows, chunks]``."""
+        top = np.stack([maxima[:, self.chunk_blocks(c)].max(axis=1)
+                        for c in range(self.chunks)], axis=1)
+        return np.where(top > 0, np.floor(np.log2(np.maximum(top, 1))) + 1, 0).astype(np.uint8)
+
+    def chunk_live(self, on: np.ndarray) -> np.ndarray:
+        """Which chunks have a block with a neuron on (``on`` bool ``[..., fan_out]``):
+        bool ``[..., chunks]``.  A chunk that is not live is fully gated."""
+        blocks = np.stack([on[..., self.block_range(k)].any(axis=-1)
+                           for k in range(self.n_blocks)], axis=-1)
+        return np.stack([blocks[..., self.chunk_blocks(c)].any(axis=-1)
+                         for c in range(self.chunks)], axis=-1)
 
     def lane_valid(self, chunk: int) -> int:
         """Bit mask of the lanes of ``chunk`` that are real neurons (not padding)."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, RunSettings, SNNConfig
 from golden.controller import ImageControl
+from golden.geometry import hidden_geometry
 
 COUNTER_NAMES = (
     "steps",
@@ -225,8 +226,12 @@ class InferenceResult:
         below-tau blocks (0 at ``tau = 0``; a derived figure, not a contract counter; see
         :meth:`physical_bits_read`).
     hidden_on_per_step : bool ``[n, T, N]`` or None
-        Dynamic mode with gating: the hidden neurons on at every step (the cycle model's
-        chunk skip needs them); None when the mask never changes within an image.
+        Dynamic mode: the hidden neurons on at every step (the controller may gate them;
+        the cycle model's chunk skip needs them); None in static mode (the mask register).
+    chunk_levels : uint8 ``[784, C]`` or None
+        Per input row and hidden lane chunk, the bit length of the chunk's largest block
+        metadata (:meth:`golden.geometry.LayerGeometry.chunk_levels`): which chunks the
+        hardware skips at each precision (the cycle model needs them; not a counter).
     """
 
     pred: np.ndarray
@@ -238,6 +243,7 @@ class InferenceResult:
     bits_per_step: np.ndarray | None = None
     extra_plane_bits: np.ndarray | None = None
     hidden_on_per_step: np.ndarray | None = None
+    chunk_levels: np.ndarray | None = None
 
     @property
     def physical_bits_read(self) -> np.ndarray:
@@ -261,7 +267,8 @@ class InferenceResult:
                    final_bits=joined("final_bits"), hidden_per_step=joined("hidden_per_step"),
                    bits_per_step=joined("bits_per_step"),
                    extra_plane_bits=joined("extra_plane_bits"),
-                   hidden_on_per_step=joined("hidden_on_per_step"))
+                   hidden_on_per_step=joined("hidden_on_per_step"),
+                   chunk_levels=parts[0].chunk_levels)
 
     def step_bits(self, settings: RunSettings) -> np.ndarray:
         """Precisions in force at every step run, int64 ``[n, T, 2]`` (0 after an exit)."""
@@ -371,7 +378,10 @@ def infer(
     tables = NetworkTables(w_hidden, w_out, config, settings)
     parts = [_run_chunk(images[i:i + chunk], tables, config, settings, timesteps, mask)
              for i in range(0, max(len(images), 1), chunk)]
-    return InferenceResult.concatenate(parts)
+    result = InferenceResult.concatenate(parts)
+    result.chunk_levels = hidden_geometry(config).chunk_levels(
+        block_maxima(w_hidden, config.block_size))
+    return result
 
 
 def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSettings,
@@ -387,8 +397,8 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
     hidden_trace = np.zeros((n, timesteps), dtype=np.int64)
     bits_trace = np.zeros((n, timesteps, 2), dtype=np.int64)
     extra_bits = np.zeros(n, dtype=np.int64)
-    gating = settings.controller is not None and settings.controller.gate_idle
-    on_trace = np.zeros((n, timesteps, config.n_hidden), dtype=bool) if gating else None
+    dynamic = settings.controller is not None
+    on_trace = np.zeros((n, timesteps, config.n_hidden), dtype=bool) if dynamic else None
 
     for t in range(timesteps):
         for bits_hidden, bits_out, rows in control.groups():
@@ -424,7 +434,6 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
         control.after_step(t + 1, counts)
     counters["hidden_spikes"][:] = hidden_trace.sum(axis=1)
     counters["precision_changes"][:] = control.changes
-    dynamic = settings.controller is not None
     return InferenceResult(classify(counts, v_out), counts, v_out, counters,
                            final_bits=control.bits if dynamic else None,
                            hidden_per_step=hidden_trace,
