@@ -6,8 +6,10 @@ hidden spikes of every step of a reference run (docs/cycle_model.md derives ever
 
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
-* ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 13`` when the last listed word spikes at t;
+* ``integrate(t)``: the input walk of step t (below): every issued spike costs its chunks
+  that are not skipped (chunk skip: docs/cycle_model.md); with one chunk per spike
+  (``C == 1``) and no skipped row it is ``input_spikes(t) + silent_words(t) + 14`` when the
+  last listed word spikes at t;
 * ``out(t-1) = h(t-1) + 6 (+ 6 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
