@@ -337,12 +337,14 @@ class SynapseRowReader(ValidatedComponent):
             "magnitude": data.ArrayLayout(MAGNITUDE_BITS, g.lanes),
             "at_least_tau": g.lanes, "negative": g.lanes}), name="magnitudes")
         for lane in range(g.lanes):
+            # A lane whose segment was not read holds stale plane bits: its magnitude is
+            # forced to 0 (then its compare with tau is never used, so it takes the
+            # ungated bits and stays off the lane_read path).
             magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
             m.d.comb += magnitude.eq(
                 Cat(*[stage.planes[WEIGHT_BITS - 1 - k][lane]
-                      for k in range(MAGNITUDE_BITS)])
-                & Mux(stage.lane_read[lane], stage.keep, 0))
-            m.d.sync += [registered.magnitude[lane].eq(magnitude),
+                      for k in range(MAGNITUDE_BITS)]) & stage.keep)
+            m.d.sync += [registered.magnitude[lane].eq(Mux(stage.lane_read[lane], magnitude, 0)),
                          registered.at_least_tau[lane].eq(magnitude >= stage.tau),
                          registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
