@@ -49,7 +49,7 @@ sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator;
 mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
 	$(PY) -m tests.mutants
 
-sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic (7-25 min)
+sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic; s80 dynamic (10-35 min)
 	$(PY) -m cocotb_tests.sim_full
 
 RECIPE := --threads 1 --train-bits 8,mid --late-bits 2 --late-weights 0.2 --late-start 0.65 \

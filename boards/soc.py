@@ -69,7 +69,7 @@ def patch_images(config: SNNConfig, w_hidden, w_out, *,
     memories and the IDENTIFY fingerprint."""
     real = weight_memories(config, w_hidden, w_out)
     fake = weight_memories(config, placeholder_seed=placeholder_seed)
-    rows = [(width, f, r) for (width, f), (_, r) in zip(fake, real, strict=True)]
+    rows = [(width, f, r) for (_, width, f), (_, _, r) in zip(fake, real, strict=True)]
     rows.append((8, list(placeholder_fingerprint(placeholder_seed)),
                  list(p.fingerprint(config, w_hidden, w_out))))
     return rows

@@ -18,10 +18,59 @@ from golden.config import (
     SNNConfig,
 )
 from golden.mnist import load_split
-from golden.networks import Network
+from golden.networks import Network, random_weights
 
 COMMITTED_WEIGHTS = (PROJECT_ROOT / "weights" / "mnist-784-128-10.npz",
                      PROJECT_ROOT / "weights" / "mnist-784-48-10.npz")
+SPARSE_WEIGHTS = PROJECT_ROOT / "weights" / "mnist-784-128-10-s80.npz"
+
+
+def block_sparse_network(seed: int, *, n_hidden: int, lanes: int, block_size: int,
+                         zero_blocks: float = 0.8) -> Network:
+    """A random network whose hidden weights are zero in a fraction ``zero_blocks`` of their
+    metadata blocks (one row x ``block_size`` neurons), like block-pruned training leaves
+    them: many rows and lane chunks are skipped at every precision."""
+    rng = np.random.default_rng(seed)
+    config = SNNConfig(n_hidden=n_hidden, lanes=lanes, block_size=block_size,
+                       timesteps=int(rng.integers(6, 17)), theta_hidden=int(rng.integers(80, 400)),
+                       theta_out=int(rng.integers(40, 300)), leak_hidden=int(rng.integers(0, 5)),
+                       leak_out=int(rng.integers(0, 5)))
+    w_hidden = random_weights(rng, (N_INPUTS, n_hidden), 0.2)
+    blocks = -(-n_hidden // block_size)
+    zero = np.repeat(rng.random((N_INPUTS, blocks)) < zero_blocks, block_size, axis=1)
+    w_hidden[zero[:, :n_hidden]] = 0
+    return Network(config, w_hidden, random_weights(rng, (n_hidden, 10), 0.2), seed)
+
+
+def sparse_sweep(network: Network, images_per_batch: int) -> list[Batch]:
+    """Every hidden precision 2..8 (random taus and masks, one mask switching off a whole
+    lane chunk), then dynamic mode with gating; the edge images in the first batch."""
+    rng = np.random.default_rng(network.seed + 2000)
+    config = network.config
+    lanes = min(config.lanes, config.n_hidden)
+    batches = []
+    for i, bits in enumerate(PRECISIONS):
+        images, _ = mnist_images(images_per_batch, offset=int(rng.integers(0, 9000)))
+        if i == 0:
+            images = np.concatenate([edge_images(), images])
+        settings = random_settings(rng, config, bits)
+        if i % 2:
+            mask = rng.random(config.n_hidden) < 0.7
+            start = int(rng.integers(0, config.n_hidden // lanes)) * lanes
+            mask[start:start + lanes] = False
+            settings = RunSettings(bits_hidden=bits, bits_out=settings.bits_out,
+                                   tau_hidden=settings.tau_hidden, tau_out=settings.tau_out,
+                                   hidden_mask=tuple(bool(b) for b in mask),
+                                   timesteps=settings.timesteps)
+        batches.append(Batch(settings, images))
+    images, _ = mnist_images(images_per_batch, offset=int(rng.integers(0, 9000)))
+    batches.append(Batch(RunSettings(tau_hidden=int(rng.choice([0, 24])), controller=(
+        ControllerSettings(start_bits_hidden=3, start_bits_out=6, step_bits_hidden=3,
+                           step_bits_out=2, interval=2, escalate_margin=2, exit_margin=4,
+                           gate_idle=True))), images))
+    return batches
+
+
 def random_settings(rng: np.random.Generator, config: SNNConfig, bits_hidden: int,
                     masked: bool = True) -> RunSettings:
     """Register values: the given hidden precision, everything else random."""

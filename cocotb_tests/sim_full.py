@@ -1,8 +1,9 @@
 """``make sim-full``: all 10,000 MNIST test images through the RTL at N = 128: 8 bits, 4 bits
-and dynamic mode (the default controller, docs/controller.md).
+and dynamic mode (the default controller, docs/controller.md), and the block-pruned weights
+(80 % of the hidden blocks zero: rows and chunks are skipped) in dynamic mode.
 
-Run as ``python -m cocotb_tests.sim_full [--weights W] [--bits 8 4 dynamic] [--images K]
-[--jobs 2]``.
+Run as ``python -m cocotb_tests.sim_full [--weights W] [--bits 8 4 dynamic]
+[--sparse-weights S] [--sparse-bits dynamic] [--images K] [--jobs 2]``.
 Every image must equal the reference (class, counts, counters, cycle model); prints the RTL
 accuracy, cycles per image and simulated images per second per precision.  The precisions
 run as parallel simulations (``--jobs``, one core each).  Exit code 1 on
@@ -16,8 +17,9 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from cocotb_tests.cases import COMMITTED_WEIGHTS
+from cocotb_tests.cases import COMMITTED_WEIGHTS, SPARSE_WEIGHTS
 from flows.verify import verify
 from golden import cli
 from golden.config import ControllerSettings, RunSettings
@@ -40,19 +42,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="weights file to simulate")
     parser.add_argument("--bits", nargs="+", default=["8", "4", DYNAMIC], choices=BITS_CHOICES,
                         help="modes to run: precisions of both layers, or 'dynamic'")
+    parser.add_argument("--sparse-weights", default=str(SPARSE_WEIGHTS),
+                        help="block-pruned weights file to simulate as well")
+    parser.add_argument("--sparse-bits", nargs="*", default=[DYNAMIC], choices=BITS_CHOICES,
+                        help="modes of the block-pruned weights (none: skip them)")
     parser.add_argument("--images", type=cli.count, default=None,
                         help="only the first K test images (default: all)")
     parser.add_argument("--jobs", type=cli.count, default=2,
                         help="precisions simulated at the same time (one simulator each)")
     args = parser.parse_args(argv)
-    network = committed_network(args.weights)
+    runs = [(args.weights, bits) for bits in args.bits]
+    runs += [(args.sparse_weights, bits) for bits in args.sparse_bits]
+    networks = {path: committed_network(path) for path in {path for path, _ in runs}}
     split = load_split("test").first(args.images)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each job waits on a simulator
-        summaries = list(pool.map(lambda bits: verify(network, _settings(bits), split.images,
-                                                      split.labels), args.bits))
-    for summary in summaries:
-        print(json.dumps({key: summary[key] for key in (
+        summaries = list(pool.map(lambda run: verify(networks[run[0]], _settings(run[1]),
+                                                     split.images, split.labels), runs))
+    for (path, _), summary in zip(runs, summaries, strict=True):
+        print(json.dumps({"weights": Path(path).name} | {key: summary[key] for key in (
             "bits", "images", "mismatches", "rtl_accuracy", "reference_accuracy",
             "cycles_per_image", "images_per_second", "first_divergence")}))
     images = sum(summary["images"] for summary in summaries)

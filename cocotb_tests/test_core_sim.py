@@ -6,6 +6,8 @@
   empty and the all-white image, and a reset in the middle of an image;
 * the shipped shapes N = L = 128 and N = L = 48 (one chunk) with random weights, 50 % of them
   zero, and non-zero leaks (the committed weights have none);
+* block-sparse random networks (80 % of the hidden blocks zero) at L < N and at L = N,
+  every precision and dynamic mode with gating: rows and lane chunks are skipped;
 * the committed weights files at several precisions, masks and taus;
 * dynamic mode (docs/controller.md): random controllers on random networks (escalations,
   early exits and gating all occur) and the default controller and variants on the
@@ -22,16 +24,19 @@ import pytest
 
 from cocotb_tests.cases import (
     COMMITTED_WEIGHTS,
+    block_sparse_network,
     dynamic_sweep,
     mnist_images,
     precision_sweep,
     random_settings,
+    sparse_sweep,
 )
 from flows.rtl_sim import Batch, run_rtl
 from flows.scoreboard import Score, locate_step, score_batches
 from golden.config import ControllerSettings, RunSettings, SNNConfig
+from golden.geometry import hidden_geometry
 from golden.networks import Network, committed_network, random_network, random_weights
-from golden.reference import infer
+from golden.reference import block_maxima, infer
 
 RANDOM_SEEDS = (11, 23, 37, 41, 59, 67)
 IMAGES_PER_PRECISION = 7
@@ -79,6 +84,23 @@ def test_default_shape_random_weights(n_hidden):
                       random_weights(rng, (n_hidden, 10), 0.2), seed=n_hidden)
     images, _ = mnist_images(35, offset=100)
     run_and_score(network, _shape_sweep(network, images))
+
+
+@pytest.mark.parametrize(("n_hidden", "lanes", "block_size"),
+                         [(64, 16, 8), (50, 50, 16)], ids=["L<N", "L=N"])
+def test_block_sparse_network_skips_chunks(n_hidden, lanes, block_size):
+    """Chunk skip (L < N: two blocks per chunk) and row skip (L = N): counters and cycles equal
+    the reference and the cycle model, and the cases really skip."""
+    network = block_sparse_network(n_hidden + lanes, n_hidden=n_hidden, lanes=lanes,
+                                   block_size=block_size)
+    geometry = hidden_geometry(network.config)
+    zero = geometry.chunk_levels(block_maxima(network.w_hidden, block_size)) == 0
+    assert zero.all(axis=1).sum() > 100  # whole rows skipped at every precision
+    if geometry.chunks > 1:
+        assert (zero.any(axis=1) & ~zero.all(axis=1)).sum() > 100  # and single chunks
+    batches = sparse_sweep(network, 3)
+    score = run_and_score(network, batches)
+    assert score.images == 2 + 3 * len(batches)
 
 
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)

@@ -5,8 +5,9 @@ Three sources, each named in the reports:
 * **cycles** from the RTL simulation (Verilator through :func:`flows.rtl_sim.run_rtl`,
   whose counters the scoreboard checks against the reference), or from the documented cycle
   model (:mod:`golden.cycle_model`) driven by a reference run when no simulator is wanted;
-* **DP16KD port enables** of the weight memories, counted exactly from the weights, the
-  input spike trains and the reader's enable rules (:mod:`hdl.synapse_reader`);
+* **DP16KD port enables** of the weight memories (one per bit-plane and lane segment),
+  counted exactly from the weights, the input spike trains, the masks and the reader's
+  enable rules (:mod:`hdl.synapse_reader`);
 * **toggle rate** of the logic: bit toggles per signal bit per cycle, from a VCD of the
   Amaranth simulation of whole images.
 """
@@ -21,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
-from golden.cycle_model import cycles_per_image
+from golden.cycle_model import cycles_per_image, image_costs
 from golden.geometry import LayerGeometry, hidden_geometry, output_geometry
 from golden.reference import InferenceResult, block_maxima, encode, infer, quantize_magnitude
+from golden.timing import PIXELS_PER_WORD
+from hdl.weight_planes import SIGN_PLANE, plane_memory_name
 
 
 @dataclass
@@ -68,66 +71,131 @@ def rtl_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                   mismatches=score.mismatches)
 
 
-def _row_read_flags(weights: np.ndarray, geometry: LayerGeometry, bits: int,
-                    tau: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: chunks that read the sign plane, chunks that read the magnitude planes.
+def _segment_blocks(geometry: LayerGeometry) -> list[list[int | None]]:
+    """Per lane segment, per chunk: the block whose planes the segment's memory holds
+    (None for padding): the memory is enabled exactly when that block reads planes."""
+    out = []
+    for segment in geometry.segments:
+        row = []
+        for chunk in range(geometry.chunks):
+            slot = geometry.segment_slot(chunk, segment)
+            row.append(None if slot is None else geometry.chunk_slots(chunk)[slot].block)
+        out.append(row)
+    return out
 
-    Mirrors :class:`hdl.synapse_reader.SynapseRowReader` with every neuron unmasked: the
-    sign plane is enabled iff a block of the chunk passes (``q_b(m) != 0`` and
-    ``q_b(m) >= max(tau, 1)``), the magnitude planes ``1 .. b-1`` iff one is non-zero.
+
+def _block_on(on: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
+    """Which blocks have a neuron on: ``[..., blocks]`` from ``on`` ``[..., fan_out]``."""
+    return np.stack([on[..., geometry.block_range(k)].any(axis=-1)
+                     for k in range(geometry.n_blocks)], axis=-1)
+
+
+def _hidden_reads(w_hidden, geometry: LayerGeometry, spikes: np.ndarray, step_bits: np.ndarray,
+                  block_on: np.ndarray, tau: int) -> dict[str, float]:
+    """Read enables of every hidden plane memory, summed over images: exact.
+
+    ``spikes`` bool ``[T, n, 784]``, ``step_bits`` ``[n, T]`` (0 after an early exit),
+    ``block_on`` bool ``[n, T, blocks]``.  A segment's memory of plane ``p`` is read for a
+    spike and chunk iff its block is on, ``q_b(m) != 0`` and (sign plane) ``q_b(m) >= tau``
+    or (magnitude planes) ``p < b``, as :class:`hdl.synapse_reader.SynapseRowReader` does.
     """
-    maxima = quantize_magnitude(block_maxima(weights, geometry.block_size), bits)
-    sign = np.zeros(geometry.rows, dtype=np.int64)
-    magnitude = np.zeros(geometry.rows, dtype=np.int64)
-    for chunk in range(geometry.chunks):
-        blocks = [slot.block for slot in geometry.chunk_slots(chunk)]
-        m = maxima[:, blocks]
-        magnitude += (m != 0).any(axis=1)
-        sign += ((m != 0) & (m >= max(tau, 1))).any(axis=1)
-    return sign, magnitude
+    n, timesteps = step_bits.shape
+    maxima = block_maxima(np.asarray(w_hidden, np.int16), geometry.block_size)
+    # Spikes of each (image, step) on the rows whose block k reads magnitudes / its sign.
+    magnitude = np.zeros((n, timesteps, geometry.n_blocks))
+    sign = np.zeros_like(magnitude)
+    for bits in np.unique(step_bits):
+        if bits == 0:
+            continue
+        q = quantize_magnitude(maxima, int(bits))
+        at = (step_bits == bits).T  # [T, n]
+        flags = np.concatenate([q != 0, (q != 0) & (q >= max(tau, 1))], axis=1)
+        counts = (spikes & at[..., None]).astype(np.float32) @ flags.astype(np.float32)
+        counts = counts.transpose(1, 0, 2).reshape(n, timesteps, 2, geometry.n_blocks)
+        magnitude += counts[:, :, 0]
+        sign += counts[:, :, 1]
+    magnitude *= block_on
+    sign *= block_on
+    reads: dict[str, float] = {}
+    segments = _segment_blocks(geometry)
+    for k, blocks in enumerate(segments):
+        for p in range(WEIGHT_BITS):
+            source = sign if p == SIGN_PLANE else magnitude * (step_bits > p)[..., None]
+            reads[plane_memory_name(p, k, len(segments))] = float(
+                sum(source[..., b].sum() for b in blocks if b is not None))
+    return reads
+
+
+def _output_row_flags(weights: np.ndarray, geometry: LayerGeometry, bits: int,
+                      tau: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output-weight row (one block of 10): reads its sign plane, its magnitude planes."""
+    maxima = quantize_magnitude(block_maxima(weights, geometry.block_size), bits)[:, 0]
+    return (maxima != 0) & (maxima >= max(tau, 1)), maxima != 0
 
 
 def weight_reads(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                  settings: RunSettings, result: InferenceResult) -> dict[str, float]:
-    """Mean read enables per image of every weight memory (``hidden.plane3``, ...).
+    """Mean read enables per image of every weight memory (``hidden.plane3_seg1``, ...).
 
     ``result`` is the reference run of ``images`` with ``settings``: its per-step hidden
-    spikes and precisions (dynamic mode changes them within an image, and an early exit ends
-    it) weight the enables.  The hidden layer is exact for an unmasked layer (input spikes
-    per pixel and step times the row's enables at that step's precision); the output layer
-    uses the mean enables of its rows times the hidden spikes of the steps at each precision.
-    Masked or gated neurons are not subtracted (an upper bound then).
+    spikes, precisions and (with gating) hidden masks weight the enables.  The hidden layer
+    is exact (input spikes per pixel and step times the enables of every block's plane
+    memories at that step's precision and mask); the output layer uses the mean enables of
+    its rows times the hidden spikes of the steps at each precision (exact when every output
+    row is read alike).
     """
-    timesteps, _ = settings.resolve(config)
+    timesteps, mask = settings.resolve(config)
     n = max(len(images), 1)
     spikes = encode(images, timesteps)  # [T, n, 784]
     step_bits = result.step_bits(settings)  # [n, T, 2]
     hidden_steps = np.asarray(result.hidden_per_step, dtype=np.float64)  # [n, T]
-    reads: dict[str, float] = {}
-    layers = (("hidden", w_hidden, hidden_geometry(config), settings.tau_hidden, 0),
-              ("output", w_out, output_geometry(config), settings.tau_out, 1))
-    for name, weights, geometry, tau, layer in layers:
-        totals = dict.fromkeys(["metadata", *(f"plane{k}" for k in range(WEIGHT_BITS))], 0.0)
-        for bits in np.unique(step_bits[:, :, layer]):
-            if bits == 0:
-                continue  # steps after an early exit
-            at_bits = (step_bits[:, :, layer] == bits).T  # [T, n]
-            sign, magnitude = _row_read_flags(np.asarray(weights, np.int16), geometry,
-                                              int(bits), tau)
-            if layer == 0:
-                row_spikes = np.einsum("tip,ti->p", spikes, at_bits.astype(np.float32))
-                sign_reads, magnitude_reads = row_spikes @ sign, row_spikes @ magnitude
-                meta_reads = row_spikes.sum() * geometry.chunks
-            else:
-                events = float((hidden_steps * at_bits.T).sum())
-                sign_reads, magnitude_reads = events * sign.mean(), events * magnitude.mean()
-                meta_reads = events * geometry.chunks
-            totals["metadata"] += float(meta_reads)
-            totals["plane0"] += float(sign_reads)
-            for plane in range(1, int(bits)):
-                totals[f"plane{plane}"] += float(magnitude_reads)
-        reads.update({f"{name}.{key}": value / n for key, value in totals.items()})
+    hidden = hidden_geometry(config)
+    on = (result.hidden_on_per_step if result.hidden_on_per_step is not None
+          else np.broadcast_to(np.asarray(mask, bool), (len(images), timesteps, len(mask))))
+    reads = {f"hidden.{key}": value / n for key, value in _hidden_reads(
+        w_hidden, hidden, spikes, step_bits[:, :, 0], _block_on(on, hidden),
+        settings.tau_hidden).items()}
+    # The metadata memory is read once per issued chunk (skipped chunks and rows are not
+    # issued); the chunk summary once per listed word and step run.
+    steps_run = step_bits[:, :, 0] != 0
+    costs = image_costs(config, settings, result)
+    if costs is None:
+        issued = float((spikes.sum(axis=2).T * steps_run).sum()) * hidden.chunks
+    else:
+        issued = float(sum((spikes[:, i] * costs(i)).sum() for i in range(len(images))))
+    reads["hidden.metadata"] = issued / n
+    words = np.asarray(images).reshape(len(images), -1, PIXELS_PER_WORD).any(axis=2).sum(axis=1)
+    reads["inputs.chunk_summary"] = float((words * steps_run.sum(axis=1)).sum()) / n
+    output = output_geometry(config)
+    totals = dict.fromkeys(["metadata", *(f"plane{k}" for k in range(WEIGHT_BITS))], 0.0)
+    for bits in np.unique(step_bits[:, :, 1]):
+        if bits == 0:
+            continue  # steps after an early exit
+        at_bits = step_bits[:, :, 1] == bits  # [n, T]
+        sign, magnitude = _output_row_flags(np.asarray(w_out, np.int16), output, int(bits),
+                                            settings.tau_out)
+        events = float((hidden_steps * at_bits).sum())
+        totals["metadata"] += events * output.chunks
+        totals["plane0"] += events * sign.mean()
+        for plane in range(1, int(bits)):
+            totals[f"plane{plane}"] += events * magnitude.mean()
+    reads.update({f"output.{key}": value / n for key, value in totals.items()})
     return reads
+
+
+def plane_bits(config: SNNConfig, reads: dict[str, float]) -> float:
+    """Weight-plane bits read per image by the memories of :func:`weight_reads`: every
+    memory's read enables times its width (the physical reads, metadata excluded; padding
+    lanes of a last chunk that share a memory with real lanes are included)."""
+    hidden, output = hidden_geometry(config), output_geometry(config)
+    total = 0.0
+    for layer, geometry in (("hidden", hidden), ("output", output)):
+        segments = geometry.segments
+        for k, segment in enumerate(segments):
+            for p in range(WEIGHT_BITS):
+                name = f"{layer}.{plane_memory_name(p, k, len(segments))}"
+                total += reads.get(name, 0.0) * len(segment)
+    return total
 
 
 @dataclass

@@ -62,6 +62,7 @@ def measure_setting(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     """Reference counters, cycle-model cycles and weight-memory reads of one mode."""
     result = infer(w_hidden, w_out, images, config, settings)
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
+    counters["physical_bits_read"] = float(np.mean(result.physical_bits_read))
     cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
     reads = weight_reads(config, w_hidden, w_out, images, settings, result)
     return Setting(settings, counters, cycles, reads)

@@ -100,18 +100,26 @@ def build_directory(config: SNNConfig, w_hidden, w_out, sim: str, *,
 LOADED_LAYERS = {"hidden": 0, "output": 1}
 """Core submodules whose weight memories a ``loaded`` simulation reads from files, with the
 layer index of :func:`hdl.core.weight_memories`."""
-MEMORY_NAMES = tuple(f"plane{p}" for p in range(8)) + ("metadata",)
-"""A layer's weight memories in :func:`hdl.core.weight_memories` order."""
 WEIGHTS_DIR = "weights"
 """Folder of the memory images, relative to the simulation's run directory."""
 _MODULE = re.compile(r"^module \\(\S+) ", re.M)
 
 
-def load_memories_from_files(text: str) -> str:
+def _memory_names(config: SNNConfig) -> dict[str, list[str]]:
+    """Each loaded layer's weight memory names, in :func:`hdl.core.weight_memories` order."""
+    from golden.geometry import hidden_geometry, output_geometry
+    from hdl.weight_planes import memory_names
+
+    geometries = (hidden_geometry(config), output_geometry(config))
+    return {layer: memory_names(geometries[i]) for layer, i in LOADED_LAYERS.items()}
+
+
+def load_memories_from_files(text: str, config: SNNConfig) -> str:
     """The Verilog ``text`` of a core with each weight memory's ``initial`` contents replaced
     by ``$readmemh`` of ``weights/LAYER.MEMORY.hex`` (so one compiled simulation serves every
     weights file of a configuration).  Raises ``RuntimeError`` unless every memory of
     :data:`LOADED_LAYERS` is found exactly once."""
+    names = _memory_names(config)
     starts = [(m.start(), m.group(1)) for m in _MODULE.finditer(text)]
     pieces, last, replaced = [], 0, []
     for index, (start, name) in enumerate(starts):
@@ -120,7 +128,7 @@ def load_memories_from_files(text: str) -> str:
             continue
         end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
         body = text[start:end]
-        for memory in MEMORY_NAMES:
+        for memory in names[layer]:
             pattern = re.compile(
                 rf"(  reg \[\d+:0\] {memory} \[\d+:0\];\n)  initial begin\n"
                 rf"(?:    {memory}\[\d+\] = [^\n]*\n)*  end\n")
@@ -131,7 +139,7 @@ def load_memories_from_files(text: str) -> str:
             replaced += [f"{layer}.{memory}"] * count
         pieces += [text[last:start], body]
         last = end
-    expected = sorted(f"{layer}.{memory}" for layer in LOADED_LAYERS for memory in MEMORY_NAMES)
+    expected = sorted(f"{layer}.{memory}" for layer in LOADED_LAYERS for memory in names[layer])
     if sorted(replaced) != expected:
         raise RuntimeError(f"weight memories found in the Verilog: {sorted(replaced)}, "
                            f"expected {expected}")
@@ -145,8 +153,9 @@ def write_memory_files(config: SNNConfig, w_hidden, w_out, folder: Path) -> None
 
     folder.mkdir(parents=True, exist_ok=True)
     memories = weight_memories(config, w_hidden, w_out)
-    names = [f"{layer}.{memory}" for layer in LOADED_LAYERS for memory in MEMORY_NAMES]
-    for name, (width, image) in zip(names, memories, strict=True):
+    names = [f"{layer}.{memory}" for layer, memories_of_layer in _memory_names(config).items()
+             for memory in memories_of_layer]
+    for name, (_, width, image) in zip(names, memories, strict=True):
         digits = (width + 3) // 4
         (folder / f"{name}.hex").write_text(
             "".join(f"@{address:x} {word:0{digits}x}\n" for address, word in enumerate(image)))
@@ -219,7 +228,7 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str, loaded: bool = False):
                        placeholder_seed=0 if loaded else None)
         text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
         if loaded:
-            text = load_memories_from_files(text)
+            text = load_memories_from_files(text, config)
         if not source.exists() or source.read_text() != text:
             tmp = source.with_suffix(".tmp")
             tmp.write_text(text)

@@ -5,6 +5,8 @@ Example::
     python flows/verify.py --neurons 128 --bits 8 --weights weights/mnist-784-128-10.npz \\
         --images 1000 --json
     python flows/verify.py --neurons 37 --bits 4 --random-seed 7 --sparsity 0.6 --lanes 8
+    python flows/verify.py --neurons 128 --bits 8 --lanes 32 --block-size 16 \
+        --weights weights/mnist-784-128-10-s80.npz --images 1000
     python flows/verify.py --neurons 128 --bits dynamic --weights weights/mnist-784-128-10.npz \
         --images 1000
 
@@ -53,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: drawn from the seed)")
     p.add_argument("--lanes", type=cli.neurons, default=None,
                    help=f"lanes L (default min({DEFAULT_LANES}, N))")
+    p.add_argument("--block-size", type=cli.neurons, default=None, metavar="B",
+                   help="neurons per weight-metadata block B, min(B, N) is used (default: 16 "
+                        "for --weights, drawn from the seed for --random-seed)")
     p.add_argument("--images", type=cli.count, default=100,
                    help="the first K MNIST test images")
     p.add_argument("--json", action="store_true", help="print only the JSON summary")
@@ -64,6 +69,8 @@ def _network(args) -> Network:
         raise UserError(f"--neurons must be in 1..1024, not {args.neurons}")
     if args.lanes is not None and not 1 <= args.lanes <= 1024:
         raise UserError(f"--lanes must be in 1..1024, not {args.lanes}")
+    if args.block_size is not None and not 1 <= args.block_size <= 1024:
+        raise UserError(f"--block-size must be in 1..1024, not {args.block_size}")
     if args.sparsity is not None and not 0 <= args.sparsity <= 1:
         raise UserError(f"--sparsity is a fraction in 0..1, not {args.sparsity}")
     if args.images < 1:
@@ -76,9 +83,13 @@ def _network(args) -> Network:
         if n != args.neurons:
             raise UserError(f"{args.weights} has N={n} hidden neurons, not --neurons "
                             f"{args.neurons}")
-        return committed_network(args.weights, lanes=lanes)
-    return random_network(args.random_seed, n_hidden=args.neurons, lanes=lanes,
-                          sparsity=args.sparsity)
+        return committed_network(args.weights, lanes=lanes, block_size=args.block_size)
+    network = random_network(args.random_seed, n_hidden=args.neurons, lanes=lanes,
+                             sparsity=args.sparsity)
+    if args.block_size is None:
+        return network
+    config = network.config.replace(block_size=min(args.block_size, args.neurons))
+    return Network(config, network.w_hidden, network.w_out, network.seed)
 
 
 def verify(network: Network, settings: RunSettings, images, labels) -> dict[str, object]:

@@ -6,8 +6,10 @@ hidden spikes of every step of a reference run (docs/cycle_model.md derives ever
 
 * ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
-* ``integrate(t)``: the input walk of step t (below); with one chunk per spike (``C == 1``)
-  it is ``input_spikes(t) + silent_words(t) + 13`` when the last listed word spikes at t;
+* ``integrate(t)``: the input walk of step t (below): every issued spike costs its chunks
+  that are not skipped (chunk skip: docs/cycle_model.md); with one chunk per spike
+  (``C == 1``) and no skipped row it is ``input_spikes(t) + silent_words(t) + 14`` when the
+  last listed word spikes at t;
 * ``out(t-1) = h(t-1) + 6 (+ 6 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
   hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
   hidden fire pass waits for both;
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.config import RunSettings, SNNConfig
+from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
 from golden.geometry import hidden_geometry
 from golden.reference import InferenceResult, input_spikes
 from golden.timing import (
@@ -56,37 +58,77 @@ OUTPUT_DRAIN_CYCLES = OUTPUT_READER_LATENCY - 2
 ``OUTPUT_READER_LATENCY`` cycles after its request."""
 
 
+def listed_words(image: np.ndarray) -> np.ndarray:
+    """Pixels of the listed words (non-zero 4-pixel words), int32 ``[words, 4]``."""
+    pixels = np.asarray(image, dtype=np.int32).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
+    return pixels[(pixels != 0).any(axis=1)]
+
+
 def word_spikes(image: np.ndarray, timesteps: int) -> np.ndarray:
     """Spikes per listed word (non-zero 4-pixel word) and step: int ``[T, words]``."""
-    pixels = np.asarray(image, dtype=np.int32).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
-    listed = pixels[(pixels != 0).any(axis=1)]
+    listed = listed_words(image)
     return np.stack([input_spikes(listed, t).sum(axis=1) for t in range(timesteps)])
 
 
-def integrate_cycles(spikes_per_word: np.ndarray, chunks: int) -> int:
-    """Cycles of one step's INTEGRATE phase, given the spikes of each listed word.
+def row_costs(levels: np.ndarray, bits: int, live: np.ndarray) -> np.ndarray:
+    """Integration cycles of one spike of every input row: its chunks that are not skipped.
 
-    The walker latches a word per cycle while it has nothing pending; a word with ``k``
-    spikes issues them ``chunks`` cycles apart (the integrator takes one chunk per cycle);
-    the phase ends when the walk is over and the last request has left the reader
-    (:data:`READER_LATENCY` cycles).
+    A chunk is skipped when every block that overlaps it has ``q_b(m) = 0`` (``levels``
+    uint8 ``[784, C]``, :meth:`golden.geometry.LayerGeometry.chunk_levels`) or when none of
+    them has a neuron on (``live`` bool ``[C]``).  int ``[784]``; 0 = the row is skipped.
     """
+    return (((levels.astype(np.int32) + bits) > WEIGHT_BITS) & live).sum(axis=1)
+
+
+def step_costs(image: np.ndarray, timesteps: int, costs: np.ndarray | None,
+               chunks: int) -> list[list[list[int]]]:
+    """Per step, per listed word: the costs (chunks issued) of its spikes that are issued,
+    lowest pixel first.  ``costs`` int ``[T, 784]`` (None: every spike costs ``chunks``)."""
+    listed = listed_words(image)
+    pixels = np.asarray(image).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
+    rows = np.flatnonzero((pixels != 0).any(axis=1))[:, None] * PIXELS_PER_WORD + np.arange(
+        PIXELS_PER_WORD)
+    out = []
+    for t in range(timesteps):
+        spiking = input_spikes(listed, t)
+        per_row = np.full(rows.shape, chunks) if costs is None else costs[t][rows]
+        issued = np.where(spiking, per_row, 0)
+        out.append([[int(c) for c in word if c] for word in issued])
+    return out
+
+
+def integrate_cycles(spikes_per_word, chunks: int | None = None) -> int:
+    """Cycles of one step's INTEGRATE phase.
+
+    ``spikes_per_word`` lists, per listed word, the chunks each of its issued spikes costs
+    (lowest pixel first; an empty list is a silent word), or, with ``chunks``, the number of
+    spikes of each word, each costing ``chunks``.
+
+    The walker latches a word per cycle while it has nothing pending; a word's spikes issue
+    one after the other, each taking as many cycles as it has chunks that are not skipped
+    (the integrator takes one chunk per cycle); the phase ends when the walk is over and the
+    last request has left the reader (:data:`READER_LATENCY` cycles).
+    """
+    if chunks is not None:
+        spikes_per_word = [[chunks] * int(k) for k in spikes_per_word]
     # The prefetch pipeline delays a non-empty walk by WALK_LATENCY cycles.
     latched = WALK_LATENCY if len(spikes_per_word) else 0
-    next_accept, last_issue, walk_end = 0, None, 1
-    for k in (int(s) for s in spikes_per_word):
-        if k == 0:
+    next_accept, last_issue, last_cost, walk_end = 0, None, 0, 1
+    for word in spikes_per_word:
+        if not word:
             walk_end = latched + 2
             latched += 1
             continue
-        first = max(latched + 1, next_accept)
-        last_issue = first + (k - 1) * chunks
-        next_accept = last_issue + chunks
+        issue = max(latched + 1, next_accept)
+        for cost in word[:-1]:
+            issue += cost
+        last_issue, last_cost = issue, word[-1]
+        next_accept = last_issue + last_cost
         latched = last_issue
         walk_end = last_issue + 1
     if last_issue is None:
         return WALK_DELAY + 1 + walk_end
-    return WALK_DELAY + 1 + max(walk_end, last_issue + chunks + READER_LATENCY)
+    return WALK_DELAY + 1 + max(walk_end, last_issue + last_cost + READER_LATENCY)
 
 
 def output_cycles(hidden_spikes: int) -> int:
@@ -95,16 +137,20 @@ def output_cycles(hidden_spikes: int) -> int:
 
 
 def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
-                 checkpoints: frozenset[int] | set[int] = frozenset()) -> int:
+                 checkpoints: frozenset[int] | set[int] = frozenset(),
+                 costs: np.ndarray | None = None) -> int:
     """Predicted RTL ``cycles`` for one image, given its hidden spikes per step run.
 
     ``checkpoints`` (dynamic mode) holds the step counts ``s`` after which the controller
     decided; there the next step's integration waits for the output layer and the decision
     (:data:`CHECKPOINT_CYCLES`) instead of overlapping it.  A checkpoint after the last step
-    run is an early exit (:data:`EXIT_CYCLES` before classifying).
+    run is an early exit (:data:`EXIT_CYCLES` before classifying).  ``costs`` int
+    ``[T, 784]``: the chunks a spike of each row issues at each step (:func:`row_costs`;
+    None: every spike issues all ``chunks``).
     """
     timesteps = len(hidden_per_step)
-    integrate = [integrate_cycles(words, chunks) for words in word_spikes(image, timesteps)]
+    integrate = [integrate_cycles(words)
+                 for words in step_costs(image, timesteps, costs, chunks)]
     output = [output_cycles(int(h)) for h in hidden_per_step]
     overlapped = integrate[0]
     for t in range(1, timesteps):
@@ -131,9 +177,41 @@ def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSetting
                          f"expected one per image and step ({len(images)}, {timesteps})")
     checkpoints = (settings.controller.checkpoints(timesteps)
                    if settings.controller is not None else ())
-    chunks = hidden_geometry(config).chunks
+    geometry = hidden_geometry(config)
+    costs = image_costs(config, settings, result)
     out = np.zeros(len(images), dtype=np.int64)
     for i, (image, steps) in enumerate(zip(images, result.counters["steps"], strict=True)):
         visited = frozenset(s for s in checkpoints if s <= steps)
-        out[i] = image_cycles(image, chunks, result.hidden_per_step[i, :steps], visited)
+        out[i] = image_cycles(image, geometry.chunks, result.hidden_per_step[i, :steps],
+                              visited, None if costs is None else costs(i)[:steps])
     return out
+
+
+def image_costs(config: SNNConfig, settings: RunSettings, result: InferenceResult):
+    """A function of the image index giving the chunks a spike of each row issues at every
+    step (int ``[T, 784]``, :func:`row_costs` at that step's precision and mask), or None
+    when ``result`` has no chunk levels (every spike then issues every chunk)."""
+    if result.chunk_levels is None:
+        return None
+    geometry = hidden_geometry(config)
+    timesteps, mask = settings.resolve(config)
+    static_live = geometry.chunk_live(np.asarray(mask, bool))
+    step_bits = result.step_bits(settings)[:, :, 0]
+    cache: dict[tuple, np.ndarray] = {}
+
+    def costs(i: int) -> np.ndarray:
+        out = np.zeros((timesteps, len(result.chunk_levels)), dtype=np.int64)
+        live = (static_live[None] if result.hidden_on_per_step is None
+                else geometry.chunk_live(result.hidden_on_per_step[i]))
+        for t in range(timesteps):
+            bits = int(step_bits[i, t])
+            if bits == 0:
+                continue  # after an early exit
+            chunk_live = live[0 if len(live) == 1 else t]
+            key = (bits, chunk_live.tobytes())
+            if key not in cache:
+                cache[key] = row_costs(result.chunk_levels, bits, chunk_live)
+            out[t] = cache[key]
+        return out
+
+    return costs

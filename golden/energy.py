@@ -53,6 +53,7 @@ def event_energy(config: SNNConfig, images: np.ndarray, settings: RunSettings,
                 "energy_model": MODEL}
     cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
+    counters["physical_bits_read"] = float(np.mean(result.physical_bits_read))
     ff_count, ff_source = baseline_flip_flops(config.n_hidden)
     parts = power.event_energy_pj(counters, cycles, ff_count)
     return {

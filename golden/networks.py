@@ -61,9 +61,12 @@ def random_network(seed: int, *, n_hidden: int | None = None, lanes: int | None 
                    random_weights(rng, (n_hidden, N_OUTPUTS), sparsity / 2), seed)
 
 
-def committed_network(path: Path, lanes: int | None = None) -> Network:
-    """A committed weights file with the default hardware parameters (L = min(128, N))."""
+def committed_network(path: Path, lanes: int | None = None,
+                      block_size: int | None = None) -> Network:
+    """A committed weights file with the default hardware parameters (L = min(128, N),
+    B = min(16, N)) unless given."""
     weights = load_weights(path)
     lanes = lanes or min(128, weights.n_hidden)
-    return Network(weights.config(lanes=lanes, block_size=min(16, weights.n_hidden)),
+    block_size = min(block_size or 16, weights.n_hidden)
+    return Network(weights.config(lanes=lanes, block_size=block_size),
                    weights.w_hidden, weights.w_out)

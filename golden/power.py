@@ -164,11 +164,16 @@ def power_breakdown_mw(device: str, energy_pj: dict[str, float], cycles: float,
 
 def event_energy_pj(counters: dict[str, float], cycles: float, ff_count: int,
                     clock_scale: float = 1.0) -> dict[str, float]:
-    """Architectural estimate per image (pJ) from mean event counters and cycles."""
+    """Architectural estimate per image (pJ) from mean event counters and cycles.
+
+    Weight reads are charged at ``physical_bits_read`` when given (the contract's
+    ``weight_bits_read`` plus the below-tau blocks' magnitude planes, which the hardware
+    reads; :attr:`golden.reference.InferenceResult.physical_bits_read`)."""
     skipped = counters["syn_zero"] + counters["syn_below"] + counters["syn_gated"]
     spikes = counters["input_spikes"] + counters["hidden_spikes"] + counters["output_spikes"]
     return {
-        "weight_reads": counters["weight_bits_read"] * coefficient("event_weight_bit_pj"),
+        "weight_reads": counters.get("physical_bits_read", counters["weight_bits_read"])
+        * coefficient("event_weight_bit_pj"),
         "synapses": counters["syn_active"] * coefficient("event_synapse_pj")
         + skipped * coefficient("event_skipped_synapse_pj"),
         "membranes": counters["membrane_updates"] * coefficient("event_membrane_pj"),

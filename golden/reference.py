@@ -17,6 +17,7 @@ import numpy as np
 
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, RunSettings, SNNConfig
 from golden.controller import ImageControl
+from golden.geometry import hidden_geometry
 
 COUNTER_NAMES = (
     "steps",
@@ -88,6 +89,10 @@ class LayerTables:
     planes_enabled : float32 ``[fan_in, blocks]``
         1 where a block's metadata ``m`` enables its planes: ``q_b(m) != 0`` and
         ``q_b(m) >= tau`` (it still needs an unmasked neuron in the block).
+    below_enabled : float32 ``[fan_in, blocks]``
+        1 where a block is below tau (``q_b(m) != 0``, ``q_b(m) < tau``): the hardware reads
+        its ``b - 1`` magnitude planes (not its sign plane) to tell zero from below, bits
+        that ``weight_bits_read`` does not count (see :meth:`extra_bits`).
     block_widths : int64 ``[blocks]``
         Neurons of every metadata block (the last may be narrower).
     bits : int
@@ -99,6 +104,7 @@ class LayerTables:
     zero: np.ndarray
     below: np.ndarray
     planes_enabled: np.ndarray
+    below_enabled: np.ndarray
     block_widths: np.ndarray
     bits: int
     _per_mask: dict = field(default_factory=dict, repr=False, compare=False)
@@ -142,6 +148,16 @@ class LayerTables:
         edges = np.cumsum(self.block_widths)[:-1]
         return np.stack([part.any(axis=1) for part in np.split(on > 0, edges, axis=1)], axis=1)
 
+    def extra_bits(self, spikes: np.ndarray, on: np.ndarray | None) -> np.ndarray:
+        """Plane bits the hardware reads beyond ``weight_bits_read`` for the presynaptic
+        ``spikes`` (float32 ``[k, fan_in]``): ``(b - 1) x width`` per spike and below-tau
+        block with an unmasked neuron (0 at ``tau = 0``; not a contract counter).  ``on`` as
+        in :meth:`count`."""
+        on_f = np.ones((1, self.fan_out), np.float32) if on is None else on.astype(np.float32)
+        block_on = self._block_on(on_f if on_f.ndim == 2 else on_f[None])
+        widths = ((self.bits - 1) * self.block_widths * block_on).astype(np.float32)
+        return ((spikes @ self.below_enabled) * widths).sum(axis=1)
+
     def count(self, spikes: np.ndarray, on: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Synapse classes (float32 ``[k, 4]``) and weight bits read (float32 ``[k]``) of the
         presynaptic ``spikes`` (float32 ``[k, fan_in]``) of one step, with the postsynaptic
@@ -178,6 +194,7 @@ def layer_tables(weights: np.ndarray, bits: int, tau: int, block_size: int) -> L
         zero=(mag == 0).astype(np.float32),
         below=((mag != 0) & (mag < tau)).astype(np.float32),
         planes_enabled=((meta != 0) & (meta >= tau)).astype(np.float32),
+        below_enabled=((meta != 0) & (meta < tau)).astype(np.float32),
         block_widths=widths.astype(np.int64),
         bits=bits,
     )
@@ -204,6 +221,17 @@ class InferenceResult:
     bits_per_step : int64 ``[n, T, 2]`` or None
         Hidden and output precision of every step (0 after an early exit); None in static
         mode (see :meth:`step_bits`).
+    extra_plane_bits : int64 ``[n]`` or None
+        Plane bits the hardware reads beyond ``weight_bits_read``: the magnitude planes of
+        below-tau blocks (0 at ``tau = 0``; a derived figure, not a contract counter; see
+        :meth:`physical_bits_read`).
+    hidden_on_per_step : bool ``[n, T, N]`` or None
+        Dynamic mode: the hidden neurons on at every step (the controller may gate them;
+        the cycle model's chunk skip needs them); None in static mode (the mask register).
+    chunk_levels : uint8 ``[784, C]`` or None
+        Per input row and hidden lane chunk, the bit length of the chunk's largest block
+        metadata (:meth:`golden.geometry.LayerGeometry.chunk_levels`): which chunks the
+        hardware skips at each precision (the cycle model needs them; not a counter).
     """
 
     pred: np.ndarray
@@ -213,6 +241,17 @@ class InferenceResult:
     final_bits: np.ndarray | None = None
     hidden_per_step: np.ndarray | None = None
     bits_per_step: np.ndarray | None = None
+    extra_plane_bits: np.ndarray | None = None
+    hidden_on_per_step: np.ndarray | None = None
+    chunk_levels: np.ndarray | None = None
+
+    @property
+    def physical_bits_read(self) -> np.ndarray:
+        """Weight-memory bits the hardware reads per image (int64 ``[n]``):
+        ``weight_bits_read`` plus the below-tau blocks' magnitude planes (equal at
+        ``tau = 0``)."""
+        extra = 0 if self.extra_plane_bits is None else self.extra_plane_bits
+        return self.counters["weight_bits_read"] + extra
 
     @classmethod
     def concatenate(cls, parts: list[InferenceResult]) -> InferenceResult:
@@ -226,7 +265,10 @@ class InferenceResult:
                    counters={k: np.concatenate([p.counters[k] for p in parts])
                              for k in COUNTER_NAMES},
                    final_bits=joined("final_bits"), hidden_per_step=joined("hidden_per_step"),
-                   bits_per_step=joined("bits_per_step"))
+                   bits_per_step=joined("bits_per_step"),
+                   extra_plane_bits=joined("extra_plane_bits"),
+                   hidden_on_per_step=joined("hidden_on_per_step"),
+                   chunk_levels=parts[0].chunk_levels)
 
     def step_bits(self, settings: RunSettings) -> np.ndarray:
         """Precisions in force at every step run, int64 ``[n, T, 2]`` (0 after an exit)."""
@@ -336,7 +378,10 @@ def infer(
     tables = NetworkTables(w_hidden, w_out, config, settings)
     parts = [_run_chunk(images[i:i + chunk], tables, config, settings, timesteps, mask)
              for i in range(0, max(len(images), 1), chunk)]
-    return InferenceResult.concatenate(parts)
+    result = InferenceResult.concatenate(parts)
+    result.chunk_levels = hidden_geometry(config).chunk_levels(
+        block_maxima(w_hidden, config.block_size))
+    return result
 
 
 def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSettings,
@@ -351,6 +396,9 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
     counters = {name: np.zeros(n, dtype=np.int64) for name in COUNTER_NAMES}
     hidden_trace = np.zeros((n, timesteps), dtype=np.int64)
     bits_trace = np.zeros((n, timesteps, 2), dtype=np.int64)
+    extra_bits = np.zeros(n, dtype=np.int64)
+    dynamic = settings.controller is not None
+    on_trace = np.zeros((n, timesteps, config.n_hidden), dtype=bool) if dynamic else None
 
     for t in range(timesteps):
         for bits_hidden, bits_out, rows in control.groups():
@@ -371,6 +419,11 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
             for i, name in enumerate(SYNAPSE_CLASSES):
                 counters[name][rows] += classes[:, i]
             counters["weight_bits_read"][rows] += (bits_in + bits_hid).astype(np.int64)
+            if hidden.below_enabled.any() or output.below_enabled.any():
+                extra_bits[rows] += (hidden.extra_bits(s_in, on)
+                                     + output.extra_bits(s_hid, None)).astype(np.int64)
+            if on_trace is not None:
+                on_trace[rows, t] = True if on is None else on
             hidden_trace[rows, t] = s_hid.sum(axis=1).astype(np.int64)
             bits_trace[rows, t] = (bits_hidden, bits_out)
             counters["input_spikes"][rows] += s_in.sum(axis=1).astype(np.int64)
@@ -381,8 +434,8 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
         control.after_step(t + 1, counts)
     counters["hidden_spikes"][:] = hidden_trace.sum(axis=1)
     counters["precision_changes"][:] = control.changes
-    dynamic = settings.controller is not None
     return InferenceResult(classify(counts, v_out), counts, v_out, counters,
                            final_bits=control.bits if dynamic else None,
                            hidden_per_step=hidden_trace,
-                           bits_per_step=bits_trace if dynamic else None)
+                           bits_per_step=bits_trace if dynamic else None,
+                           extra_plane_bits=extra_bits, hidden_on_per_step=on_trace)

@@ -19,8 +19,10 @@ IMAGE_WORDS = N_INPUTS // PIXELS_PER_WORD
 """Words of one image (196)."""
 SCAN_LATENCY = 2
 """Cycles from reading an image word to appending it to the list (read, register)."""
-WALK_LATENCY = 3
-"""Extra cycles from a walk strobe to its first list entry (prefetch pipeline)."""
+WALK_LATENCY = 4
+"""Extra cycles from a walk strobe to its first list entry (prefetch pipeline: list read,
+registered entry, products and chunk summary registered, spike bits registered, spikes of
+skipped rows dropped)."""
 WALK_DELAY = 1
 """Cycles from the ``walk`` strobe to the start of the walk (the strobe, a long path from the
 sequencer and controller, is registered first)."""

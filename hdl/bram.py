@@ -3,8 +3,9 @@
 A DP16KD holds 16 kbit (18 kbit with parity bits) in one of these depth x width shapes;
 each memory takes the cheapest shape, as Yosys' ``memory_libmap`` does for ECP5.  The
 estimate assumes every memory of at least ``MIN_BRAM_BITS`` and more than 16 words goes to
-DP16KD (the rest to LUT RAM or flip-flops) and that each bit-plane keeps its own blocks,
-so that one clock enable per plane gates its reads.
+DP16KD (the rest to LUT RAM or flip-flops) and that each bit-plane of each lane segment
+(:attr:`golden.geometry.LayerGeometry.segments`: the blocks of a chunk) keeps its own blocks,
+so that one clock enable per block and plane gates its reads.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def memories(config: SNNConfig) -> list[MemoryUse]:
     """Every memory of the core for ``config`` (sizes in words and bits)."""
     hidden, output = hidden_geometry(config), output_geometry(config)
     return [
-        MemoryUse("hidden weight planes", hidden.words, hidden.lanes, WEIGHT_BITS),
+        *[MemoryUse(f"hidden weight planes, lanes {segment.start}..{segment.stop - 1}",
+                    hidden.words, len(segment), WEIGHT_BITS) for segment in hidden.segments],
         MemoryUse("hidden block metadata", hidden.words, MAGNITUDE_BITS * hidden.slots),
         MemoryUse("hidden membranes", hidden.chunks,
                   hidden.lanes * config.hidden_membrane_width),

@@ -18,8 +18,10 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
 from golden.geometry import hidden_geometry, output_geometry
+from golden.reference import block_maxima
 from golden.timing import IMAGE_WORDS, MARGIN_CYCLES
 from hdl import regmap
+from hdl.chunk_skip import ChunkSkip
 from hdl.classifier import Classifier
 from hdl.controller import PrecisionController
 from hdl.counter_bank import COUNTER_WIDTH, CounterBank
@@ -30,7 +32,13 @@ from hdl.register_file import RegisterFile
 from hdl.sequencer import Sequencer
 from hdl.synapse_reader import SynapseRowReader
 from hdl.validated import ValidatedComponent
-from hdl.weight_planes import check_weights, memory_images, memory_widths, placeholder_images
+from hdl.weight_planes import (
+    check_weights,
+    memory_images,
+    memory_names,
+    memory_widths,
+    placeholder_images,
+)
 
 
 def counter_bound(config: SNNConfig) -> int:
@@ -44,10 +52,10 @@ def counter_bound(config: SNNConfig) -> int:
 
 
 def weight_memories(config: SNNConfig, w_hidden=None, w_out=None, *,
-                    placeholder_seed: int | None = None) -> list[tuple[int, list[int]]]:
-    """``(width in bits, image)`` of every weight memory of an :class:`SNNCore`: the hidden
-    layer's 8 bit-planes and metadata, then the output layer's; the images of ``w_hidden``
-    and ``w_out``, or the placeholders of ``placeholder_seed`` (in the same order)."""
+                    placeholder_seed: int | None = None) -> list[tuple[str, int, list[int]]]:
+    """``(name, width in bits, image)`` of every weight memory of an :class:`SNNCore`: the
+    hidden layer's bit-plane segments and metadata, then the output layer's; the images of
+    ``w_hidden`` and ``w_out``, or the placeholders of ``placeholder_seed`` (in the same order)."""
     memories = []
     for layer, (geometry, weights) in enumerate(((hidden_geometry(config), w_hidden),
                                                  (output_geometry(config), w_out))):
@@ -55,7 +63,8 @@ def weight_memories(config: SNNConfig, w_hidden=None, w_out=None, *,
                                               geometry.fan_out), geometry)
                   if placeholder_seed is None
                   else placeholder_images(geometry, [placeholder_seed, layer]))
-        memories += list(zip(memory_widths(geometry), images, strict=True))
+        memories += list(zip(memory_names(geometry), memory_widths(geometry), images,
+                             strict=True))
     return memories
 
 
@@ -132,7 +141,10 @@ class SNNCore(ValidatedComponent):
         cfg, hg = self._config, self._hidden
         m.submodules.registers = regs = RegisterFile(config=cfg, reset_bits=self._reset_bits)
         m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg)
-        m.submodules.inputs = inputs = EventList(t_max=cfg.t_max)
+        m.submodules.inputs = inputs = EventList(
+            t_max=cfg.t_max, levels=hg.chunk_levels(block_maxima(self._w_hidden,
+                                                                 hg.block_size)))
+        m.submodules.skip = skip = ChunkSkip(geometry=hg)
         m.submodules.hidden = hidden_reader = SynapseRowReader(
             geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0),
             block_ram=self._block_ram)
@@ -145,7 +157,7 @@ class SNNCore(ValidatedComponent):
         m.submodules.controller = ctl = PrecisionController(count_width=len(output.counts[0]))
         m.submodules.counters = counters = CounterBank(
             lanes=hg.lanes, hidden=hidden_reader.counts.shape(),
-            output=output_reader.counts.shape())
+            output=output_reader.counts.shape(), skipped=skip.counts.shape())
 
         # The register file and the status.
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
@@ -168,7 +180,10 @@ class SNNCore(ValidatedComponent):
             inputs.scan.eq(seq.scan), inputs.walk.eq(seq.walk), inputs.ready.eq(seq.ready),
             inputs.step.eq(seq.step),
             seq.list_idle.eq(inputs.idle), seq.list_valid.eq(inputs.valid),
-            seq.list_pixel.eq(inputs.pixel),
+            seq.list_pixel.eq(inputs.pixel), seq.list_chunks.eq(inputs.chunks_on),
+            inputs.bits.eq(ctl.bits_hidden), inputs.chunk_live.eq(skip.chunk_live),
+            skip.neuron_on.eq(hidden.neuron_on), skip.skip_chunks.eq(seq.skip_chunks),
+            skip.skipped_rows.eq(inputs.skipped),
             hidden_reader.row.eq(seq.row), hidden_reader.chunk.eq(seq.chunk),
             hidden_reader.valid.eq(seq.row_valid),
             seq.reader_busy.eq(hidden_reader.busy),
@@ -219,6 +234,7 @@ class SNNCore(ValidatedComponent):
             counters.input_spike.eq(seq.input_spike),
             counters.hidden_counts.eq(hidden_reader.counts),
             counters.output_counts.eq(output_reader.counts),
+            counters.skipped_counts.eq(skip.counts),
             counters.hidden_fired.eq(hidden.fired), counters.hidden_updated.eq(hidden.updated),
             counters.output_fire.eq(output.fire), counters.output_fired.eq(output.fired),
             counters.precision_changed.eq(ctl.decided & ctl.changed),

@@ -36,9 +36,12 @@ class CounterBank(wiring.Component):
     busy : In(1)
         Counts ``cycles``.
     input_spike : In(1)
-        An input spike was taken from the event list.
+        An input spike was issued to the hidden reader.
     hidden_counts, output_counts : In
         Synapse classes and weight bits of each reader's chunk.
+    skipped_counts : In
+        Zero and gated synapses, weight bits and input spikes of the hidden chunks and rows
+        that were skipped (:mod:`hdl.chunk_skip`).
     hidden_fired, hidden_updated : In(lanes)
         Hidden neurons of the chunk the fire pass just wrote that fired / are on.
     output_fire : In(1)
@@ -51,10 +54,12 @@ class CounterBank(wiring.Component):
         The counters.
     """
 
-    def __init__(self, *, lanes: int, hidden: data.StructLayout, output: data.StructLayout):
+    def __init__(self, *, lanes: int, hidden: data.StructLayout, output: data.StructLayout,
+                 skipped: data.StructLayout):
         super().__init__({
             "clear": In(1), "busy": In(1), "input_spike": In(1),
             "hidden_counts": In(hidden), "output_counts": In(output),
+            "skipped_counts": In(skipped),
             "hidden_fired": In(lanes), "hidden_updated": In(lanes),
             "output_fire": In(1), "output_fired": In(N_OUTPUTS),
             "precision_changed": In(1),
@@ -64,9 +69,13 @@ class CounterBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         counters, hidden, output = self.counters, self.hidden_counts, self.output_counts
+        skipped = self.skipped_counts
         terms = {f"syn_{name}": hidden[name] + output[name]
                  for name in ("active", "zero", "below", "gated")}
-        terms["weight_bits_read"] = hidden.bits_read + output.bits_read
+        terms["syn_zero"] = terms["syn_zero"] + skipped.zero
+        terms["syn_gated"] = terms["syn_gated"] + skipped.gated
+        terms["weight_bits_read"] = hidden.bits_read + output.bits_read + skipped.bits_read
+        terms["input_spikes"] = self.input_spike + skipped.input_spikes
         terms.update({
             "hidden_spikes": registered_popcount(m, self.hidden_fired, "hidden_fired"),
             "membrane_updates": (registered_popcount(m, self.hidden_updated, "hidden_updated")
@@ -78,8 +87,6 @@ class CounterBank(wiring.Component):
         for name, term in terms.items():
             increment = Signal(term.shape(), name=f"{name}_increment")
             m.d.sync += [increment.eq(term), counters[name].eq(counters[name] + increment)]
-        with m.If(self.input_spike):
-            m.d.sync += counters.input_spikes.eq(counters.input_spikes + 1)
         with m.If(self.busy):
             m.d.sync += counters.cycles.eq(counters.cycles + 1)
         with m.If(self.clear):

@@ -4,7 +4,8 @@ The host writes the 784 pixels as 196 words of 4 pixels (pixel ``4w + i`` in bit
 ``8i .. 8i+7`` of word ``w``).  ``scan`` reads one word (4 pixels) per cycle and appends every
 word with a non-zero pixel to the list (``196 + 3`` cycles).  ``walk`` then streams, for step
 ``step``, the index of every spiking pixel of the listed words, lowest index first, one per
-accepted cycle; a listed word with no spike at this step costs one cycle.
+accepted cycle, with the lane chunks of its weight row that are not skipped; a listed word
+with no spike at this step (or none whose row has a chunk on) costs one cycle.
 """
 
 from __future__ import annotations
@@ -20,13 +21,30 @@ from golden.timing import (
     PIXEL_BITS,
     PIXELS_PER_WORD,
 )
-from hdl.logic import lowest_set_bit
+from hdl.logic import any_of, lowest_set_bit, popcount
 
 WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 
 
-FIFO_DEPTH = 6
-"""Entries of the walk's prefetch FIFO (covers the 4-cycle prefetch pipeline)."""
+FIFO_DEPTH = 7
+"""Entries of the walk's prefetch FIFO (covers the 5-cycle prefetch pipeline)."""
+LEVEL_BITS = 3
+"""Bits of one chunk level (the bit length 0..7 of a chunk's largest block metadata)."""
+
+
+def summary_image(levels, chunks: int) -> list[int]:
+    """The chunk-summary memory image: per image word, per pixel ``i`` and chunk ``c``, the
+    chunk level of row ``4w + i`` in bits ``3(iC + c) .. 3(iC + c) + 2`` (``levels`` uint8
+    ``[784, chunks]``, :meth:`golden.geometry.LayerGeometry.chunk_levels`)."""
+    image = []
+    for w in range(IMAGE_WORDS):
+        word = 0
+        for i in range(PIXELS_PER_WORD):
+            for c in range(chunks):
+                word |= int(levels[PIXELS_PER_WORD * w + i][c]) << (
+                    LEVEL_BITS * (i * chunks + c))
+        image.append(word)
+    return image
 
 
 def spikes_at(pixel: int | Signal, step: Signal):
@@ -48,6 +66,9 @@ class EventList(wiring.Component):
     ----------
     t_max : int
         Largest time step count (sets the width of ``step``).
+    levels : uint8 array ``[784, chunks]``
+        Chunk levels of the hidden weights (:meth:`golden.geometry.LayerGeometry.
+        chunk_levels`), baked into the chunk-summary memory.
 
     Attributes
     ----------
@@ -65,11 +86,28 @@ class EventList(wiring.Component):
         The consumer takes ``pixel`` this cycle.
     idle : Out(1)
         Neither scanning nor walking (the walk of this step is exhausted).
+    bits : In(4)
+        Hidden precision of this step (2..8).
+    chunk_live : In(chunks)
+        Chunks with a block that has a neuron on.
+    chunks_on : Out(chunks)
+        The chunks of ``pixel``'s weight row that are not skipped: some block of the chunk
+        has ``q_b(m) != 0`` and the chunk is live.  A spike whose row has none is never
+        handed out (it costs no cycle); ``skipped`` counts it instead.
+    skipped : Out(range(5))
+        Spikes of one prefetched word whose rows have no chunk on (at most one word per
+        cycle, each word once per walk).
     """
 
-    def __init__(self, *, t_max: int):
+    def __init__(self, *, t_max: int, levels):
         self._t_max = t_max
+        self._levels = levels
+        self._chunks = chunks = len(levels[0])
         super().__init__({
+            "bits": In(4),
+            "chunk_live": In(chunks),
+            "chunks_on": Out(chunks),
+            "skipped": Out(range(PIXELS_PER_WORD + 1)),
             "image_addr": In(range(IMAGE_WORDS)),
             "image_data": In(WORD_BITS),
             "image_we": In(1),
@@ -129,14 +167,24 @@ class EventList(wiring.Component):
         issued, consumed = Signal(range(IMAGE_WORDS + 1)), Signal(range(IMAGE_WORDS + 1))
         pending, word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
         walk_port = entries.read_port()
-        stage_valid = [Signal(name=f"prefetch{i}_valid") for i in range(1, 5)]
+        stage_valid = [Signal(name=f"prefetch{i}_valid") for i in range(1, 6)]
         data2 = Signal(WORD_BITS + 8)
         products = [Signal(PIXEL_BITS + len(self.step), name=f"product{i}")
                     for i in range(PIXELS_PER_WORD)]
         pixels3, word3 = Signal(WORD_BITS), Signal(range(IMAGE_WORDS))
         spikes4, word4 = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
+        chunks = self._chunks
+        flag_bits = PIXELS_PER_WORD * chunks
+        summary = Memory(shape=unsigned(LEVEL_BITS * flag_bits), depth=IMAGE_WORDS,
+                         init=summary_image(self._levels, chunks))
+        m.submodules.chunk_summary = summary
+        summary_port = summary.read_port()
+        summary4 = Signal(LEVEL_BITS * flag_bits)
+        spikes5, word5 = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
+        flags5 = Signal(flag_bits)
         fifo_spikes = [Signal(PIXELS_PER_WORD, name=f"fifo{i}_spikes")
                        for i in range(FIFO_DEPTH)]
+        fifo_flags = [Signal(flag_bits, name=f"fifo{i}_flags") for i in range(FIFO_DEPTH)]
         fifo_word = [Signal(range(IMAGE_WORDS), name=f"fifo{i}_word") for i in range(FIFO_DEPTH)]
         fifo_count = Signal(range(FIFO_DEPTH + 1))
         in_flight = Signal(range(len(stage_valid) + 1))
@@ -161,23 +209,47 @@ class EventList(wiring.Component):
             stage_valid[3].eq(stage_valid[2]), word4.eq(word3),
             spikes4.eq(Cat(*[crossing(p, pixels3[pixel_of[i]])
                              for i, p in enumerate(products)])),
+            summary4.eq(summary_port.data),
+        ]
+        # The chunk summary of the word's four rows is read with the registered entry; the
+        # next stage keeps the chunks that are on at this precision and live, and drops the
+        # spikes whose rows have none (counted in `skipped`).
+        m.d.comb += [summary_port.addr.eq(data2[WORD_BITS:]), summary_port.en.eq(stage_valid[1])]
+        flags, row_on = [], []
+        for i in range(PIXELS_PER_WORD):
+            pixel_flags = []
+            for c in range(chunks):
+                k = i * chunks + c
+                level = summary4[LEVEL_BITS * k:LEVEL_BITS * (k + 1)]
+                pixel_flags.append((level + self.bits > 8) & self.chunk_live[c])
+            flags.extend(pixel_flags)
+            row_on.append(any_of(pixel_flags))
+        dropped = Cat(*[spikes4[i] & ~row_on[i] for i in range(PIXELS_PER_WORD)])
+        m.d.sync += [
+            stage_valid[4].eq(stage_valid[3]), word5.eq(word4), flags5.eq(Cat(*flags)),
+            spikes5.eq(spikes4 & Cat(*row_on)),
+            self.skipped.eq(Mux(stage_valid[3], popcount(dropped), 0)),
         ]
         with m.If(issue_read):
             m.d.sync += issued.eq(issued + 1)
 
         head_valid = Signal()
         head_spikes, head_word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
+        head_flags = Signal(flag_bits)
         m.d.comb += [
-            head_valid.eq((fifo_count != 0) | stage_valid[3]),
-            head_spikes.eq(Mux(fifo_count != 0, fifo_spikes[0], spikes4)),
-            head_word.eq(Mux(fifo_count != 0, fifo_word[0], word4)),
+            head_valid.eq((fifo_count != 0) | stage_valid[4]),
+            head_spikes.eq(Mux(fifo_count != 0, fifo_spikes[0], spikes5)),
+            head_word.eq(Mux(fifo_count != 0, fifo_word[0], word5)),
+            head_flags.eq(Mux(fifo_count != 0, fifo_flags[0], flags5)),
         ]
 
         lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
         issue = Signal()
+        word_flags = Signal(flag_bits)
         m.d.comb += [
             self.valid.eq(pending.any()),
             self.pixel.eq(word * PIXELS_PER_WORD + lane),
+            self.chunks_on.eq(word_flags.word_select(lane, chunks)),
             issue.eq(self.valid & self.ready),
         ]
         remaining = Signal(PIXELS_PER_WORD)
@@ -191,12 +263,14 @@ class EventList(wiring.Component):
         with m.If(take & (fifo_count != 0)):
             for i in range(FIFO_DEPTH - 1):
                 m.d.sync += [fifo_spikes[i].eq(fifo_spikes[i + 1]),
-                             fifo_word[i].eq(fifo_word[i + 1])]
-        push = stage_valid[3] & ~(take & (fifo_count == 0))
+                             fifo_word[i].eq(fifo_word[i + 1]),
+                             fifo_flags[i].eq(fifo_flags[i + 1])]
+        push = stage_valid[4] & ~(take & (fifo_count == 0))
         with m.If(push):
             for i in range(FIFO_DEPTH):
                 with m.If(occupied == i):
-                    m.d.sync += [fifo_spikes[i].eq(spikes4), fifo_word[i].eq(word4)]
+                    m.d.sync += [fifo_spikes[i].eq(spikes5), fifo_word[i].eq(word5),
+                                 fifo_flags[i].eq(flags5)]
         m.d.sync += fifo_count.eq(occupied + push)
 
         with m.If(walk):
@@ -204,7 +278,7 @@ class EventList(wiring.Component):
                          pending.eq(0)]
         with m.Elif(take):
             m.d.sync += [consumed.eq(consumed + 1), pending.eq(head_spikes),
-                         word.eq(head_word)]
+                         word.eq(head_word), word_flags.eq(head_flags)]
         with m.Else():
             m.d.sync += pending.eq(remaining)
             with m.If(walking & (remaining == 0) & (consumed == length)):

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, SNNConfig
 from golden.geometry import LayerGeometry
+from hdl.logic import lowest_set_bit
 
 
 class Sequencer(wiring.Component):
@@ -15,8 +16,9 @@ class Sequencer(wiring.Component):
     mode), then FINISH and CLASSIFY.
 
     SCAN builds the input list while the membranes clear; INTEGRATE issues every input spike's
-    weight row to the hidden reader, one chunk per cycle; FIRE sweeps the membranes chunk by
-    chunk through the fire pass, then hands the step's spikes to the output layer.
+    weight row to the hidden reader, one chunk per cycle, skipping the chunks that are off;
+    FIRE sweeps the membranes chunk by chunk through the fire pass, then hands the step's
+    spikes to the output layer.
 
     Parameters
     ----------
@@ -43,8 +45,14 @@ class Sequencer(wiring.Component):
         The event list's controls: build the list, walk it at ``step``, take an entry.
     list_idle, list_valid, list_pixel : In
         The event list's state and its current entry.
+    list_chunks : In(chunks)
+        The chunks of the entry's row that are not skipped (at least one).
     row, chunk, row_valid : Out
-        Weight-row requests to the hidden reader, one chunk per cycle.
+        Weight-row requests to the hidden reader, one chunk per cycle, only the chunks of
+        ``list_chunks``.
+    skip_chunks : Out(chunks)
+        The chunks of the row taken in the previous cycle that are skipped (registered; 0
+        in other cycles).
     reader_busy : In(1)
     reader_next_chunk : In
         The chunk the hidden reader delivers next (read from the membranes a cycle early).
@@ -77,6 +85,7 @@ class Sequencer(wiring.Component):
             "timesteps": In(8), "dynamic": In(1), "interval": In(8),
             "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
             "list_idle": In(1), "list_valid": In(1), "list_pixel": In(range(N_INPUTS)),
+            "list_chunks": In(chunks), "skip_chunks": Out(chunks),
             "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
             "read_chunk": Out(range(chunks)),
@@ -96,7 +105,10 @@ class Sequencer(wiring.Component):
         m.d.comb += interval.eq(Mux(self.interval == 0, 1, self.interval))
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         integrated = Signal()
-        m.d.sync += integrated.eq(0)  # set in INTEGRATE only
+        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0)]  # set in INTEGRATE only
+        rest = Signal(chunks)
+        first_index, first = lowest_set_bit(m, self.list_chunks, "first_chunk")
+        next_index, following = lowest_set_bit(m, rest, "next_chunk")
         m.d.comb += self.busy.eq(1)
 
         def advance_sweep():
@@ -120,14 +132,16 @@ class Sequencer(wiring.Component):
                     m.d.comb += self.walk.eq(1)
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                accept = ~self.row_valid | (self.chunk == chunks - 1)
+                # The chunks of the row still to issue after this cycle's (chunk skip).
+                accept = ~self.row_valid | (rest == 0)
                 m.d.comb += [self.ready.eq(accept), self.read_chunk.eq(self.reader_next_chunk)]
                 with m.If(accept):
                     m.d.sync += [self.row_valid.eq(self.list_valid), self.row.eq(self.list_pixel),
-                                 self.chunk.eq(0)]
+                                 self.chunk.eq(first_index), rest.eq(self.list_chunks & ~first),
+                                 self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
                     m.d.comb += self.input_spike.eq(self.list_valid)
                 with m.Else():
-                    m.d.sync += self.chunk.eq(self.chunk + 1)
+                    m.d.sync += [self.chunk.eq(next_index), rest.eq(rest & ~following)]
                 # The end of the integration (walk over, reader and output layer idle) is
                 # registered: the reader's stage flags are spread over the die. It cannot
                 # revert within INTEGRATE, so the registered copy is exact, one cycle later.

@@ -39,7 +39,14 @@ from golden.geometry import LayerGeometry
 from golden.timing import READER_LATENCY
 from hdl.logic import any_of, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
-from hdl.weight_planes import SIGN_PLANE, check_weights, memory_images, placeholder_images
+from hdl.weight_planes import (
+    SIGN_PLANE,
+    check_weights,
+    memory_images,
+    memory_names,
+    memory_widths,
+    placeholder_images,
+)
 
 PRECISION_WIDTH = 4
 """Bits of a precision register (values 2..8)."""
@@ -159,13 +166,14 @@ class SynapseRowReader(ValidatedComponent):
         images = (memory_images(self._weights, g) if self._placeholder_seed is None
                   else placeholder_images(g, self._placeholder_seed))
         attrs = {"ram_style": "block"} if self._block_ram else None
-        planes = [Memory(shape=unsigned(g.lanes), depth=g.words, init=image, attrs=attrs)
-                  for image in images[:WEIGHT_BITS]]
-        metadata = Memory(shape=unsigned(MAGNITUDE_BITS * g.slots), depth=g.words,
-                          init=images[WEIGHT_BITS], attrs=attrs)
-        for p, plane in enumerate(planes):
-            m.submodules[f"plane{p}"] = plane
-        m.submodules.metadata = metadata
+        # One memory per plane and lane segment, each with its own read enable.
+        memories = [Memory(shape=unsigned(width), depth=g.words, init=image, attrs=attrs)
+                    for width, image in zip(memory_widths(g), images, strict=True)]
+        for name, memory in zip(memory_names(g), memories, strict=True):
+            m.submodules[name] = memory
+        segments = len(g.segments)
+        planes = [memories[p * segments:(p + 1) * segments] for p in range(WEIGHT_BITS)]
+        metadata = memories[-1]
 
         # The request, registered on request (cuts the requester's logic from the address
         # path).
@@ -245,29 +253,44 @@ class SynapseRowReader(ValidatedComponent):
             maximum = stage.meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
             nonzero_slots.append(on & (maximum != 0))
             passing_slots.append(on & (maximum != 0) & (maximum >= tau_or_one))
-        read_magnitude = Signal()
-        read_sign = Signal()
-        m.d.comb += [read_magnitude.eq(stage.valid & any_of(nonzero_slots)),
-                     read_sign.eq(stage.valid & any_of(passing_slots))]
-        plane_enables = [read_sign if p == SIGN_PLANE else read_magnitude & (p < stage.bits)
+        # Per lane segment: its block's magnitude planes are read iff the block is on and
+        # q_b(m) != 0, its sign plane iff the block also passes tau (a below-tau block needs
+        # its magnitudes only: zero and below are told apart by them).
+        segment_magnitude, segment_sign = [], []
+        for k, segment in enumerate(g.segments):
+            slots = [g.segment_slot(c, segment) for c in range(g.chunks)]
+            for name, flags, out in (("magnitude", nonzero_slots, segment_magnitude),
+                                     ("sign", passing_slots, segment_sign)):
+                flag = _chunk_lookup(m, f"segment{k}_{name}",
+                                     [0 if s is None else flags[s] for s in slots], 1,
+                                     stage.chunk)
+                out.append(stage.valid & flag)
+        plane_enables = [Cat(*(segment_sign if p == SIGN_PLANE
+                               else [flag & (p < stage.bits) for flag in segment_magnitude]))
                          for p in range(n_planes)]
 
         padded_mask = Cat(self.post_mask, Const(0, g.chunks * g.lanes - g.fan_out))
         registered = Signal(data.StructLayout({
             "valid": 1, "chunk": range(g.chunks), "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
             "bits": PRECISION_WIDTH, "lane_on": g.lanes, "lane_real": g.lanes,
-            "passing": g.slots, "address": range(g.words), "enables": n_planes}),
+            "passing": g.slots, "address": range(g.words),
+            "lane_read": g.lanes,
+            "enables": data.ArrayLayout(len(g.segments), n_planes)}),
             name="plane_request")
         m.d.sync += [
             registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
             registered.tau.eq(stage.tau), registered.bits.eq(stage.bits),
-            registered.keep.eq(Mux(read_magnitude, keep, 0)),
+            registered.keep.eq(keep),
+            registered.lane_read.eq(Cat(*[flag for segment, flag
+                                          in zip(g.segments, segment_magnitude, strict=True)
+                                          for _ in segment])),
             registered.lane_on.eq(padded_mask.word_select(stage.chunk, g.lanes)),
             registered.lane_real.eq(_chunk_lookup(
                 m, "lane_real", [g.lane_valid(c) for c in range(g.chunks)], g.lanes,
                 stage.chunk)),
             registered.passing.eq(Mux(stage.valid, Cat(*passing_slots), 0)),
-            registered.address.eq(stage.address), registered.enables.eq(Cat(*plane_enables)),
+            registered.address.eq(stage.address),
+            *[registered.enables[p].eq(enables) for p, enables in enumerate(plane_enables)],
         ]
         return registered
 
@@ -276,11 +299,14 @@ class SynapseRowReader(ValidatedComponent):
         registered, with the counted bits' block count and width)."""
         g = self._geometry
         ports = []
-        for p, plane in enumerate(planes):
-            port = plane.read_port()
-            m.d.comb += [port.addr.eq(stage.address), port.en.eq(stage.enables[p])]
-            ports.append(port)
-        carried = ("valid", "chunk", "keep", "tau", "bits", "lane_on", "lane_real")
+        for p, segments in enumerate(planes):
+            plane_ports = []
+            for k, plane in enumerate(segments):
+                port = plane.read_port()
+                m.d.comb += [port.addr.eq(stage.address), port.en.eq(stage.enables[p][k])]
+                plane_ports.append(port)
+            ports.append(plane_ports)
+        carried = ("valid", "chunk", "keep", "tau", "bits", "lane_on", "lane_real", "lane_read")
         layout = stage.shape()
         read = Signal(data.StructLayout({name: layout[name].shape
                                          for name in (*carried, "passing")}),
@@ -304,7 +330,8 @@ class SynapseRowReader(ValidatedComponent):
             name="plane_bits")
         m.d.sync += [
             *[registered[name].eq(read[name]) for name in carried],
-            *[registered.planes[p].eq(port.data) for p, port in enumerate(ports)],
+            *[registered.planes[p].eq(Cat(*[port.data for port in plane_ports]))
+              for p, plane_ports in enumerate(ports)],
             registered.width.eq(tree_sum(counted_width)),
             registered.blocks.eq(Mux(read.valid, counted_blocks, 0)),
         ]
@@ -322,11 +349,14 @@ class SynapseRowReader(ValidatedComponent):
             "magnitude": data.ArrayLayout(MAGNITUDE_BITS, g.lanes),
             "at_least_tau": g.lanes, "negative": g.lanes}), name="magnitudes")
         for lane in range(g.lanes):
+            # A lane whose segment was not read holds stale plane bits: its magnitude is
+            # forced to 0 (then its compare with tau is never used, so it takes the
+            # ungated bits and stays off the lane_read path).
             magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
             m.d.comb += magnitude.eq(
                 Cat(*[stage.planes[WEIGHT_BITS - 1 - k][lane]
                       for k in range(MAGNITUDE_BITS)]) & stage.keep)
-            m.d.sync += [registered.magnitude[lane].eq(magnitude),
+            m.d.sync += [registered.magnitude[lane].eq(Mux(stage.lane_read[lane], magnitude, 0)),
                          registered.at_least_tau[lane].eq(magnitude >= stage.tau),
                          registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
         # Counted bits = 7 x counted blocks + precision x counted width: the product as

@@ -3,8 +3,9 @@
 Plane 0 holds the sign bits, plane ``p`` in 1..7 holds magnitude bit ``7 - p`` (plane 1 is the
 most significant magnitude bit, 64).  Precision ``b`` therefore reads planes ``0 .. b-1``.
 Word ``row * chunks + chunk`` of a plane holds bit ``lane`` for neuron
-``chunk * lanes + lane``; the matching metadata word holds one 7-bit field per slot (the
-largest ``|w|`` of that block in that row, see :mod:`golden.geometry`).
+``chunk * lanes + lane`` (each lane segment of :mod:`golden.geometry` in its own memory);
+the matching metadata word holds one 7-bit field per slot (the largest ``|w|`` of that block
+in that row, see :mod:`golden.geometry`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ def plane_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]
     return planes
 
 
+def plane_memory_name(plane: int, segment: int, segments: int) -> str:
+    """Name of the memory of ``plane`` and lane segment ``segment`` (of ``segments``):
+    ``plane3``, or ``plane3_seg1`` when the planes are split (the resource model matches
+    the netlist's block RAM by these names)."""
+    return f"plane{plane}" if segments == 1 else f"plane{plane}_seg{segment}"
+
+
+def segment_images(image: list[int], geometry: LayerGeometry) -> list[list[int]]:
+    """One plane's image (``lanes``-bit words) cut into its lane segments' images."""
+    return [[(word >> segment.start) & ((1 << len(segment)) - 1) for word in image]
+            for segment in geometry.segments]
+
+
 def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
     """The metadata memory image: per word, slot ``s`` in bits ``7s .. 7s+6``."""
     maxima = block_maxima(weights, geometry.block_size)
@@ -72,13 +86,24 @@ def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
 
 
 def memory_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]]:
-    """Every memory image of a layer: the 8 bit-planes, then the metadata."""
-    return [*plane_images(weights, geometry), metadata_image(weights, geometry)]
+    """Every memory image of a layer: each bit-plane's lane segments (plane 0 first), then
+    the metadata (the order of :func:`memory_names`)."""
+    planes = [image for whole in plane_images(weights, geometry)
+              for image in segment_images(whole, geometry)]
+    return [*planes, metadata_image(weights, geometry)]
 
 
 def memory_widths(geometry: LayerGeometry) -> list[int]:
     """Word width in bits of each image of :func:`memory_images`."""
-    return [geometry.lanes] * WEIGHT_BITS + [MAGNITUDE_BITS * geometry.slots]
+    return ([len(segment) for _ in range(WEIGHT_BITS) for segment in geometry.segments]
+            + [MAGNITUDE_BITS * geometry.slots])
+
+
+def memory_names(geometry: LayerGeometry) -> list[str]:
+    """Name of each memory of :func:`memory_images` in a :class:`SynapseRowReader`."""
+    segments = len(geometry.segments)
+    return ([plane_memory_name(p, k, segments) for p in range(WEIGHT_BITS)
+             for k in range(segments)] + ["metadata"])
 
 
 def placeholder_images(geometry: LayerGeometry, seed) -> list[list[int]]:

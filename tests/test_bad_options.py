@@ -41,7 +41,8 @@ MODE_OPTIONS = {"--tau": bad_integers(0, 127), "--interval": bad_integers(1, 255
                 "--escalate-margin": bad_integers(0, 255), "--exit-margin": bad_integers(0, 255)}
 OPTIONS = {
     "evaluate": {**MODE_OPTIONS, "--timesteps": bad_integers(1, 255),
-                 "--lanes": bad_integers(1, 1024), "--limit": bad_integers(1)},
+                 "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),
+                 "--limit": bad_integers(1)},
     "train": {"--neurons": bad_integers(1, 1024), "--epochs": bad_integers(1),
               "--batch": bad_integers(1), "--val": bad_integers(1),
               "--train-limit": bad_integers(0), "--timesteps": bad_integers(1, 255),
@@ -59,8 +60,8 @@ OPTIONS = {
               "--block-size": bad_integers(1, 1024), "--prune-start": bad_numbers(0, 1),
               "--prune-end": bad_numbers(0, 1)},
     "verify": {**MODE_OPTIONS, "--neurons": bad_integers(1, 1024),
-               "--lanes": bad_integers(1, 1024), "--images": bad_integers(1),
-               "--sparsity": bad_numbers(0, 1)},
+               "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),
+               "--images": bad_integers(1), "--sparsity": bad_numbers(0, 1)},
     "pareto": {"--limit": bad_integers(1), "--clock-mhz": bad_numbers(above=0, hi=500)},
     "build": {**MODE_OPTIONS, "--neurons": bad_integers(1, 1024),
               "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),

@@ -4,7 +4,7 @@ the VCD toggle counter, DP16KD port counting and the agreement of the two models
 import numpy as np
 import pytest
 
-from flows.activity import count_vcd_toggles, weight_reads
+from flows.activity import count_vcd_toggles, plane_bits, weight_reads
 from flows.estimate import port_cycles, precision_sweep
 from golden import power
 from golden.config import ControllerSettings, RunSettings, SNNConfig
@@ -102,6 +102,12 @@ def _network(seed=3, n=24):
     return config, random_weights(rng, (784, n), 0.4), random_weights(rng, (n, 10), 0.2)
 
 
+def _plane(reads: dict[str, float], layer: str, plane: int) -> float:
+    """Reads of one plane summed over its lane-segment memories."""
+    return sum(v for k, v in reads.items()
+               if k == f"{layer}.plane{plane}" or k.startswith(f"{layer}.plane{plane}_seg"))
+
+
 def test_weight_reads_follow_precision(test_split):
     config, w_hidden, w_out = _network()
     images = test_split.images[:20]
@@ -110,9 +116,11 @@ def test_weight_reads_follow_precision(test_split):
                        infer(w_hidden, w_out, images, config, s8))
     at3 = weight_reads(config, w_hidden, w_out, images, s3,
                        infer(w_hidden, w_out, images, config, s3))
-    assert at8["hidden.plane7"] > 0 and at3["hidden.plane3"] == 0
-    assert at3["hidden.plane1"] <= at8["hidden.plane1"]
-    assert at8["hidden.metadata"] == at3["hidden.metadata"] > 0
+    assert _plane(at8, "hidden", 7) > 0 and _plane(at3, "hidden", 3) == 0
+    assert _plane(at3, "hidden", 1) <= _plane(at8, "hidden", 1)
+    # Chunks whose blocks are all zero at 3 bits are skipped: no metadata read either.
+    assert 0 < at3["hidden.metadata"] < at8["hidden.metadata"]
+    assert at8["inputs.chunk_summary"] == at3["inputs.chunk_summary"] > 0
 
 
 def test_weight_reads_follow_the_controller(test_split):
@@ -131,8 +139,39 @@ def test_weight_reads_follow_the_controller(test_split):
                 interval=1, escalate_margin=0, exit_margin=1)))):
         result = infer(w_hidden, w_out, images, config, settings)
         reads[label] = weight_reads(config, w_hidden, w_out, images, settings, result)
-    assert reads["2"]["hidden.plane7"] < reads["dyn"]["hidden.plane7"] < reads["8"]["hidden.plane7"]
+    assert (_plane(reads["2"], "hidden", 7) < _plane(reads["dyn"], "hidden", 7)
+            < _plane(reads["8"], "hidden", 7))
     assert reads["exit"]["hidden.metadata"] < reads["8"]["hidden.metadata"]
+
+
+@pytest.mark.parametrize("lanes", [8, 24])
+def test_resource_and_event_models_agree_on_physical_reads(test_split, lanes):
+    """The plane bits the resource model's memories read (enables x width) equal the event
+    model's physical reads (``weight_bits_read`` + the below-tau blocks' magnitude planes,
+    minus the metadata bits), with tau, masks and controller gating: every output row reads
+    alike here (each holds a 127), which makes the output layer's estimate exact too."""
+    config, w_hidden, w_out = _network()
+    config = config.replace(lanes=lanes)
+    w_out = w_out.copy()
+    w_out[:, 0] = 127
+    images = test_split.images[:12]
+    mask = tuple(bool(b) for b in np.random.default_rng(1).random(config.n_hidden) < 0.6)
+    cases = [RunSettings.uniform(8), RunSettings.uniform(5, tau_hidden=40, tau_out=30),
+             RunSettings.uniform(3, tau_hidden=70, hidden_mask=mask),
+             RunSettings(tau_hidden=24, controller=ControllerSettings(
+                 start_bits_hidden=4, start_bits_out=4, step_bits_hidden=2, step_bits_out=2,
+                 interval=3, escalate_margin=4, exit_margin=0, gate_idle=True))]
+    blocks = -(-config.n_hidden // config.block_size)
+    extra = []
+    for settings in cases:
+        result = infer(w_hidden, w_out, images, config, settings)
+        metadata = 7 * (blocks * result.counters["input_spikes"]
+                        + result.counters["hidden_spikes"])
+        event = float(np.mean(result.physical_bits_read - metadata))
+        reads = weight_reads(config, w_hidden, w_out, images, settings, result)
+        assert plane_bits(config, reads) == pytest.approx(event, rel=1e-9), settings
+        extra.append(float(np.mean(result.extra_plane_bits)))
+    assert extra[0] == 0 and min(extra[1:]) > 0  # tau > 0 reads planes beyond the counter
 
 
 def test_both_models_order_precisions_alike(test_split):

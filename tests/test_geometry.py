@@ -90,3 +90,35 @@ def test_impossible_geometry_names_the_parameter(name, kwargs):
     args = {"rows": 4, "fan_out": 10, "lanes": 5, "block_size": 5, **kwargs}
     with pytest.raises(ValueError, match=name):
         LayerGeometry(**args)
+
+
+@pytest.mark.parametrize(("fan_out", "lanes", "block_size"), SHAPES)
+def test_lane_segments_lie_in_one_block_of_every_chunk(fan_out, lanes, block_size):
+    """Each plane memory (lane segment) holds lanes of one block in every chunk, so one read
+    enable per segment is a per-block enable; the segments tile the lanes."""
+    g = _geometry(fan_out, lanes, block_size)
+    assert [lane for s in g.segments for lane in s] == list(range(lanes))
+    for c in range(g.chunks):
+        for segment in g.segments:
+            blocks = {(c * lanes + lane) // block_size for lane in segment
+                      if c * lanes + lane < fan_out}
+            slot = g.segment_slot(c, segment)
+            if slot is None:
+                assert not blocks
+            else:
+                assert blocks == {g.chunk_slots(c)[slot].block}
+    if lanes % block_size == 0:
+        assert len(g.segments) == lanes // block_size
+
+
+@pytest.mark.parametrize(("fan_out", "lanes", "block_size"), SHAPES)
+def test_chunk_levels_say_which_chunks_are_zero_at_each_precision(fan_out, lanes, block_size):
+    g = _geometry(fan_out, lanes, block_size, rows=40)
+    rng = np.random.default_rng(fan_out + lanes)
+    w = rng.integers(-127, 128, (g.rows, fan_out)) >> rng.integers(0, 8, (g.rows, 1))
+    levels = g.chunk_levels(block_maxima(w, block_size))
+    for bits in range(2, 9):
+        q = quantize_magnitude(block_maxima(w, block_size), bits)
+        for c in range(g.chunks):
+            zero = (q[:, g.chunk_blocks(c)] == 0).all(axis=1)
+            assert np.array_equal(zero, levels[:, c].astype(int) + bits <= 8)

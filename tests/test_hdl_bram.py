@@ -21,9 +21,11 @@ def test_small_and_shallow_memories_stay_out_of_block_ram():
 def test_n48_fits_a_25f_and_n128_needs_a_bigger_device():
     assert dp16kd_total(SNNConfig(n_hidden=48, lanes=48)) <= LFE5U_25F_DP16KD
     assert dp16kd_total(SNNConfig(n_hidden=128, lanes=128)) == 71
-    planes = next(m for m in memories(SNNConfig(n_hidden=128, lanes=128))
-                  if m.name == "hidden weight planes")
-    assert planes.count == 8 and planes.blocks == 64
+    # One memory per plane and block (784 x 16 bits: one 1024 x 18 DP16KD each), as many
+    # blocks as one 784 x 128 memory per plane took.
+    planes = [m for m in memories(SNNConfig(n_hidden=128, lanes=128))
+              if m.name.startswith("hidden weight planes")]
+    assert len(planes) == 8 and all(m.count == 8 and m.blocks == 8 for m in planes)
 
 
 def test_n128_fits_a_25f_with_26_lanes_and_one_block_per_chunk():
@@ -32,5 +34,7 @@ def test_n128_fits_a_25f_with_26_lanes_and_one_block_per_chunk():
     config = SNNConfig(n_hidden=128, lanes=128)
     fit = widest_fit(config, LFE5U_25F_DP16KD)
     assert (fit.lanes, fit.block_size, fit.chunks, fit.dp16kd) == (26, 26, 5, 53)
-    assert dp16kd_total(config.replace(lanes=26, block_size=16)) == 57
+    # B = 16 at 26 lanes: blocks start at 7 different lanes of a chunk, 8 plane memories of
+    # each lane segment.
+    assert dp16kd_total(config.replace(lanes=26, block_size=16)) == 73
     assert all(p.dp16kd > LFE5U_25F_DP16KD for p in packing_options(config) if p.lanes > 26)

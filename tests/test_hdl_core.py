@@ -19,6 +19,7 @@ from golden.cycle_model import (
     cycles_per_image,
     image_cycles,
     integrate_cycles,
+    row_costs,
 )
 from golden.geometry import hidden_geometry
 from golden.reference import infer
@@ -45,15 +46,18 @@ def _memory_read_ports(text: str) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(("n_hidden", "lanes"), [(48, 48), (128, 128), (128, 32)])
 def test_default_shapes_elaborate_with_bit_plane_memories(n_hidden, lanes):
     """Both shipped shapes (and a multi-chunk one) elaborate: each layer reads 8 bit-plane
-    memories of one bit per lane (planes 0..7) and one metadata memory of 7 bits per slot."""
+    memories per metadata block of a chunk (one bit per lane of the block, planes 0..7, each
+    its own memory and read enable) and one metadata memory of 7 bits per slot."""
     w_hidden, w_out = _weights(n_hidden)
     config = SNNConfig(n_hidden=n_hidden, lanes=lanes)
     text = rtlil.convert(SNNCore(config=config, w_hidden=w_hidden, w_out=w_out),
                          name="snn_core")
     ports = _memory_read_ports(text)
-    for width in (lanes, 10):
-        planes = sorted(name for name, w in ports if name.startswith("plane") and w == width)
-        assert planes == [f"plane{k}" for k in range(8)], (width, ports)
+    blocks = lanes // config.block_size
+    hidden = sorted(name for name, w in ports if name.startswith("plane") and w == 16)
+    assert hidden == sorted(f"plane{k}_seg{s}" for k in range(8) for s in range(blocks)), ports
+    output = sorted(name for name, w in ports if name.startswith("plane") and w == 10)
+    assert output == [f"plane{k}" for k in range(8)], ports
     slots = hidden_geometry(config).slots
     assert ("metadata", 7 * slots) in ports and ("metadata", 7) in ports
 
@@ -98,17 +102,32 @@ def test_t_max_too_large_for_the_counters(monkeypatch):
 def test_integrate_cycles_one_chunk_per_spike():
     # Every listed word spikes: spikes + walk latency + reader latency + 2; a silent word
     # costs one cycle.
-    assert (READER_LATENCY, WALK_LATENCY) == (7, 3)
-    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 13
-    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 13
+    assert (READER_LATENCY, WALK_LATENCY) == (7, 4)
+    assert integrate_cycles(np.array([2, 1, 3]), chunks=1) == 6 + 14
+    assert integrate_cycles(np.array([2, 0, 0, 3]), chunks=1) == 5 + 2 + 14
     assert integrate_cycles(np.array([], dtype=int), chunks=1) == 3
+
+
+def test_integrate_cycles_follow_the_chunks_issued():
+    # Each spike costs the chunks it issues; a word whose spikes are all skipped is silent.
+    assert integrate_cycles([[4], [4]]) == integrate_cycles(np.array([1, 1]), chunks=4)
+    assert integrate_cycles([[1, 2], [], [3]]) == 2 + 4 + (1 + 1 + 2) + 3 + 7
+    assert integrate_cycles([[], []]) == integrate_cycles(np.array([0, 0]), chunks=3)
+
+
+def test_row_costs_skip_zero_and_dead_chunks():
+    levels = np.array([[0, 7, 1], [3, 0, 0]], np.uint8)
+    live = np.array([True, True, False])
+    assert row_costs(levels, 8, live).tolist() == [1, 1]
+    assert row_costs(levels, 5, live).tolist() == [1, 0]  # q_5 keeps |w| >= 8: level >= 4
+    assert row_costs(levels, 8, np.ones(3, bool)).tolist() == [2, 1]
 
 
 def test_integrate_cycles_hides_silent_words_behind_multi_chunk_rows():
     # With 4 chunks per spike the walker latches up to 3 silent words for free.
     assert integrate_cycles(np.array([1, 0, 0, 1]), chunks=4) == integrate_cycles(
         np.array([1, 1]), chunks=4)
-    assert integrate_cycles(np.array([1, 1]), chunks=4) == 2 + 3 + (1 + 4) + 4 + 7
+    assert integrate_cycles(np.array([1, 1]), chunks=4) == 2 + 4 + (1 + 4) + 4 + 7
 
 
 def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
