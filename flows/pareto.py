@@ -42,7 +42,7 @@ import numpy as np
 
 from flows import study
 from golden import cli, power
-from golden.config import PRECISIONS, ControllerSettings, RunSettings
+from golden.config import MAX_GATE_BLOCKS, PRECISIONS, ControllerSettings, RunSettings
 from golden.energy import MODEL, event_energy
 from golden.errors import UserError, run_cli
 from golden.mnist import MnistSplit, load_split
@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also evaluate block gating K = 1..8, with and without idle-neuron "
                         "gating, on the default controller; with --split validation this is "
                         "how the block gating K was chosen")
-    p.add_argument("--gate-blocks", type=cli.integer(0, 255), default=GATE_BLOCKS, metavar="K",
+    p.add_argument("--gate-blocks", type=cli.integer(0, MAX_GATE_BLOCKS), default=GATE_BLOCKS,
+                   metavar="K",
                    help="block gating K of the 'dynamic + block gating' rows")
     p.add_argument("--sparse-weights", nargs="*", default=None, metavar="FILE",
                    help="block-sparse weights files for the quantization/pruning/joint study "

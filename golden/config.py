@@ -30,6 +30,8 @@ MAX_NEURONS = 1024
 """Most hidden neurons N (and most lanes L, largest block size B) a core may have."""
 MAX_STEPS = 255
 """Largest ``t_max`` and T (an 8-bit register)."""
+MAX_GATE_BLOCKS = 255
+"""Largest block gating K (an 8-bit register field; it must also not exceed B)."""
 FORMAT = "snn-weights/1"
 ENCODING = "sigma-delta"
 QUANTIZER = "truncate"
@@ -187,7 +189,7 @@ class ControllerSettings:
             _require_int(name, getattr(self, name), 0, MAX_STEPS)
         if not isinstance(self.gate_idle, (bool, np.bool_)):
             raise TypeError(f"gate_idle must be a bool, not {self.gate_idle!r}")
-        _require_int("gate_blocks", self.gate_blocks, 0, MAX_NEURONS)
+        _require_int("gate_blocks", self.gate_blocks, 0, MAX_GATE_BLOCKS)
 
     @property
     def gates(self) -> bool:

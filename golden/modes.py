@@ -14,7 +14,7 @@ from dataclasses import asdict
 from golden import cli
 from golden.config import (
     MAX_ESCALATION,
-    MAX_NEURONS,
+    MAX_GATE_BLOCKS,
     MAX_STEPS,
     PRECISIONS,
     WEIGHT_MAX,
@@ -43,7 +43,8 @@ def add_mode_arguments(parser: argparse.ArgumentParser, *, extra_bits: tuple[str
                         help="activity-based neuron gating: at every checkpoint, hidden neurons "
                              "that have not fired yet are switched off for the rest of the image "
                              "(with a fixed --bits: gating alone)")
-    parser.add_argument("--gate-blocks", type=cli.integer(0, MAX_NEURONS), default=0, metavar="K",
+    parser.add_argument("--gate-blocks", type=cli.integer(0, MAX_GATE_BLOCKS), default=0,
+                        metavar="K",
                         help="block gating: at every checkpoint, switch off each metadata block "
                              "of B hidden neurons in which fewer than K neurons have fired since "
                              "the image started, for the rest of the image (0..B; 0 = off; a "
@@ -138,7 +139,8 @@ def mode_label(settings: RunSettings) -> str:
         return f"{settings.bits_hidden}{tau}"
     blocks = f" gate-blocks {ctl.gate_blocks}" if ctl.gate_blocks else ""
     if ctl.step_bits_hidden == ctl.step_bits_out == 0 and ctl.exit_margin == 0:
-        return f"{ctl.start_bits_hidden}+gate{blocks}{tau}"
+        idle = "+gate" if ctl.gate_idle else ""
+        return f"{ctl.start_bits_hidden}{idle}{blocks}{tau}"
     return ("dynamic" if ctl == _DEFAULT else "dynamic*") + blocks + tau
 
 

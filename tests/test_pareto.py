@@ -55,6 +55,8 @@ def test_evaluate_reports_energy_for_every_mode(tiny_weights):
     (["--bits", "dynamic", "--start-bits", "9"], "--start-bits: expected an integer in 2..8"),
     (["--bits", "dynamic", "--step-bits", "2,x"], "--step-bits: expected an integer in 0..6"),
     (["--bits", "dynamic", "--exit-margin", "40"], "exit_margin must be in 0.."),
+    (["--bits", "dynamic", "--gate-blocks", "200"], "gate_blocks must be in 0.."),
+    (["--bits", "4", "--gate-blocks", "x"], "--gate-blocks: expected an integer"),
 ])
 def test_bad_controller_flags_exit_2(tiny_weights, args, message):
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights, *args),
