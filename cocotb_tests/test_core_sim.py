@@ -109,7 +109,7 @@ def test_random_network_dynamic_mode(seed):
 
 def test_dynamic_mode_exercises_every_decision():
     """The dynamic cases above really contain exits, escalations and gated neurons."""
-    exits = changes = gating = 0
+    exits = changes = gating = block_gating = 0
     for seed in RANDOM_SEEDS[:4]:
         network = random_network(seed)
         for batch in dynamic_sweep(network, IMAGES_PER_PRECISION):
@@ -119,16 +119,23 @@ def test_dynamic_mode_exercises_every_decision():
             exits += int(np.sum(ref.counters["steps"] < timesteps))
             changes += int(ref.counters["precision_changes"].sum())
             gating += int(batch.settings.controller.gate_idle)
-    assert exits > 0 and changes > 0 and gating > 0
+            block_gating += int(batch.settings.controller.gate_blocks > 0)
+    assert exits > 0 and changes > 0 and gating > 0 and block_gating > 0
 
 
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)
 def test_committed_weights_dynamic_mode(path):
-    """The default controller and variants (gating, 8-bit with early exit) on real images."""
+    """The default controller and variants (gating, block gating, 8-bit with early exit) on
+    real images."""
     network = committed_network(path)
     settings = [RunSettings(controller=ControllerSettings()),
                 RunSettings(controller=ControllerSettings(gate_idle=True, exit_margin=5)),
                 RunSettings(tau_hidden=16, controller=ControllerSettings.gating_only(8)),
+                RunSettings(controller=ControllerSettings(gate_blocks=2)),
+                RunSettings(controller=ControllerSettings(gate_blocks=5, gate_idle=True,
+                                                          exit_margin=4)),
+                RunSettings(controller=ControllerSettings.gating_only(
+                    4, interval=3, gate_idle=False, gate_blocks=3)),
                 RunSettings(controller=ControllerSettings(
                     start_bits_hidden=3, start_bits_out=8, step_bits_hidden=5,
                     step_bits_out=0, interval=2, escalate_margin=2, exit_margin=4))]
