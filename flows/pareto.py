@@ -267,12 +267,13 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     hardware = _hardware(args, weights)
+    sparse = sparse_files(args, weights)
     modes = study_modes(weights.w_hidden, weights.w_out, controller_grid=args.controller_grid,
                         pruning_grid=args.pruning_grid, gate_blocks=args.gate_blocks)
     rows, start = [], time.perf_counter()
     for mode in tqdm(modes, desc="modes", unit="mode", file=sys.stderr):
         rows.append(evaluate_mode(mode, weights, test, device, clock_mhz, hardware))
-    study_results = run_study(args, rows, test, device, clock_mhz, hardware)
+    study_results = run_study(args, rows, test, device, clock_mhz, hardware, weights, sparse)
     for key in ("energy_per_image_uj", "ecp5_energy_per_image_uj"):
         front = pareto_front([(r[key], r["accuracy"]) for r in rows])
         for row, on in zip(rows, front, strict=True):
@@ -300,20 +301,39 @@ def _hardware(args, weights) -> dict:
             "block_size": args.block_size or config.block_size}
 
 
-def run_study(args, rows: list[dict], test, device: str, clock_mhz: float,
-              hardware: dict) -> list[dict]:
+def sparse_files(args, weights) -> dict[Path, object]:
+    """The block-sparse files of the study, loaded, checked to have the dense file's N."""
+    dense = Path(args.weights)
+    if args.sparse_weights is None:  # the committed files of the same N
+        paths = [p for p in SPARSE_WEIGHTS if p.exists() and p != dense]
+    else:
+        paths = [Path(cli.readable_file(p, "--sparse-weights")) for p in args.sparse_weights]
+    loaded = {}
+    for path in paths:
+        loaded[path] = load_weights(path)
+        if loaded[path].n_hidden == weights.n_hidden:
+            continue
+        if args.sparse_weights is None:
+            del loaded[path]
+        else:
+            raise UserError(f"--sparse-weights {path}: {loaded[path].n_hidden} hidden neurons, "
+                            f"but --weights {dense} has {weights.n_hidden}; the study "
+                            "compares one shape")
+    return loaded
+
+
+def run_study(args, rows: list[dict], test, device: str, clock_mhz: float, hardware: dict,
+              weights, sparse: dict) -> list[dict]:
     """The quantization only / pruning only / joint rows (dense rows reused from ``rows``)."""
-    sparse = ([Path(p) for p in SPARSE_WEIGHTS if p.exists()] if args.sparse_weights is None
-              else [Path(cli.readable_file(p, "--sparse-weights")) for p in args.sparse_weights])
+    dense = Path(args.weights)
+    loaded = {dense: weights, **sparse}
     if not sparse:
         return []
-    dense = Path(args.weights)
     known = {json.dumps(r["registers"], sort_keys=True): r for r in rows}
-    loaded = {dense: load_weights(dense), **{p: load_weights(p) for p in sparse}}
     out = []
     from tqdm import tqdm
 
-    for row in tqdm(study.study_rows(dense, sparse, args.gate_blocks), desc="study",
+    for row in tqdm(study.study_rows(dense, list(sparse), args.gate_blocks), desc="study",
                     unit="row", file=sys.stderr):
         key = json.dumps(mode_json(row.settings), sort_keys=True)
         if row.weights == dense and key in known:
