@@ -17,6 +17,8 @@ directory under ``build/sim/``; ``SIM=icarus`` switches simulator.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -108,7 +110,8 @@ def test_random_network_dynamic_mode(seed):
 
 
 def test_dynamic_mode_exercises_every_decision():
-    """The dynamic cases above really contain exits, escalations and gated neurons."""
+    """The dynamic cases above really contain exits, escalations, gated neurons and images in
+    which block gating switched blocks off."""
     exits = changes = gating = block_gating = 0
     for seed in RANDOM_SEEDS[:4]:
         network = random_network(seed)
@@ -119,7 +122,12 @@ def test_dynamic_mode_exercises_every_decision():
             exits += int(np.sum(ref.counters["steps"] < timesteps))
             changes += int(ref.counters["precision_changes"].sum())
             gating += int(batch.settings.controller.gate_idle)
-            block_gating += int(batch.settings.controller.gate_blocks > 0)
+            if batch.settings.controller.gate_blocks:
+                ungated = infer(network.w_hidden, network.w_out, batch.images, network.config,
+                                replace(batch.settings, controller=replace(
+                                    batch.settings.controller, gate_blocks=0)))
+                block_gating += int(np.sum(ref.counters["syn_gated"]
+                                           > ungated.counters["syn_gated"]))
     assert exits > 0 and changes > 0 and gating > 0 and block_gating > 0
 
 
