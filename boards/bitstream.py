@@ -3,8 +3,15 @@
 ``python -m boards.bitstream --board ulx3s-85f --weights W`` builds one and prints its path.
 The build is amaranth-boards' ``platform.build()`` with Yosys, nextpnr-ecp5 and ecppack
 from the YoWASP pip packages (``$YOSYS``, ``$NEXTPNR_ECP5``, ``$ECPPACK`` override them);
-a design that misses its clock (15 MHz by default) fails the build.  Products go to
-``build/boards/<board>-<hash>/`` with ``build.json`` (time, size, Fmax, utilisation).
+a design that misses its clock (15 MHz by default) fails the build.
+
+The design is synthesized with seeded random placeholder contents in its weight memories
+(and its IDENTIFY fingerprint), all in block RAM, so its placement and routing serve every
+weights file of its shape: ``build/boards/<board>-<hash>/`` (no weights in the hash) holds
+the routed design and ``build.json`` (time, size, Fmax, utilisation); the weights are then
+patched into its block RAM (:mod:`boards.bram_patch`, seconds) and packed into
+``weights-<hash>/top.bit`` beside ``patch.json``.  ``--bake-weights`` synthesizes with the
+weights instead (one full build per weights file).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, Board, board
 from boards.soc import UartSNN, gateware_digest
@@ -47,6 +56,7 @@ class Bitstream:
     board: str
     clock_hz: int
     baud: int
+    patch: dict | None = None
 
     def summary(self) -> dict:
         out = asdict(self)
@@ -59,9 +69,15 @@ def hardware_config(weights: Weights):
     return weights.config(lanes=weights.n_hidden, block_size=min(16, weights.n_hidden))
 
 
-def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int) -> UartSNN:
+PLACEHOLDER_SEED = 1
+"""Seed of the placeholder block-RAM contents of a patchable build."""
+
+
+def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int,
+             placeholder_seed: int | None = None) -> UartSNN:
     return UartSNN(config=hardware_config(weights), w_hidden=weights.w_hidden,
-                   w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks)
+                   w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks,
+                   placeholder_seed=placeholder_seed)
 
 
 def _ecppack() -> str:
@@ -75,11 +91,27 @@ def _ecppack() -> str:
                     "yowasp-ecppack)")
 
 
-def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int) -> Path:
+def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int, *,
+                    placeholder_seed: int | None = PLACEHOLDER_SEED) -> Path:
+    """The routed design's directory: its hash covers configuration, clock, bit rate, board
+    and gateware sources, and the weights only when they are baked in (no placeholder)."""
     config = hardware_config(weights)
-    digest = gateware_digest(config, weights.w_hidden, weights.w_out, clock_hz, baud,
-                             repr(spec), _board_source_digest())
+    if placeholder_seed is None:
+        w_hidden, w_out, parameters = weights.w_hidden, weights.w_out, ()
+    else:
+        w_hidden, w_out = np.zeros(0), np.zeros(0)
+        parameters = ("placeholder", placeholder_seed)
+    digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec),
+                             _board_source_digest(), *parameters)
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
+
+
+def patched_directory(routed: Path, weights: Weights) -> Path:
+    """Where the bitstream of ``weights`` patched into the routed design ``routed`` goes."""
+    digest = hashlib.sha256()
+    for array in (weights.w_hidden, weights.w_out):
+        digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
+    return routed / f"weights-{digest.hexdigest()[:16]}"
 
 
 def _board_source_digest() -> str:
@@ -133,11 +165,60 @@ def _cached(directory: Path) -> Bitstream | None:
 
 
 def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_CLOCK_HZ,
-                    baud: int = DEFAULT_BAUD, verbose: bool = False) -> Bitstream:
-    """Build (or take from the cache) the demo bitstream of ``board_id`` with ``weights``."""
+                    baud: int = DEFAULT_BAUD, verbose: bool = False,
+                    bake_weights: bool = False) -> Bitstream:
+    """Build (or take from the cache) the demo bitstream of ``board_id`` with ``weights``:
+    the routed placeholder design (built once per shape) with the weights patched in, or
+    with ``bake_weights`` a full build with the weights in the netlist."""
+    seed = None if bake_weights else PLACEHOLDER_SEED
+    routed = _routed(board_id, weights, clock_hz=clock_hz, baud=baud, placeholder_seed=seed)
+    return routed if seed is None else _patched(routed, weights, seed)
+
+
+def _patched(routed: Bitstream, weights: Weights, seed: int) -> Bitstream:
+    """The routed placeholder design with ``weights`` patched into its block RAM (cached)."""
+    from boards.bram_patch import patch_config
+    from boards.soc import patch_images
+
+    directory = patched_directory(routed.path.parent, weights)
+    cached = _cached(directory)
+    if cached is not None:
+        return cached
+    start = time.monotonic()
+    scratch = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    rows = patch_images(hardware_config(weights), weights.w_hidden, weights.w_out,
+                        placeholder_seed=seed)
+    patch = patch_config(routed.path.parent / f"{NAME}.config", scratch / f"{NAME}.config",
+                         rows, scratch)
+    try:
+        subprocess.run([_ecppack(), "--compress", "--input", f"{NAME}.config",
+                        "--bit", f"{NAME}.bit"], cwd=scratch, capture_output=True, text=True,
+                       check=True, timeout=1800)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise ToolError(f"ecppack failed on the patched design ({err})") from None
+    for name in ("from.hex", "to.hex"):
+        (scratch / name).unlink()
+    patch.update(routed=routed.path.parent.name, routed_cached=routed.cached,
+                 routed_seconds=routed.seconds, seconds=round(time.monotonic() - start, 1))
+    bitstream = Bitstream(directory / f"{NAME}.bit", False, patch["seconds"],
+                          (scratch / f"{NAME}.bit").stat().st_size, routed.fmax_mhz,
+                          routed.utilisation, routed.board, routed.clock_hz, routed.baud,
+                          patch)
+    write_atomic(scratch / "build.json", json.dumps(bitstream.summary(), indent=1))
+    shutil.rmtree(directory, ignore_errors=True)
+    scratch.rename(directory)
+    return bitstream
+
+
+def _routed(board_id: str, weights: Weights, *, clock_hz: int, baud: int,
+            placeholder_seed: int | None) -> Bitstream:
+    """Build (or take from the cache) the routed design and its bitstream."""
     spec = board(board_id)
     check_build(spec, weights, clock_hz=clock_hz, baud=baud)
-    directory = build_directory(spec, weights, clock_hz, baud)
+    directory = build_directory(spec, weights, clock_hz, baud,
+                                placeholder_seed=placeholder_seed)
     cached = _cached(directory)
     if cached is not None:
         return cached
@@ -145,7 +226,8 @@ def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_
     env = {"YOSYS": find_tool("yosys"), "NEXTPNR_ECP5": find_tool("nextpnr-ecp5"),
            "ECPPACK": _ecppack()}
     platform = spec.platform_class()()
-    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks))
+    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks,
+                                            placeholder_seed))
     start = time.monotonic()
     try:
         plan = platform.prepare(top, name=NAME, ecppack_opts="--compress")
@@ -255,11 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_HZ / 1e6,
                         help="core clock the PLL makes (MHz)")
     parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
+    parser.add_argument("--bake-weights", action="store_true",
+                        help="synthesize with the weights instead of patching them into the "
+                             "routed placeholder design (a full build per weights file)")
     args = parser.parse_args(argv)
     spec = board(args.board)
     weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)
     result = build_bitstream(args.board, weights, clock_hz=round(args.clock_mhz * 1e6),
-                             baud=args.baud)
+                             baud=args.baud, bake_weights=args.bake_weights)
     print(json.dumps(result.summary(), indent=1))
     return 0
 

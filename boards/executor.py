@@ -9,6 +9,7 @@ latency); register reads return one cycle after the address (``hdl.regmap``).
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from boards import protocol as p
@@ -49,6 +50,10 @@ class CommandExecutor(ValidatedComponent):
         Payload buffers of the receiver.
     identify : bytes
         The IDENTIFY payload (:meth:`boards.protocol.DeviceInfo.to_bytes`).
+    block_ram_tail : int
+        The last this many IDENTIFY bytes (the weights fingerprint) come from a block-RAM
+        ROM, copied into registers in the cycles after reset, instead of from logic: a routed
+        design's fingerprint can then be patched with its weights (0: all from logic).
 
     Attributes
     ----------
@@ -71,14 +76,18 @@ class CommandExecutor(ValidatedComponent):
     """
 
     @classmethod
-    def validate(cls, *, banks: int, identify: bytes) -> None:
-        """Raise ``ValueError`` for an empty IDENTIFY payload."""
+    def validate(cls, *, banks: int, identify: bytes, block_ram_tail: int = 0) -> None:
+        """Raise ``ValueError`` for an empty IDENTIFY payload or a tail longer than it."""
         if not identify:
             raise ValueError("identify must be the non-empty IDENTIFY payload")
+        if not 0 <= block_ram_tail <= len(identify):
+            raise ValueError(f"block_ram_tail must be in 0..{len(identify)}, not "
+                             f"{block_ram_tail}")
 
-    def __init__(self, *, banks: int, identify: bytes):
+    def __init__(self, *, banks: int, identify: bytes, block_ram_tail: int = 0):
         self._banks = banks
         self._identify = bytes(identify)
+        self._tail = block_ram_tail
         super().__init__({
             "job": In(Job), "job_valid": In(1), "job_ack": Out(1),
             "buf_addr": Out(range(banks * p.BANK_BYTES)), "buf_data": In(8),
@@ -95,6 +104,7 @@ class CommandExecutor(ValidatedComponent):
         m.d.comb += [self.buf_addr.eq(job.bank * p.BANK_BYTES + s.ptr),
                      self.release_bank.eq(job.bank)]
         m.d.sync += [self.classified.eq(0), self.error_sent.eq(0)]
+        identify = self._identify_bytes(m)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -120,7 +130,7 @@ class CommandExecutor(ValidatedComponent):
                                 m.next = "DEC_FETCH"
             self._write_registers(m, s)
             self._classify(m, s)
-            self._send_response(m, s)
+            self._send_response(m, s, identify)
         return m
 
     @staticmethod
@@ -216,9 +226,30 @@ class CommandExecutor(ValidatedComponent):
                 m.d.sync += self.classified.eq(1)
                 self._respond(m, s, s.job.cmd | p.RESPONSE, p.RESULT_BYTES, BODY_READS)
 
-    def _send_response(self, m: Module, s: _State) -> None:
+    def _identify_bytes(self, m: Module) -> list:
+        """The IDENTIFY bytes: constants, and the :attr:`block_ram_tail` registers loaded
+        from their ROM after reset (address ``i`` is read while ``load == i``, so its data
+        is there when ``load == i + 1``)."""
+        head = [Const(b, 8) for b in self._identify[:len(self._identify) - self._tail]]
+        if not self._tail:
+            return head
+        rom = Memory(shape=8, depth=self._tail, init=self._identify[-self._tail:],
+                     attrs={"ram_style": "block"})
+        m.submodules.identify_tail = rom
+        port = rom.read_port()
+        load = Signal(range(self._tail + 2), name="identify_load")
+        tail = [Signal(8, name=f"identify_tail{i}") for i in range(self._tail)]
+        m.d.comb += port.addr.eq(load)
+        with m.If(load <= self._tail):
+            m.d.sync += load.eq(load + 1)
+        for i, byte in enumerate(tail):
+            with m.If(load == i + 1):
+                m.d.sync += byte.eq(port.data)
+        return head + tail
+
+    def _send_response(self, m: Module, s: _State, identify: list) -> None:
         """The response frame: header, body (IDENTIFY, error or register reads), CRC."""
-        identify_rom = Array(Const(b, 8) for b in self._identify)
+        identify_rom = Array(identify)
         with m.State("SOF"):
             with m.If(self._emit(m, s, p.SOF, "CMD", checked=False)):
                 m.d.sync += s.tx_crc.eq(p.CRC_INIT)

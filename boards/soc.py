@@ -27,7 +27,7 @@ from boards.executor import CommandExecutor
 from boards.framing import FrameReceiver, Job
 from boards.uart import UartRx, UartTx
 from golden.config import SNNConfig
-from hdl.core import SNNCore
+from hdl.core import SNNCore, weight_memories
 from hdl.validated import ValidatedComponent
 
 GATEWARE_SOURCES = ("boards/protocol.py", "boards/uart.py", "boards/framing.py",
@@ -54,6 +54,27 @@ def gateware_digest(config: SNNConfig, w_hidden, w_out, *parameters) -> str:
     return digest.hexdigest()
 
 
+def placeholder_fingerprint(seed: int) -> bytes:
+    """The IDENTIFY fingerprint of a placeholder build (8 bytes): seeded, and chosen so that
+    each of its 8 bit columns differs from the others (a patch tool tells them apart)."""
+    columns = np.random.default_rng([seed, 2]).choice(np.arange(1, 256), 8, replace=False)
+    return bytes(sum(((int(c) >> k) & 1) << j for j, c in enumerate(columns))
+                 for k in range(8))
+
+
+def patch_images(config: SNNConfig, w_hidden, w_out, *,
+                 placeholder_seed: int) -> list[tuple[int, list[int], list[int]]]:
+    """``(width, placeholder image, image)`` of every block-RAM memory of a
+    ``placeholder_seed`` build whose contents depend on the weights: the core's weight
+    memories and the IDENTIFY fingerprint."""
+    real = weight_memories(config, w_hidden, w_out)
+    fake = weight_memories(config, placeholder_seed=placeholder_seed)
+    rows = [(width, f, r) for (width, f), (_, r) in zip(fake, real, strict=True)]
+    rows.append((8, list(placeholder_fingerprint(placeholder_seed)),
+                 list(p.fingerprint(config, w_hidden, w_out))))
+    return rows
+
+
 class UartSNN(ValidatedComponent):
     """The SNN core behind the framed UART protocol of :mod:`boards.protocol`.
 
@@ -73,6 +94,10 @@ class UartSNN(ValidatedComponent):
         Payload buffers = frames a host may have outstanding (1, 2 or 4).
     led_hold_s : float
         How long the activity and error LEDs stay lit after an event (s).
+    placeholder_seed : int, optional
+        Build with seeded random placeholder contents in every weight memory and in the
+        IDENTIFY weights fingerprint, all in block RAM (see :func:`patch_images`): one routed
+        design for every weights file of this shape, the weights patched in afterwards.
 
     Attributes
     ----------
@@ -86,7 +111,8 @@ class UartSNN(ValidatedComponent):
 
     @classmethod
     def validate(cls, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
-                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1) -> None:
+                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1,
+                 placeholder_seed: int | None = None) -> None:
         """Raise ``TypeError``/``ValueError`` for parameters :class:`UartSNN` (or its core)
         rejects."""
         if not isinstance(config, SNNConfig):
@@ -99,15 +125,19 @@ class UartSNN(ValidatedComponent):
         SNNCore.validate(config=config, w_hidden=w_hidden, w_out=w_out)
 
     def __init__(self, *, config: SNNConfig, w_hidden, w_out, clock_hz: int, baud: int,
-                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1):
+                 timeout_s: float = 0.02, banks: int = 4, led_hold_s: float = 0.1,
+                 placeholder_seed: int | None = None):
         self.config = config
+        self._placeholder_seed = placeholder_seed
         self.divisor = round(clock_hz / baud)
         self.info = p.device_info(config, w_hidden, w_out, clock_hz=clock_hz,
                                   baud=round(clock_hz / self.divisor), banks=banks)
         self.timeout_cycles = max(16, round(timeout_s * clock_hz))
         self._banks = banks
         self._led_hold = max(1, round(led_hold_s * clock_hz))
-        self._core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+        self._core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out,
+                             placeholder_seed=placeholder_seed,
+                             weights_in_block_ram=placeholder_seed is not None)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(8)})
 
     def elaborate(self, platform):
@@ -117,8 +147,14 @@ class UartSNN(ValidatedComponent):
         m.submodules.uart_tx = tx = UartTx(divisor=self.divisor)
         m.submodules.receiver = receiver = FrameReceiver(banks=self._banks,
                                                          timeout=self.timeout_cycles)
+        identify = self.info.to_bytes()
+        tail = 0
+        if self._placeholder_seed is not None:
+            tail = len(self.info.fingerprint)
+            identify = identify[:-tail] + placeholder_fingerprint(self._placeholder_seed)
         m.submodules.executor = executor = CommandExecutor(banks=self._banks,
-                                                           identify=self.info.to_bytes())
+                                                           identify=identify,
+                                                           block_ram_tail=tail)
         m.submodules.jobs = jobs = SyncFIFO(width=Job.size, depth=JOB_QUEUE_DEPTH)
         m.submodules.buffers = buffers = Memory(shape=8, depth=self._banks * p.BANK_BYTES,
                                                 init=[])

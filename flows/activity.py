@@ -54,13 +54,14 @@ def rtl_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     """Cycles read from the RTL's ``cycles`` counter in a Verilator (cocotb) simulation.
 
     Every image's class, output counts, counters and cycles are also compared with the
-    reference and the cycle model; ``mismatches`` says how many images differed.
+    reference and the cycle model; ``mismatches`` says how many images differed.  The
+    simulation is compiled once per configuration and reads the weights when it starts.
     """
     from flows.rtl_sim import Batch, run_rtl, simulator_name
     from flows.scoreboard import score_batches
 
     batches = [Batch(settings, images)]
-    results = run_rtl(config, w_hidden, w_out, batches)
+    results = run_rtl(config, w_hidden, w_out, batches, loaded=True)
     score = score_batches(config, w_hidden, w_out, batches, results)
     return Cycles(results[0].counters["cycles"].astype(np.int64),
                   f"RTL simulation ({simulator_name()} via cocotb), {len(images)} test images",

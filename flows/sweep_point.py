@@ -3,6 +3,9 @@
 A point is one combination of N, lanes, block size, bits, place-and-route seed and board,
 run to a stage: ``synth`` (Yosys only: area from the netlist), ``pnr`` (+ nextpnr: Fmax and
 placed area) or ``full`` (what ``flows/build.py`` does: + simulations, power and energy).
+Every stage goes through the stage cache (:mod:`flows.cache`) of the project the worker runs
+in, so a point shares synthesis, place-and-route and simulations with builds and other
+sweeps of identical inputs.
 :func:`run_point` is the task a Dask worker runs; it takes and returns plain dicts, writes
 only into the point's own directory and never raises for a failure of the point itself.
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 from flows import build
 from flows.devices import board_device
 from flows.report import write_reports
-from flows.synth import TOP, netlist_cells, run_yosys, synthesize, write_rtlil
+from flows.synth import synthesize
 from golden.errors import UserError
 from golden.weights import write_atomic
 
@@ -77,7 +80,8 @@ def run_point(inputs: dict, directory: str) -> dict:
     record = {"name": folder.name, "key": key, "inputs": inputs}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        record.update(status="done", result=_run(inputs, folder))
+        result = _run(inputs, folder)
+        record.update(status="done", stages=result.pop("stages"), result=result)
     except Exception as err:  # a failed point is recorded; the sweep goes on
         message = str(err) if isinstance(err, UserError) else \
             f"{type(err).__name__}: {err}"
@@ -97,24 +101,26 @@ def _run(inputs: dict, folder: Path) -> dict:
     weights, _, config, _ = plan
     device = board_device(inputs["board"])
     stage = inputs["stage"]
+    if stage == "full":
+        return _full(inputs, args, plan, folder)
+    cache = build.stage_cache(args)  # the stage cache of the project the worker runs
+    synth = synthesize(config, weights.w_hidden, weights.w_out, device, folder / "work",
+                       freq_mhz=inputs["freq"], seed=inputs["seed"], abc9=inputs["abc9"],
+                       progress=False, cache=cache, stop_after_yosys=stage == "synth")
     if stage == "synth":
-        work = folder / "work"
-        work.mkdir(exist_ok=True)
-        rtlil, netlist = work / f"{TOP}.il", work / f"{TOP}.json"
-        write_rtlil(config, weights.w_hidden, weights.w_out, rtlil)
-        run_yosys(rtlil, netlist, work, abc9=inputs["abc9"], progress=False)
-        cells, groups = netlist_cells(netlist)
-        return {"cells": cells, "memory_groups": groups, "lut4": cells["LUT4"],
-                "ff": cells["TRELLIS_FF"], "dp16kd": cells["DP16KD"]}
+        cells = synth.cells
+        return {"cells": cells, "memory_groups": synth.memory_groups, "lut4": cells["LUT4"],
+                "ff": cells["TRELLIS_FF"], "dp16kd": cells["DP16KD"],
+                "stages": synth.stages}
     if stage == "pnr":
-        synth = synthesize(config, weights.w_hidden, weights.w_out, device, folder / "work",
-                           freq_mhz=inputs["freq"], seed=inputs["seed"], abc9=inputs["abc9"],
-                           progress=False)
         used = {k: v["used"] for k, v in synth.utilization.items()}
         return {"cells": synth.cells, "memory_groups": synth.memory_groups,
                 "utilization": synth.utilization, "fmax_mhz": synth.fmax_mhz,
                 "lut4": used.get("LUT4", synth.cells["LUT4"]), "ff": used.get("FF"),
-                "dp16kd": used.get("DP16KD", synth.cells["DP16KD"])}
+                "dp16kd": used.get("DP16KD", synth.cells["DP16KD"]), "stages": synth.stages}
+
+
+def _full(inputs: dict, args, plan: tuple, folder: Path) -> dict:
     from golden.mnist import load_split
 
     args.no_abc9 = not inputs["abc9"]
@@ -127,4 +133,4 @@ def _run(inputs: dict, folder: Path) -> dict:
             "dp16kd": used.get("DP16KD"), "cycles_per_image": report["cycles_per_image"],
             "latency_us": report["latency_us"],
             "energy_per_image_uj": report["energy_per_image_uj"],
-            "power_mw": report["power_mw"]["total"]}
+            "power_mw": report["power_mw"]["total"], "stages": report["stages"]}

@@ -154,9 +154,10 @@ def _plots(out: Path, points: list[dict]) -> list[Path]:
 
 
 def comparable(summary: dict) -> list[dict]:
-    """The points of a sweep.json without what depends on the run (times, reuse), for
+    """The points of a sweep.json without what depends on the run (times, reuse, stage
+    cache use), for
     comparing two runs of the same sweep."""
-    return [{k: v for k, v in p.items() if k not in ("seconds", "reused", "detail")}
+    return [{k: v for k, v in p.items() if k not in ("seconds", "reused", "detail", "stages")}
             for p in summary["points"]]
 
 

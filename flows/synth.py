@@ -7,17 +7,18 @@ top.  RTLIL, not Verilog, goes into Yosys: the bit-plane memory images stay comp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from flows.cache import StageCache, digest, source_digest
 from flows.devices import Device
-from flows.toolchain import ToolError, ToolRun, run_tool
+from flows.toolchain import ToolError, ToolRun, run_tool, tool_version
 from golden.config import SNNConfig
 from golden.errors import UserError
 from golden.weights import write_atomic
@@ -29,6 +30,9 @@ CORE_CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "MULT18X18D", "PFUMX", "L
 REPORT_CELLS = {"TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "DP16KD": "DP16KD",
                 "MULT18X18D": "MULT18X18D", "TRELLIS_IO": "IO", "TRELLIS_RAMW": "RAMW"}
 """nextpnr utilisation entries reported, with the name used in report.json."""
+PLACEHOLDER_SEED = 1
+"""Seed of the placeholder block-RAM contents the flows synthesize with (one netlist for
+every weights file of a shape; the weights are simulated, or patched into the bitstream)."""
 _YOSYS_PASS = re.compile(r"^\d+(\.\d+)*\. Executing ")
 _NEXTPNR_STAGE = re.compile(r"Packing|Placing|placer|Routing|Running main router|iteration #"
                             r"|Max frequency|Critical path")
@@ -54,9 +58,14 @@ class SynthResult:
     critical_path : list of dict
         The worst path of the core clock (from, to, delay in ns, net/cell names).
     runs : list of ToolRun
-        Tool command lines, wall times and logs.
+        Tool command lines, wall times and logs (of the runs that made the results).
     reused : bool
-        Yosys and nextpnr were skipped: ``workdir`` held the results of an identical run.
+        Every stage came from the stage cache (no tool ran).
+    stages : list of dict
+        One row per stage (RTLIL, Yosys, nextpnr): ``stage``, ``seconds``, ``reused``,
+        ``cache`` (the entry) and, when reused, ``made_seconds``.
+    placeholder_seed : int or None
+        The netlist was built with seeded random block-RAM contents (not the weights).
     """
 
     cells: dict[str, int]
@@ -67,6 +76,8 @@ class SynthResult:
     critical_path: list[dict] = field(default_factory=list)
     runs: list[ToolRun] = field(default_factory=list)
     reused: bool = False
+    stages: list[dict] = field(default_factory=list)
+    placeholder_seed: int | None = None
 
     @property
     def fmax_mhz(self) -> float | None:
@@ -77,34 +88,46 @@ class SynthResult:
         return next(iter(self.fmax_per_clock.values()), None)
 
 
-def write_rtlil(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, path: Path) -> None:
-    """Elaborate :class:`hdl.core.SNNCore` for ``config`` and write its RTLIL to ``path``."""
+def write_rtlil(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, path: Path, *,
+                placeholder_seed: int | None = None) -> None:
+    """Elaborate :class:`hdl.core.SNNCore` for ``config`` and write its RTLIL to ``path``
+    (atomically; with ``placeholder_seed``: placeholder block-RAM contents)."""
     from amaranth.back import rtlil
 
     from hdl.core import SNNCore
 
     try:
-        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
+        core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out,
+                       placeholder_seed=placeholder_seed)
     except (TypeError, ValueError) as err:
         raise UserError(f"the core cannot be generated for this configuration ({err})") from None
-    path.write_text(rtlil.convert(core, name=TOP, emit_src=False))
+    write_atomic(path, rtlil.convert(core, name=TOP, emit_src=False))
+
+
+def yosys_script(rtlil_path: Path, json_path: Path, abc9: bool) -> str:
+    """The Yosys script of :func:`run_yosys`."""
+    return (f"read_rtlil {rtlil_path.name}; "
+            f"synth_ecp5 -top {TOP}{' -abc9' if abc9 else ''} -json {json_path.name}; stat")
 
 
 def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = True,
               progress: bool = True) -> ToolRun:
     """``synth_ecp5`` of the RTLIL file into a nextpnr JSON netlist."""
-    script = (f"read_rtlil {rtlil_path.name}; "
-              f"synth_ecp5 -top {TOP}{' -abc9' if abc9 else ''} -json {json_path.name}; "
-              "stat")
+    script = yosys_script(rtlil_path, json_path, abc9)
     return run_tool("yosys", ["-p", script], workdir / "yosys.log", "yosys synth_ecp5",
                     cwd=workdir, progress=progress, watch=_YOSYS_PASS)
+
+
+def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> list[str]:
+    """The nextpnr-ecp5 arguments of :func:`run_nextpnr`."""
+    return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
+            "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail"]
 
 
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
                 progress: bool = True) -> ToolRun:
     """Place and route on ``device``; writes ``nextpnr.json`` (``--report``)."""
-    args = [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
-            "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail"]
+    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)
     try:
         return run_tool("nextpnr-ecp5", args, workdir / "nextpnr.log",
                         f"nextpnr-ecp5 {device.name}", cwd=workdir, progress=progress,
@@ -192,46 +215,124 @@ def _port(end: dict | None) -> str:
     return f"{end.get('cell')}.{end.get('port')}"
 
 
+def rtlil_inputs(config: SNNConfig, w_hidden, w_out, placeholder_seed: int | None) -> dict:
+    """What the core's RTLIL is generated from: configuration, generator sources, Amaranth's
+    version, and the weights only when they are baked in (no placeholder)."""
+    from dataclasses import asdict
+    from importlib.metadata import version
+
+    return {"config": asdict(config), "placeholder_seed": placeholder_seed,
+            "weights": None if placeholder_seed is not None else
+            [digest(np.asarray(w, dtype=np.int8)) for w in (w_hidden, w_out)],
+            "sources": source_digest("hdl/*.py", "golden/*.py"),
+            "amaranth": version("amaranth")}
+
+
+def synth_inputs(rtlil_path: Path, json_path: Path, abc9: bool) -> dict:
+    """What a Yosys run's netlist depends on: the RTLIL text, Yosys's version, the script."""
+    return {"rtlil_sha256": digest(rtlil_path), "yosys": tool_version("yosys"),
+            "script": yosys_script(rtlil_path, json_path, abc9)}
+
+
+def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> dict:
+    """What a nextpnr run depends on: the netlist, nextpnr's version, device, package,
+    speed grade and every option (clock, seed)."""
+    return {"netlist_sha256": digest(json_path), "nextpnr": tool_version("nextpnr-ecp5"),
+            "device": device.name, "package": device.package, "speed": device.speed,
+            "args": nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)}
+
+
 def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, device: Device,
                workdir: Path, *, freq_mhz: float, seed: int, abc9: bool = True,
-               progress: bool = True) -> SynthResult:
-    """RTLIL -> Yosys -> nextpnr for one configuration; every file stays in ``workdir``."""
+               progress: bool = True, cache: StageCache | None = None,
+               placeholder_seed: int | None = PLACEHOLDER_SEED,
+               stop_after_yosys: bool = False) -> SynthResult:
+    """RTLIL -> Yosys -> nextpnr for one configuration, each stage taken from ``cache`` when
+    it holds a result of identical inputs; the files are copied into ``workdir``.
+
+    With ``placeholder_seed`` (the default) the block RAM holds seeded random placeholder
+    contents, not the weights: netlist, area and timing are those of every weights file of
+    this shape (see :class:`hdl.core.SNNCore`).  ``None`` bakes the weights in.
+    ``stop_after_yosys`` skips nextpnr (area from the netlist only).
+    """
+    cache = cache if cache is not None else StageCache(None)
     workdir.mkdir(parents=True, exist_ok=True)
     rtlil_path, json_path = workdir / f"{TOP}.il", workdir / f"{TOP}.json"
-    write_rtlil(config, w_hidden, w_out, rtlil_path)
-    stamp_path = workdir / "stamp.json"
-    stamp = {"rtlil_sha256": hashlib.sha256(rtlil_path.read_bytes()).hexdigest(),
-             "device": device.name, "freq_mhz": freq_mhz, "seed": seed, "abc9": abc9}
-    reused = _reuse(stamp_path, stamp, json_path, freq_mhz)
-    if reused is not None:
-        return reused
-    stamp_path.unlink(missing_ok=True)
-    yosys = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
-    cells, groups = netlist_cells(json_path)
-    result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz, runs=[yosys])
-    result.runs.append(run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
-                                   progress=progress))
-    parse_nextpnr_report(workdir / "nextpnr.json", result)
-    runs = [{"command": r.command, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds,
-             "log": str(r.log)} for r in result.runs]
-    write_atomic(stamp_path, json.dumps({"stamp": stamp, "runs": runs}))
-    return result
+    result = SynthResult(cells={}, memory_groups={}, target_mhz=freq_mhz,
+                         placeholder_seed=placeholder_seed)
 
+    inputs = rtlil_inputs(config, w_hidden, w_out, placeholder_seed)
+    entry = cache.lookup("rtlil", inputs)
+    if entry is None:
+        started = time.monotonic()
+        write_rtlil(config, w_hidden, w_out, rtlil_path, placeholder_seed=placeholder_seed)
+        entry = cache.store("rtlil", inputs, files={rtlil_path.name: rtlil_path},
+                            seconds=time.monotonic() - started)
+        result.stages.append(_stage_row("RTLIL (Amaranth)", started, entry, reused=False))
+    else:
+        entry.copy_to(workdir, rtlil_path.name)
+        result.stages.append(_stage_row("RTLIL (Amaranth)", None, entry, reused=True))
 
-def _reuse(stamp_path: Path, stamp: dict, json_path: Path, freq_mhz: float) -> SynthResult | None:
-    """The result of an identical earlier run in the same directory, or None (also when its
-    files are truncated or foreign: then the run is repeated)."""
-    workdir = stamp_path.parent
-    try:
-        previous = json.loads(stamp_path.read_text())
-        if previous["stamp"] != stamp or not (workdir / "nextpnr.json").is_file():
-            return None
+    inputs = synth_inputs(rtlil_path, json_path, abc9)
+    entry = cache.lookup("synth", inputs)
+    if entry is None:
+        run = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
         cells, groups = netlist_cells(json_path)
-        result = SynthResult(cells=cells, memory_groups=groups, target_mhz=freq_mhz,
-                             runs=[ToolRun(run["command"], run["seconds"],
-                                           run["cpu_seconds"], Path(run["log"]))
-                                   for run in previous["runs"]], reused=True)
-        parse_nextpnr_report(workdir / "nextpnr.json", result)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
-        return None
+        value = {"run": _run_json(run), "cells": cells, "memory_groups": groups}
+        entry = cache.store("synth", inputs, files={json_path.name: json_path,
+                                                    "yosys.log": run.log},
+                            value=value, seconds=run.seconds)
+        result.runs.append(run)
+        result.stages.append(_stage_row("yosys synth_ecp5", None, entry, reused=False,
+                                        run=run))
+    else:
+        entry.copy_to(workdir, json_path.name, "yosys.log")
+        value = entry.value
+        result.runs.append(_run_from_json(value["run"], workdir))
+        result.stages.append(_stage_row("yosys synth_ecp5", None, entry, reused=True))
+    result.cells, result.memory_groups = value["cells"], value["memory_groups"]
+    if stop_after_yosys:
+        return result
+
+    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed)
+    entry = cache.lookup("pnr", inputs)
+    if entry is None:
+        run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
+                          progress=progress)
+        entry = cache.store("pnr", inputs, files={"nextpnr.json": workdir / "nextpnr.json",
+                                                  "nextpnr.log": run.log},
+                            value={"run": _run_json(run)}, seconds=run.seconds)
+        result.runs.append(run)
+        result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
+                                        reused=False, run=run))
+    else:
+        entry.copy_to(workdir, "nextpnr.json", "nextpnr.log")
+        result.runs.append(_run_from_json(entry.value["run"], workdir))
+        result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
+                                        reused=True))
+    parse_nextpnr_report(workdir / "nextpnr.json", result)
+    result.reused = all(row["reused"] for row in result.stages)
     return result
+
+
+def _run_json(run: ToolRun) -> dict:
+    return {"command": [Path(run.command[0]).name, *run.command[1:]], "seconds": run.seconds,
+            "cpu_seconds": run.cpu_seconds, "log": run.log.name}
+
+
+def _run_from_json(run: dict, workdir: Path) -> ToolRun:
+    return ToolRun(run["command"], run["seconds"], run["cpu_seconds"], workdir / run["log"])
+
+
+def _stage_row(stage: str, started: float | None, entry, *, reused: bool,
+               run: ToolRun | None = None) -> dict:
+    """One line of the build's stage table: what ran or what was reused."""
+    seconds = run.seconds if run else (time.monotonic() - started if started else 0.0)
+    row = {"stage": stage, "seconds": round(seconds, 1), "reused": reused,
+           "cpu_seconds": None if run is None or run.cpu_seconds is None
+           else round(run.cpu_seconds, 1)}
+    if entry is not None:
+        row["cache"] = f"{entry.stage}/{entry.key[:12]}"
+        if reused:
+            row["made_seconds"] = round(entry.seconds, 1)
+    return row

@@ -7,6 +7,7 @@ that fails becomes one sentence (:class:`ToolError`, exit code 2) with the log f
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import resource
@@ -53,10 +54,16 @@ def find_tool(tool: str) -> str:
 
 
 def tool_version(tool: str) -> str:
-    """The tool's one-line version string (e.g. ``Yosys 0.70 (git sha1 ...)``)."""
+    """The tool's one-line version string (e.g. ``Yosys 0.70 (git sha1 ...)``); asked once
+    per process and executable."""
+    return _tool_version(tool, find_tool(tool))
+
+
+@functools.cache
+def _tool_version(tool: str, executable: str) -> str:
     flag = "-V" if tool == "yosys" else "--version"
     try:
-        out = subprocess.run([find_tool(tool), flag], capture_output=True, text=True,
+        out = subprocess.run([executable, flag], capture_output=True, text=True,
                              timeout=600, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolError(f"{tool} does not run ({err})") from None

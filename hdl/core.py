@@ -30,7 +30,7 @@ from hdl.register_file import RegisterFile
 from hdl.sequencer import Sequencer
 from hdl.synapse_reader import SynapseRowReader
 from hdl.validated import ValidatedComponent
-from hdl.weight_planes import check_weights
+from hdl.weight_planes import check_weights, memory_images, memory_widths, placeholder_images
 
 
 def counter_bound(config: SNNConfig) -> int:
@@ -41,6 +41,22 @@ def counter_bound(config: SNNConfig) -> int:
     per_step_cycles = (N_INPUTS * hidden.chunks + IMAGE_WORDS + hidden.chunks
                        + config.n_hidden + 64 + MARGIN_CYCLES + 2)
     return 4 * IMAGE_WORDS + hidden.chunks + config.t_max * max(per_step_bits, per_step_cycles)
+
+
+def weight_memories(config: SNNConfig, w_hidden=None, w_out=None, *,
+                    placeholder_seed: int | None = None) -> list[tuple[int, list[int]]]:
+    """``(width in bits, image)`` of every weight memory of an :class:`SNNCore`: the hidden
+    layer's 8 bit-planes and metadata, then the output layer's; the images of ``w_hidden``
+    and ``w_out``, or the placeholders of ``placeholder_seed`` (in the same order)."""
+    memories = []
+    for layer, (geometry, weights) in enumerate(((hidden_geometry(config), w_hidden),
+                                                 (output_geometry(config), w_out))):
+        images = (memory_images(check_weights("weights", weights, geometry.rows,
+                                              geometry.fan_out), geometry)
+                  if placeholder_seed is None
+                  else placeholder_images(geometry, [placeholder_seed, layer]))
+        memories += list(zip(memory_widths(geometry), images, strict=True))
+    return memories
 
 
 class SNNCore(ValidatedComponent):
@@ -56,6 +72,14 @@ class SNNCore(ValidatedComponent):
         Output weights, sign-magnitude in -127..127.
     reset_bits : int
         Precision of both layers after reset, 2..8 bits.
+    placeholder_seed : int, optional
+        Build the weight memories with seeded random placeholder contents instead of the
+        weights (see :func:`weight_memories`): the netlist, area and timing are then the same
+        for every weights file of this shape, and the weights go into the block RAM of the
+        routed design afterwards.  Such a core computes nothing useful until patched.
+    weights_in_block_ram : bool
+        Put every weight memory into block RAM (Yosys puts the output layer's small ones into
+        logic otherwise), so that all weights of a routed design can be patched.
 
     Attributes
     ----------
@@ -68,7 +92,9 @@ class SNNCore(ValidatedComponent):
     """
 
     @classmethod
-    def validate(cls, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8) -> None:
+    def validate(cls, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8,
+                 placeholder_seed: int | None = None,
+                 weights_in_block_ram: bool = False) -> None:
         """Raise ``TypeError``/``ValueError`` for parameters :class:`SNNCore` rejects."""
         RegisterFile.validate(config=config, reset_bits=reset_bits)
         if counter_bound(config).bit_length() > COUNTER_WIDTH:
@@ -76,8 +102,15 @@ class SNNCore(ValidatedComponent):
                              f"{COUNTER_WIDTH}-bit counters")
         check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
         check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
+        if placeholder_seed is not None and (not isinstance(placeholder_seed, int)
+                                             or placeholder_seed < 0):
+            raise TypeError(f"placeholder_seed must be None or an int >= 0, not "
+                            f"{placeholder_seed!r}")
 
-    def __init__(self, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8):
+    def __init__(self, *, config: SNNConfig, w_hidden, w_out, reset_bits: int = 8,
+                 placeholder_seed: int | None = None, weights_in_block_ram: bool = False):
+        self._placeholder_seed = placeholder_seed
+        self._block_ram = bool(weights_in_block_ram)
         self._w_hidden = check_weights("w_hidden", w_hidden, N_INPUTS, config.n_hidden)
         self._w_out = check_weights("w_out", w_out, config.n_hidden, N_OUTPUTS)
         self._config = config
@@ -91,6 +124,9 @@ class SNNCore(ValidatedComponent):
         """The configuration this core was generated for."""
         return self._config
 
+    def _layer_seed(self, layer: int):
+        return None if self._placeholder_seed is None else [self._placeholder_seed, layer]
+
     def elaborate(self, platform):
         m = Module()
         cfg, hg = self._config, self._hidden
@@ -98,10 +134,12 @@ class SNNCore(ValidatedComponent):
         m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg)
         m.submodules.inputs = inputs = EventList(t_max=cfg.t_max)
         m.submodules.hidden = hidden_reader = SynapseRowReader(
-            geometry=hg, weights=self._w_hidden)
+            geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0),
+            block_ram=self._block_ram)
         m.submodules.hidden_neurons = hidden = HiddenNeurons(config=cfg, geometry=hg)
         m.submodules.output = output_reader = SynapseRowReader(
-            geometry=self._output, weights=self._w_out, register_request=True)
+            geometry=self._output, weights=self._w_out, register_request=True,
+            placeholder_seed=self._layer_seed(1), block_ram=self._block_ram)
         m.submodules.output_layer = output = OutputLayer(config=cfg, spike_width=len(hidden.spikes))
         m.submodules.classifier = classifier = Classifier(config=cfg)
         m.submodules.controller = ctl = PrecisionController(count_width=len(output.counts[0]))

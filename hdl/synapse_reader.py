@@ -39,7 +39,7 @@ from golden.geometry import LayerGeometry
 from golden.timing import READER_LATENCY
 from hdl.logic import any_of, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
-from hdl.weight_planes import SIGN_PLANE, check_weights, metadata_image, plane_images
+from hdl.weight_planes import SIGN_PLANE, check_weights, memory_images, placeholder_images
 
 PRECISION_WIDTH = 4
 """Bits of a precision register (values 2..8)."""
@@ -84,6 +84,13 @@ class SynapseRowReader(ValidatedComponent):
         Sign-magnitude weights in -127..127, baked into the memories.
     register_request : bool
         Register the request first (one more cycle of latency).
+    placeholder_seed : int or sequence of int, optional
+        Fill the memories with seeded random placeholder contents instead of ``weights``
+        (:func:`hdl.weight_planes.placeholder_images`): for a netlist whose area and timing
+        do not depend on the weights, which are patched into its block RAM afterwards.
+    block_ram : bool
+        Ask Yosys to put every weight memory into block RAM (it puts small ones into logic
+        otherwise), so that a routed design's weights can all be patched.
 
     Attributes
     ----------
@@ -112,13 +119,17 @@ class SynapseRowReader(ValidatedComponent):
     """
 
     @classmethod
-    def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False):
+    def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False,
+                 placeholder_seed=None, block_ram: bool = False):
         """Raise ``ValueError`` for weights that do not fit ``geometry``."""
         check_weights("weights", weights, geometry.rows, geometry.fan_out)
 
-    def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False):
+    def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False,
+                 placeholder_seed=None, block_ram: bool = False):
+        self._block_ram = bool(block_ram)
         self._geometry = geometry
         self._register_request = bool(register_request)
+        self._placeholder_seed = placeholder_seed
         self._weights = check_weights("weights", weights, geometry.rows, geometry.fan_out)
         lanes = geometry.lanes
         max_bits = geometry.slots * (MAGNITUDE_BITS + WEIGHT_BITS * geometry.block_size)
@@ -145,10 +156,13 @@ class SynapseRowReader(ValidatedComponent):
     def elaborate(self, platform):
         m = Module()
         g = self._geometry
-        planes = [Memory(shape=unsigned(g.lanes), depth=g.words, init=image)
-                  for image in plane_images(self._weights, g)]
+        images = (memory_images(self._weights, g) if self._placeholder_seed is None
+                  else placeholder_images(g, self._placeholder_seed))
+        attrs = {"ram_style": "block"} if self._block_ram else None
+        planes = [Memory(shape=unsigned(g.lanes), depth=g.words, init=image, attrs=attrs)
+                  for image in images[:WEIGHT_BITS]]
         metadata = Memory(shape=unsigned(MAGNITUDE_BITS * g.slots), depth=g.words,
-                          init=metadata_image(self._weights, g))
+                          init=images[WEIGHT_BITS], attrs=attrs)
         for p, plane in enumerate(planes):
             m.submodules[f"plane{p}"] = plane
         m.submodules.metadata = metadata

@@ -15,6 +15,9 @@ from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
 from golden.geometry import LayerGeometry
 from golden.reference import block_maxima
 
+SLICE_WORDS = 512
+"""Words of the bit columns that must differ in placeholder contents (a DP16KD holds 512
+words of one bit column per 512 x 1 slice, and patch tools match them)."""
 SIGN_PLANE = 0
 """Index of the sign plane; planes 1..7 are magnitude bits, most significant first."""
 
@@ -66,3 +69,52 @@ def metadata_image(weights: np.ndarray, geometry: LayerGeometry) -> list[int]:
                 word |= int(maxima[row, slot.block]) << (MAGNITUDE_BITS * s)
             image.append(word)
     return image
+
+
+def memory_images(weights: np.ndarray, geometry: LayerGeometry) -> list[list[int]]:
+    """Every memory image of a layer: the 8 bit-planes, then the metadata."""
+    return [*plane_images(weights, geometry), metadata_image(weights, geometry)]
+
+
+def memory_widths(geometry: LayerGeometry) -> list[int]:
+    """Word width in bits of each image of :func:`memory_images`."""
+    return [geometry.lanes] * WEIGHT_BITS + [MAGNITUDE_BITS * geometry.slots]
+
+
+def placeholder_images(geometry: LayerGeometry, seed) -> list[list[int]]:
+    """Seeded random images in place of :func:`memory_images` of a layer.
+
+    Every bit that some weights could set is random; the bits no weights can set (padding
+    lanes, unused metadata slots) stay 0 as in every real image.  A netlist synthesized from
+    them therefore has the same memories, whatever weights are loaded into it later (Yosys
+    drops a data bit that is constant in all words, so real weights would change it), and
+    no two non-zero 512-word bit columns ("slices") of the layer are equal, so a patch tool
+    can find each of them in a routed design (short memories are redrawn until they differ).
+    ``seed`` is anything :func:`numpy.random.default_rng` takes (e.g. ``[seed, layer]``).
+    """
+    rng = np.random.default_rng(seed)
+    full = np.full((geometry.rows, geometry.fan_out), -WEIGHT_MAX, dtype=np.int16)
+    supports = [np.array([[(word >> b) & 1 for b in range(width)] for word in image], bool)
+                for image, width in zip(memory_images(full, geometry), memory_widths(geometry),
+                                        strict=True)]
+    bits = [rng.integers(0, 2, size=support.shape, dtype=np.uint8).astype(bool) & support
+            for support in supports]
+    for _ in range(64):
+        seen, repeated = set(), []
+        for m, memory in enumerate(bits):
+            for start in range(0, len(memory), SLICE_WORDS):
+                for b in range(memory.shape[1]):
+                    column = memory[start:start + SLICE_WORDS, b]
+                    if not column.any():
+                        continue
+                    key = np.packbits(column).tobytes()
+                    if key in seen:
+                        repeated.append((m, start, b))
+                    seen.add(key)
+        if not repeated:
+            break
+        for m, start, b in repeated:
+            rows = slice(start, start + SLICE_WORDS)
+            bits[m][rows, b] = rng.integers(0, 2, size=len(bits[m][rows, b])).astype(bool) \
+                & supports[m][rows, b]
+    return [_pack_lanes(memory) for memory in bits]

@@ -92,10 +92,10 @@ CACHE_DAMAGE = {"truncated": lambda text: text[:len(text) // 2], "empty": lambda
 
 @pytest.mark.parametrize("damage", CACHE_DAMAGE)
 def test_damaged_caches_are_rebuilt(tmp_path, damage):
-    """A bitstream cache entry or a synthesis stamp that is cut short or foreign is ignored
-    (the work is done again), never a traceback."""
+    """A bitstream cache entry or a stage-cache record that is cut short or foreign is
+    ignored (the work is done again), never a traceback."""
     from boards.bitstream import Bitstream, _cached
-    from flows.synth import _reuse
+    from flows.cache import StageCache
 
     entry = Bitstream(tmp_path / "top.bit", False, 1.0, 10, 50.0, {}, "ulx3s-85f", 15_000_000,
                       3_000_000)
@@ -106,10 +106,12 @@ def test_damaged_caches_are_rebuilt(tmp_path, damage):
     assert _cached(tmp_path) is not None
     (tmp_path / "build.json").write_text(CACHE_DAMAGE[damage](text))
     assert _cached(tmp_path) is None
-    stamp = tmp_path / "stamp.json"
-    stamp.write_text(CACHE_DAMAGE[damage](json.dumps({"stamp": {"a": 1}, "runs": []})))
-    (tmp_path / "nextpnr.json").write_text("{")
-    assert _reuse(stamp, {"a": 1}, tmp_path / "top.json", 100.0) is None
+    cache = StageCache(tmp_path / "cache")
+    stored = cache.store("pnr", {"a": 1}, files={"top.bit": tmp_path / "top.bit"})
+    assert cache.lookup("pnr", {"a": 1}) is not None
+    record = stored.path / "entry.json"
+    record.write_text(CACHE_DAMAGE[damage](record.read_text()))
+    assert cache.lookup("pnr", {"a": 1}) is None
 
 
 META_CASES = [{}, {"reference": {}}, {"reference": {"accuracy": {}}},

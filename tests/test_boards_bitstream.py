@@ -51,7 +51,16 @@ def test_cache_key_follows_inputs(tiny_weights):
                                             3_000_000)
     changed = load_weights(tiny_weights)
     changed.w_out[0, 0] ^= 1
-    assert key != bitstream.build_directory(spec, changed, DEFAULT_CLOCK_HZ, 3_000_000)
+    # the routed placeholder design serves both weights; each gets its own patched bitstream
+    assert key == bitstream.build_directory(spec, changed, DEFAULT_CLOCK_HZ, 3_000_000)
+    assert bitstream.patched_directory(key, weights) != bitstream.patched_directory(key,
+                                                                                    changed)
+    baked = bitstream.build_directory(spec, weights, DEFAULT_CLOCK_HZ, 3_000_000,
+                                      placeholder_seed=None)
+    assert baked != key != bitstream.build_directory(spec, weights, DEFAULT_CLOCK_HZ,
+                                                     3_000_000, placeholder_seed=2)
+    assert baked != bitstream.build_directory(spec, changed, DEFAULT_CLOCK_HZ, 3_000_000,
+                                              placeholder_seed=None)
     assert key.name.startswith("ulx3s-85f-")
 
 
