@@ -98,7 +98,8 @@ class CoreRegisters:
 
     def settings(self) -> RunSettings:
         controller, fixed = regmap.decode_controller(self.controller, self.checkpoints,
-                                                     self.timesteps, self.config.t_max)
+                                                     self.timesteps, self.config.t_max,
+                                                     self.config.block_size)
         bits = fixed or (self.bits_hidden, self.bits_out)
         return RunSettings(bits_hidden=bits[0], bits_out=bits[1],
                            tau_hidden=self.tau_hidden, tau_out=self.tau_out,

@@ -6,6 +6,8 @@ calling the same function with the same seed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from flows.rtl_sim import PROJECT_ROOT, Batch
@@ -113,15 +115,20 @@ def precision_sweep(network: Network, images_per_batch: int) -> list[Batch]:
     return batches
 
 
-def random_controller(rng: np.random.Generator, timesteps: int) -> ControllerSettings:
-    """Random controller parameters that act within ``timesteps`` steps (T >= 2)."""
-    return ControllerSettings(
+def random_controller(rng: np.random.Generator, timesteps: int,
+                      block_size: int) -> ControllerSettings:
+    """Random controller parameters that act within ``timesteps`` steps (T >= 2), block
+    gating with blocks of ``block_size`` neurons (K up to B) in about half of them."""
+    settings = ControllerSettings(
         start_bits_hidden=int(rng.choice(PRECISIONS)), start_bits_out=int(rng.choice(PRECISIONS)),
         step_bits_hidden=int(rng.integers(0, MAX_ESCALATION + 1)),
         step_bits_out=int(rng.integers(0, MAX_ESCALATION + 1)),
         interval=int(rng.integers(1, min(timesteps, 6))),
         escalate_margin=int(rng.integers(0, 4)), exit_margin=int(rng.choice([0, 1, 2, 3, 5])),
         gate_idle=bool(rng.random() < 0.5))
+    if rng.random() < 0.5:
+        settings = replace(settings, gate_blocks=int(rng.integers(1, min(block_size, 8) + 1)))
+    return settings
 
 
 def dynamic_sweep(network: Network, images_per_batch: int, batches: int = 6) -> list[Batch]:
@@ -138,6 +145,7 @@ def dynamic_sweep(network: Network, images_per_batch: int, batches: int = 6) -> 
         timesteps = max(static.timesteps or config.timesteps, 2)
         settings = RunSettings(tau_hidden=static.tau_hidden, tau_out=static.tau_out,
                                hidden_mask=static.hidden_mask, timesteps=timesteps,
-                               controller=random_controller(rng, timesteps))
+                               controller=random_controller(rng, timesteps,
+                                                            config.block_size))
         out.append(Batch(settings, images))
     return out

@@ -19,6 +19,8 @@ directory under ``build/sim/``; ``SIM=icarus`` switches simulator.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -130,8 +132,9 @@ def test_random_network_dynamic_mode(seed):
 
 
 def test_dynamic_mode_exercises_every_decision():
-    """The dynamic cases above really contain exits, escalations and gated neurons."""
-    exits = changes = gating = 0
+    """The dynamic cases above really contain exits, escalations, gated neurons and images in
+    which block gating switched blocks off."""
+    exits = changes = gating = block_gating = 0
     for seed in RANDOM_SEEDS[:4]:
         network = random_network(seed)
         for batch in dynamic_sweep(network, IMAGES_PER_PRECISION):
@@ -141,16 +144,28 @@ def test_dynamic_mode_exercises_every_decision():
             exits += int(np.sum(ref.counters["steps"] < timesteps))
             changes += int(ref.counters["precision_changes"].sum())
             gating += int(batch.settings.controller.gate_idle)
-    assert exits > 0 and changes > 0 and gating > 0
+            if batch.settings.controller.gate_blocks:
+                ungated = infer(network.w_hidden, network.w_out, batch.images, network.config,
+                                replace(batch.settings, controller=replace(
+                                    batch.settings.controller, gate_blocks=0)))
+                block_gating += int(np.sum(ref.counters["syn_gated"]
+                                           > ungated.counters["syn_gated"]))
+    assert exits > 0 and changes > 0 and gating > 0 and block_gating > 0
 
 
 @pytest.mark.parametrize("path", COMMITTED_WEIGHTS, ids=lambda p: p.stem)
 def test_committed_weights_dynamic_mode(path):
-    """The default controller and variants (gating, 8-bit with early exit) on real images."""
+    """The default controller and variants (gating, block gating, 8-bit with early exit) on
+    real images."""
     network = committed_network(path)
     settings = [RunSettings(controller=ControllerSettings()),
                 RunSettings(controller=ControllerSettings(gate_idle=True, exit_margin=5)),
                 RunSettings(tau_hidden=16, controller=ControllerSettings.gating_only(8)),
+                RunSettings(controller=ControllerSettings(gate_blocks=2)),
+                RunSettings(controller=ControllerSettings(gate_blocks=5, gate_idle=True,
+                                                          exit_margin=4)),
+                RunSettings(controller=ControllerSettings.gating_only(
+                    4, interval=3, gate_idle=False, gate_blocks=3)),
                 RunSettings(controller=ControllerSettings(
                     start_bits_hidden=3, start_bits_out=8, step_bits_hidden=5,
                     step_bits_out=0, interval=2, escalate_margin=2, exit_margin=4))]

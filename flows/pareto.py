@@ -20,6 +20,11 @@ Examples::
     python flows/pareto.py                                   # full test set, ~5-10 min
     python flows/pareto.py --limit 1000 --out build/pareto-quick
     python flows/pareto.py --flow-report build/flow/n128/report.json
+    python flows/pareto.py --split validation --pruning-grid --out build/pareto-validation
+
+The study section (quantization only / pruning only / joint, in the form of Schaefer et al.
+2023) adds the block-sparse weights files (``--sparse-weights``) at the lanes and block size
+of ``--lanes``/``--block-size``.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from flows import study
 from golden import cli, power
-from golden.config import PRECISIONS, ControllerSettings, RunSettings
+from golden.config import MAX_GATE_BLOCKS, PRECISIONS, ControllerSettings, RunSettings
 from golden.energy import MODEL, event_energy
 from golden.errors import UserError, run_cli
 from golden.mnist import MnistSplit, load_split
@@ -46,6 +52,11 @@ from golden.weights import load_weights, write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO / "weights" / "mnist-784-128-10.npz"
+SPARSE_WEIGHTS = tuple(REPO / "weights" / f"mnist-784-128-10-s{s}.npz" for s in (80, 90))
+"""The block-sparse files of the study (those present are used by default)."""
+GATE_BLOCKS = 2
+"""Block gating K of the study rows: the value chosen on the validation split for the dense
+file (docs/controller.md, "Block gating")."""
 PRUNE_FRACTIONS = (0.5, 0.8, 0.9)
 """Fractions of the hidden weights (99 % of all weights) pruned by the threshold tau."""
 FLOOR_PP = 6.0
@@ -72,10 +83,12 @@ def tau_for_fraction(weights: np.ndarray, fraction: float) -> int:
     return 127
 
 
-def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]:
+def study_modes(w_hidden, w_out, *, controller_grid: bool = False, pruning_grid: bool = False,
+                gate_blocks: int = GATE_BLOCKS) -> list[Mode]:
     """Every mode of the study (static, pruning, gating, joint, dynamic); with
     ``controller_grid`` also a grid of controller parameters (to choose the default on the
-    validation split)."""
+    validation split), with ``pruning_grid`` a grid of block gating K (with and without idle
+    neuron gating) on the default controller."""
     modes = [Mode(f"{b}-bit", "static precision", RunSettings.uniform(b))
              for b in sorted(PRECISIONS, reverse=True)]
     for fraction in PRUNE_FRACTIONS:
@@ -107,6 +120,7 @@ def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]
         ("dynamic, interval 4", replace(default, interval=4)),
         ("dynamic, interval 3", replace(default, interval=3)),
         ("dynamic + gating", replace(default, gate_idle=True)),
+        (f"dynamic + block gating {gate_blocks}", replace(default, gate_blocks=gate_blocks)),
         ("2-bit + early exit", replace(default, start_bits_hidden=2, start_bits_out=2,
                                        step_bits_hidden=0, step_bits_out=0)),
         ("4-bit + early exit", replace(default, start_bits_hidden=4, start_bits_out=4,
@@ -121,6 +135,11 @@ def study_modes(w_hidden, w_out, *, controller_grid: bool = False) -> list[Mode]
                         step_bits_hidden=step, step_bits_out=step)
             modes.append(Mode(f"grid: interval {interval}, exit {leave}, escalate {escalate}, "
                               f"step {step}", "controller grid", RunSettings(controller=c)))
+    if pruning_grid:
+        for k, idle in product(range(1, 9), (False, True)):
+            c = replace(default, gate_blocks=k, gate_idle=idle)
+            modes.append(Mode(f"pruning grid: block gating {k}" + (" + idle" if idle else ""),
+                              "pruning grid", RunSettings(controller=c)))
     return modes
 
 
@@ -135,9 +154,11 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     return front
 
 
-def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float) -> dict:
-    """Accuracy, counters, steps, cycles and both energy estimates of one mode."""
-    config = weights.config()
+def evaluate_mode(mode: Mode, weights, test, device: str, clock_mhz: float,
+                  hardware: dict | None = None) -> dict:
+    """Accuracy, counters, steps, cycles and both energy estimates of one mode (``hardware``:
+    lanes and block size of the configuration, default the configuration's own)."""
+    config = weights.config(**(hardware or {}))
     result = infer(weights.w_hidden, weights.w_out, test.images, config, mode.settings)
     energy = event_energy(config, test.images, mode.settings, result)
     n = max(len(test.images), 1)
@@ -179,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also evaluate a grid of controller parameters (interval 2..4, exit "
                         "margin 2..4, escalate margin 1..2, step 2 or 6 bits); with --split "
                         "validation this is how the default policy was chosen")
+    p.add_argument("--pruning-grid", action="store_true",
+                   help="also evaluate block gating K = 1..8, with and without idle-neuron "
+                        "gating, on the default controller; with --split validation this is "
+                        "how the block gating K was chosen")
+    p.add_argument("--gate-blocks", type=cli.integer(0, MAX_GATE_BLOCKS), default=GATE_BLOCKS,
+                   metavar="K",
+                   help="block gating K of the 'dynamic + block gating' rows")
+    p.add_argument("--sparse-weights", nargs="*", default=None, metavar="FILE",
+                   help="block-sparse weights files for the quantization/pruning/joint study "
+                        "(default: the committed s80 and s90 files; none: skip the study)")
+    p.add_argument("--lanes", type=cli.neurons, default=None,
+                   help="lanes L of the hardware configuration (default: N, one chunk)")
+    p.add_argument("--block-size", type=cli.neurons, default=None,
+                   help="metadata block size B (default: the configuration's, 16)")
     p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
                    help="device whose static power the ECP5 total adds")
     p.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_MHZ,
@@ -231,10 +266,14 @@ def main(argv=None) -> int:
         raise UserError(f"cannot create output directory {out}: {err.strerror}") from None
     from tqdm import tqdm
 
-    modes = study_modes(weights.w_hidden, weights.w_out, controller_grid=args.controller_grid)
+    hardware = _hardware(args, weights)
+    sparse = sparse_files(args, weights)
+    modes = study_modes(weights.w_hidden, weights.w_out, controller_grid=args.controller_grid,
+                        pruning_grid=args.pruning_grid, gate_blocks=args.gate_blocks)
     rows, start = [], time.perf_counter()
     for mode in tqdm(modes, desc="modes", unit="mode", file=sys.stderr):
-        rows.append(evaluate_mode(mode, weights, test, device, clock_mhz))
+        rows.append(evaluate_mode(mode, weights, test, device, clock_mhz, hardware))
+    study_results = run_study(args, rows, test, device, clock_mhz, hardware, weights, sparse)
     for key in ("energy_per_image_uj", "ecp5_energy_per_image_uj"):
         front = pareto_front([(r[key], r["accuracy"]) for r in rows])
         for row, on in zip(rows, front, strict=True):
@@ -243,8 +282,9 @@ def main(argv=None) -> int:
         "weights": args.weights, "images": int(len(test.images)), "data": test.source,
         "fallback_data": test.fallback, "device": device, "clock_mhz": clock_mhz,
         "clock_source": clock_source, "seconds": time.perf_counter() - start,
-        "energy_model": MODEL,
-        "rows": rows, "targets": targets(rows),
+        "energy_model": MODEL, "lanes": hardware["lanes"], "block_size": hardware["block_size"],
+        "rows": rows, "targets": targets(rows, args.gate_blocks),
+        "study": study_results, "published": study.PUBLISHED,
     }
     write_atomic(out / "pareto.png", plot(rows, summary))
     write_atomic(out / "pareto.md", render(summary))
@@ -254,11 +294,64 @@ def main(argv=None) -> int:
     return 0
 
 
-def targets(rows: list[dict]) -> dict:
-    """Design goals of dynamic mode: the default controller vs static 8-bit, from the same
-energy model."""
+def _hardware(args, weights) -> dict:
+    """Lanes and block size of the configuration the study runs on."""
+    config = weights.config()
+    return {"lanes": min(args.lanes or weights.n_hidden, weights.n_hidden),
+            "block_size": args.block_size or config.block_size}
+
+
+def sparse_files(args, weights) -> dict[Path, object]:
+    """The block-sparse files of the study, loaded, checked to have the dense file's N."""
+    dense = Path(args.weights)
+    if args.sparse_weights is None:  # the committed files of the same N
+        paths = [p for p in SPARSE_WEIGHTS if p.exists() and p != dense]
+    else:
+        paths = [Path(cli.readable_file(p, "--sparse-weights")) for p in args.sparse_weights]
+    loaded = {}
+    for path in paths:
+        loaded[path] = load_weights(path)
+        if loaded[path].n_hidden == weights.n_hidden:
+            continue
+        if args.sparse_weights is None:
+            del loaded[path]
+        else:
+            raise UserError(f"--sparse-weights {path}: {loaded[path].n_hidden} hidden neurons, "
+                            f"but --weights {dense} has {weights.n_hidden}; the study "
+                            "compares one shape")
+    return loaded
+
+
+def run_study(args, rows: list[dict], test, device: str, clock_mhz: float, hardware: dict,
+              weights, sparse: dict) -> list[dict]:
+    """The quantization only / pruning only / joint rows (dense rows reused from ``rows``)."""
+    dense = Path(args.weights)
+    loaded = {dense: weights, **sparse}
+    if not sparse:
+        return []
+    known = {json.dumps(r["registers"], sort_keys=True): r for r in rows}
+    out = []
+    from tqdm import tqdm
+
+    for row in tqdm(study.study_rows(dense, list(sparse), args.gate_blocks), desc="study",
+                    unit="row", file=sys.stderr):
+        key = json.dumps(mode_json(row.settings), sort_keys=True)
+        if row.weights == dense and key in known:
+            result = dict(known[key])
+        else:
+            result = evaluate_mode(Mode(row.label, row.family, row.settings), loaded[row.weights],
+                                   test, device, clock_mhz, hardware)
+        result.update(family=row.family, label=row.label, model=row.weights.name)
+        out.append(result)
+    return study.relative(out)
+
+
+def targets(rows: list[dict], gate_blocks: int = GATE_BLOCKS) -> dict:
+    """Design goals of dynamic mode: the default controller vs static 8-bit, and block gating
+    vs the default controller, from the same energy model."""
     by = {r["label"]: r for r in rows}
     base, dyn = by["8-bit"], by["dynamic (default)"]
+    gated = by.get(f"dynamic + block gating {gate_blocks}")
     ternary = by["2-bit"]
     pruned = next(r for r in rows if r["label"].startswith("8-bit, hidden 80% pruned"))
     return {
@@ -277,6 +370,13 @@ energy model."""
                              "energy_per_image_uj": pruned["energy_per_image_uj"]},
             "pruning_energy_vs_ternary": pruned["energy_per_image_uj"]
             / ternary["energy_per_image_uj"] - 1,
+        },
+        "block_gating": None if gated is None else {
+            "gate_blocks": gate_blocks,
+            "accuracy_drop_pp": 100 * (dyn["accuracy"] - gated["accuracy"]),
+            "energy_saving": 1 - gated["energy_per_image_uj"] / dyn["energy_per_image_uj"],
+            "ok": (gated["accuracy"] >= dyn["accuracy"] - 0.001 - 1e-12
+                   and gated["energy_per_image_uj"] <= 0.8 * dyn["energy_per_image_uj"]),
         },
     }
 
@@ -327,6 +427,20 @@ def render(summary: dict) -> str:
         f"{tp['pruned_80pct']['energy_per_image_uj']:.3f} uJ/image "
         f"({100 * tp['pruning_energy_vs_ternary']:+.0f} % energy vs ternary)",
     ]
+    gating = t.get("block_gating")
+    if gating:
+        lines += [
+            "",
+            f"## Block gating {gating['gate_blocks']} vs the default controller (run-time "
+            "pruning)",
+            "",
+            f"- {100 * gating['energy_saving']:.1f} % less energy at "
+            f"{-gating['accuracy_drop_pp']:+.2f} pp (goal >= 20 % at >= -0.10 pp): "
+            f"{'met' if gating['ok'] else 'MISSED'}",
+        ]
+    if summary.get("study"):
+        lines += ["", *study.render(summary["study"], summary["lanes"], summary["block_size"],
+                                    summary["images"])]
     return "\n".join(lines) + "\n"
 
 
@@ -339,7 +453,7 @@ def plot(rows: list[dict], summary: dict) -> bytes:
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     markers = {"static precision": "o", "magnitude pruning": "v", "neuron gating": "s",
-               "joint": "D", "dynamic": "*", "controller grid": "."}
+               "joint": "D", "dynamic": "*", "controller grid": ".", "pruning grid": "x"}
     floor = max(r["accuracy"] for r in rows) * 100 - FLOOR_PP
     shown = lambda r: max(100 * r["accuracy"], floor)  # noqa: E731 - off-scale points on the floor
     for family, marker in markers.items():

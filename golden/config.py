@@ -30,6 +30,8 @@ MAX_NEURONS = 1024
 """Most hidden neurons N (and most lanes L, largest block size B) a core may have."""
 MAX_STEPS = 255
 """Largest ``t_max`` and T (an 8-bit register)."""
+MAX_GATE_BLOCKS = 255
+"""Largest block gating K (an 8-bit register field; it must also not exceed B)."""
 FORMAT = "snn-weights/1"
 ENCODING = "sigma-delta"
 QUANTIZER = "truncate"
@@ -141,9 +143,10 @@ class ControllerSettings:
     after the last step) the controller reads the output spike-count margin (largest count
     minus the second largest): if ``exit_margin > 0`` and the margin is ``>= exit_margin`` the
     image stops there (early exit); otherwise, if the margin is ``< escalate_margin``, each
-    layer's precision rises by its ``step_bits_*`` (at most to 8 bits), and, with
-    ``gate_idle``, every hidden neuron that has not fired since the image started is gated
-    for the rest of the image.
+    layer's precision rises by its ``step_bits_*`` (at most to 8 bits); with ``gate_idle``,
+    every hidden neuron that has not fired since the image started is gated for the rest of
+    the image, and with ``gate_blocks = K > 0`` every metadata block (B consecutive hidden
+    neurons) in which fewer than K neurons have fired since the image started is gated whole.
 
     Parameters
     ----------
@@ -160,6 +163,10 @@ class ControllerSettings:
         Stop the image when the margin (spikes) reaches this (0..t_max; 0 = never).
     gate_idle : bool
         Gate hidden neurons that have not fired by a checkpoint (activity-based pruning).
+    gate_blocks : int
+        Block gating (0 = off): at a checkpoint, gate every metadata block of B hidden neurons
+        in which fewer than ``gate_blocks`` neurons have fired since the image started
+        (0..B; a gated block reads no weight planes).
     """
 
     start_bits_hidden: int = 4
@@ -170,6 +177,7 @@ class ControllerSettings:
     escalate_margin: int = 1
     exit_margin: int = 2
     gate_idle: bool = False
+    gate_blocks: int = 0
 
     def __post_init__(self):
         for name in ("start_bits_hidden", "start_bits_out"):
@@ -181,17 +189,28 @@ class ControllerSettings:
             _require_int(name, getattr(self, name), 0, MAX_STEPS)
         if not isinstance(self.gate_idle, (bool, np.bool_)):
             raise TypeError(f"gate_idle must be a bool, not {self.gate_idle!r}")
+        _require_int("gate_blocks", self.gate_blocks, 0, MAX_GATE_BLOCKS)
+
+    @property
+    def gates(self) -> bool:
+        """True when checkpoints may gate hidden neurons (``gate_idle`` or ``gate_blocks``)."""
+        return bool(self.gate_idle) or self.gate_blocks > 0
 
     @classmethod
-    def gating_only(cls, bits: int = 8, interval: int = 4) -> ControllerSettings:
-        """Static precision ``bits`` with activity-based neuron gating alone (no escalation,
-        no early exit)."""
+    def gating_only(cls, bits: int = 8, interval: int = 4, *, gate_idle: bool = True,
+                    gate_blocks: int = 0) -> ControllerSettings:
+        """Static precision ``bits`` with activity-based gating alone (no escalation, no
+        early exit): idle neurons (``gate_idle``) and/or idle blocks (``gate_blocks``)."""
         return cls(start_bits_hidden=bits, start_bits_out=bits, step_bits_hidden=0,
                    step_bits_out=0, interval=interval, escalate_margin=0, exit_margin=0,
-                   gate_idle=True)
+                   gate_idle=gate_idle, gate_blocks=gate_blocks)
 
-    def check(self, timesteps: int, t_max: int) -> None:
-        """Reject parameters that cannot act for ``timesteps`` steps (``ValueError``)."""
+    def check(self, timesteps: int, t_max: int, block_size: int | None = None) -> None:
+        """Reject parameters that cannot act for ``timesteps`` steps or blocks of
+        ``block_size`` neurons (``ValueError``)."""
+        if block_size is not None and self.gate_blocks > block_size:
+            raise ValueError(f"gate_blocks must be in 0..{block_size} (neurons of a metadata "
+                             f"block, B), not {self.gate_blocks}")
         if self.interval >= timesteps:
             raise ValueError(f"controller interval must be below T = {timesteps} so that a "
                              f"checkpoint falls inside the image, not {self.interval}")
@@ -261,7 +280,7 @@ class RunSettings:
         t = config.timesteps if self.timesteps is None else self.timesteps
         _require_int("timesteps", t, 1, config.t_max)
         if self.controller is not None:
-            self.controller.check(t, config.t_max)
+            self.controller.check(t, config.t_max, config.block_size)
         if self.hidden_mask is None:
             mask = np.ones(config.n_hidden, dtype=bool)
         else:

@@ -11,7 +11,10 @@ dynamic mode the controller decides after every checkpoint step from the output 
 2. escalation: otherwise, if the margin is ``< escalate_margin``, each layer's precision rises
    by its ``step_bits`` (at most to 8 bits) and ``precision_changes`` counts the decision;
 3. gating: otherwise, with ``gate_idle``, every hidden neuron that has not fired since the
-   image started is switched off for the rest of the image.
+   image started is switched off for the rest of the image; with ``gate_blocks = K > 0``,
+   every metadata block of B hidden neurons in which fewer than K neurons have fired since
+   the image started is switched off whole (block gating: the unit whose planes the
+   hardware skips).
 
 A hidden neuron gated by the controller behaves from the next step on exactly like one masked
 by the ``MASK`` register: no leak, no integration, no spike, its synapses count as
@@ -47,7 +50,8 @@ class ImageControl:
         Decisions that changed a precision (the ``precision_changes`` counter).
     """
 
-    def __init__(self, n: int, settings: RunSettings, mask: np.ndarray, timesteps: int):
+    def __init__(self, n: int, settings: RunSettings, mask: np.ndarray, timesteps: int,
+                 block_size: int = 1):
         self._ctl = settings.controller
         self.bits = np.empty((n, 2), dtype=np.int64)
         if self._ctl is None:
@@ -59,7 +63,8 @@ class ImageControl:
         self.running = np.ones(n, dtype=bool)
         self.mask = None if mask.all() else mask
         self.changes = np.zeros(n, dtype=np.int64)
-        gating = self._ctl is not None and self._ctl.gate_idle
+        self._block_size = block_size
+        gating = self._ctl is not None and self._ctl.gates
         self._fired_ever = np.zeros((n, len(mask)), dtype=bool) if gating else None
 
     def groups(self) -> list[tuple[int, int, slice | np.ndarray]]:
@@ -109,8 +114,24 @@ class ImageControl:
                             self.bits[stay])
         self.changes[stay] += (new_bits != self.bits[stay]).any(axis=1)
         self.bits[stay] = new_bits
+        if not ctl.gates:
+            return
+        if not self._per_image_mask:
+            shared = True if self.mask is None else self.mask
+            self.mask = np.broadcast_to(shared, self._fired_ever.shape).copy()
         if ctl.gate_idle:
-            if not self._per_image_mask:
-                shared = True if self.mask is None else self.mask
-                self.mask = np.broadcast_to(shared, self._fired_ever.shape).copy()
             self.mask[stay] &= self._fired_ever[stay]
+        if ctl.gate_blocks:
+            self.mask[stay] &= busy_blocks(self._fired_ever[stay], self._block_size,
+                                           ctl.gate_blocks)
+
+
+def busy_blocks(fired_ever: np.ndarray, block_size: int, gate_blocks: int) -> np.ndarray:
+    """Block gating: bool ``[n, N]``, False for every neuron of a metadata block (``block_size``
+    consecutive neurons; the last may be narrower) in which fewer than ``gate_blocks`` neurons
+    have fired (``fired_ever``, bool ``[n, N]``)."""
+    n, neurons = fired_ever.shape
+    starts = np.arange(0, neurons, block_size)
+    fired = np.add.reduceat(fired_ever.astype(np.int64), starts, axis=1)
+    widths = np.diff(np.append(starts, neurons))
+    return np.repeat(fired >= gate_blocks, widths, axis=1)

@@ -95,7 +95,8 @@ def _check_write_meta(args, test) -> None:
         raise UserError("--write-meta needs --bits all on the full official test set "
                         "(no --limit, no fallback data)")
     changed = [flag for flag, value in (
-        ("--tau", args.tau), ("--gate", args.gate), ("--hidden-mask", args.hidden_mask),
+        ("--tau", args.tau), ("--gate", args.gate), ("--gate-blocks", args.gate_blocks),
+        ("--hidden-mask", args.hidden_mask),
         ("--timesteps", args.timesteps)) if value]
     defaults = build_parser().parse_args([])
     changed += [f"--{name.replace('_', '-')}" for name in (

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from golden import cli
 from golden.config import (
     MAX_ESCALATION,
+    MAX_GATE_BLOCKS,
     MAX_STEPS,
     PRECISIONS,
     WEIGHT_MAX,
@@ -29,7 +30,8 @@ _DEFAULT = ControllerSettings()
 
 def add_mode_arguments(parser: argparse.ArgumentParser, *, extra_bits: tuple[str, ...] = (),
                        default_bits: str = "8") -> None:
-    """Declare ``--bits``, ``--tau``, ``--gate`` and the controller parameters."""
+    """Declare ``--bits``, ``--tau``, ``--gate``, ``--gate-blocks`` and the controller
+    parameters."""
     parser.add_argument(
         "--bits", default=default_bits, choices=BITS_CHOICES + extra_bits,
         help="weight precision of both layers (2 = ternary), or 'dynamic' for the closed-loop "
@@ -41,6 +43,13 @@ def add_mode_arguments(parser: argparse.ArgumentParser, *, extra_bits: tuple[str
                         help="activity-based neuron gating: at every checkpoint, hidden neurons "
                              "that have not fired yet are switched off for the rest of the image "
                              "(with a fixed --bits: gating alone)")
+    parser.add_argument("--gate-blocks", type=cli.integer(0, MAX_GATE_BLOCKS), default=0,
+                        metavar="K",
+                        help="block gating: at every checkpoint, switch off each metadata block "
+                             "of B hidden neurons in which fewer than K neurons have fired since "
+                             "the image started, for the rest of the image (0..B; 0 = off; a "
+                             "gated block reads no weight planes; with a fixed --bits: gating "
+                             "alone)")
     group = parser.add_argument_group(
         "controller (with --bits dynamic; defaults are the documented default policy)")
     group.add_argument("--start-bits", default=f"{_DEFAULT.start_bits_hidden},"
@@ -85,7 +94,7 @@ def controller_from_args(args: argparse.Namespace) -> ControllerSettings:
             start_bits_hidden=start_h, start_bits_out=start_o, step_bits_hidden=step_h,
             step_bits_out=step_o, interval=args.interval,
             escalate_margin=args.escalate_margin, exit_margin=args.exit_margin,
-            gate_idle=bool(args.gate))
+            gate_idle=bool(args.gate), gate_blocks=getattr(args, "gate_blocks", 0))
     except ValueError as err:
         raise UserError(f"controller: {err}") from None
 
@@ -99,8 +108,10 @@ def settings_from_args(args: argparse.Namespace, bits: str | int | None = None, 
     try:
         if bits == DYNAMIC:
             controller = controller_from_args(args)
-        elif getattr(args, "gate", False):
-            controller = ControllerSettings.gating_only(int(bits), interval=args.interval)
+        elif getattr(args, "gate", False) or getattr(args, "gate_blocks", 0):
+            controller = ControllerSettings.gating_only(
+                int(bits), interval=args.interval, gate_idle=bool(getattr(args, "gate", False)),
+                gate_blocks=getattr(args, "gate_blocks", 0))
         else:
             controller = None
         if controller is None:
@@ -126,9 +137,11 @@ def mode_label(settings: RunSettings) -> str:
     tau = f" tau {settings.tau_hidden}" if settings.tau_hidden or settings.tau_out else ""
     if ctl is None:
         return f"{settings.bits_hidden}{tau}"
+    blocks = f" gate-blocks {ctl.gate_blocks}" if ctl.gate_blocks else ""
     if ctl.step_bits_hidden == ctl.step_bits_out == 0 and ctl.exit_margin == 0:
-        return f"{ctl.start_bits_hidden}+gate{tau}"
-    return ("dynamic" if ctl == _DEFAULT else "dynamic*") + tau
+        idle = "+gate" if ctl.gate_idle else ""
+        return f"{ctl.start_bits_hidden}{idle}{blocks}{tau}"
+    return ("dynamic" if ctl == _DEFAULT else "dynamic*") + blocks + tau
 
 
 def mode_json(settings: RunSettings) -> dict:

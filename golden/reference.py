@@ -389,7 +389,7 @@ def _run_chunk(images, tables: NetworkTables, config: SNNConfig, settings: RunSe
     """The step loop of :func:`infer` for one chunk of images."""
     n = len(images)
     pixels = np.asarray(images, dtype=np.int32).reshape(n, config.n_inputs)
-    control = ImageControl(n, settings, mask, timesteps)
+    control = ImageControl(n, settings, mask, timesteps, config.block_size)
     v_hid = np.zeros((n, config.n_hidden), dtype=np.int64)
     v_out = np.zeros((n, config.n_outputs), dtype=np.int64)
     counts = np.zeros((n, config.n_outputs), dtype=np.int64)

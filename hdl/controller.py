@@ -4,7 +4,7 @@ At a checkpoint the core pulses ``check`` once the output layer is idle (the ten
 spike counts are final for the step).  The controller walks the counts, one per cycle, keeping
 the largest and second largest, compares the margin, and ``MARGIN_CYCLES`` cycles after
 ``check`` pulses ``decided`` (a register) with its decision: ``leave`` (early exit),
-``changed`` (a precision rose) and ``gate`` (switch off hidden neurons that never fired).
+``changed`` (a precision rose) and ``gate`` (switch off idle hidden neurons or blocks).
 ``bits_hidden``/``bits_out`` are the precisions in force: the controller's in dynamic mode,
 the static ``PRECISION`` register's otherwise.  All parameter inputs are register values,
 clamped here as documented.
@@ -42,7 +42,8 @@ class PrecisionController(ValidatedComponent):
     escalate_margin, exit_margin : In(8)
         Margins in output spikes (exit 0 = never).
     gate_idle : In(1)
-        Gate never-firing hidden neurons at checkpoints.
+        Gating is on (idle neurons, ``CONTROLLER`` bit 20, or idle blocks, bits 31:24): a
+        checkpoint that does not exit gates (what it gates is the hidden neurons' job).
     counts : In(ArrayLayout(count_width, 10))
         Output spike counts of the image so far.
     begin : In(1)

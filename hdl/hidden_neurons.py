@@ -38,7 +38,13 @@ class HiddenNeurons(wiring.Component):
     mask : In(N)
         The hidden neuron mask register.
     gate : In(1)
-        Turn off the neurons that have not fired this image (a controller decision).
+        A controller gating decision: with ``gate_idle``, turn off the neurons that have not
+        fired this image; with ``gate_blocks = K > 0``, turn off every metadata block (B
+        neurons) in which fewer than K neurons have fired this image (K clamped to B).
+    gate_idle : In(1)
+        The ``CONTROLLER`` register's idle-neuron gating bit.
+    gate_blocks : In(8)
+        The ``CONTROLLER`` register's block gating K.
     neuron_on : Out(N)
         Neurons that are on: masked on and not gated.
     read_chunk : In(range(chunks))
@@ -61,7 +67,8 @@ class HiddenNeurons(wiring.Component):
         self._geometry = geometry
         n, chunks, lanes = config.n_hidden, geometry.chunks, geometry.lanes
         super().__init__({
-            "clear": In(1), "mask": In(n), "gate": In(1), "neuron_on": Out(n),
+            "clear": In(1), "mask": In(n), "gate": In(1), "gate_idle": In(1),
+            "gate_blocks": In(8), "neuron_on": Out(n),
             "read_chunk": In(range(chunks)),
             "weight_valid": In(1), "weight_chunk": In(range(chunks)),
             "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
@@ -85,7 +92,8 @@ class HiddenNeurons(wiring.Component):
         alive = Signal(n, init=(1 << n) - 1)
         m.d.comb += self.neuron_on.eq(self.mask & alive)
         with m.If(self.gate):
-            m.d.sync += alive.eq(alive & self.fired_ever[:n])
+            m.d.sync += alive.eq(alive & Mux(self.gate_idle, self.fired_ever[:n], alive)
+                                 & self._busy_blocks(m))
         lane_on_table = Array(
             Cat(self.neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
             for c in range(chunks))
@@ -126,3 +134,17 @@ class HiddenNeurons(wiring.Component):
             m.d.sync += [clearing.eq(1), clear_chunk.eq(0), alive.eq((1 << n) - 1),
                          self.fired_ever.eq(0)]
         return m
+
+    def _busy_blocks(self, m: Module) -> Signal:
+        """Block gating: 1 for every neuron of a metadata block in which at least
+        ``min(gate_blocks, B)`` neurons have fired this image (all ones when K = 0)."""
+        n, size = self._config.n_hidden, self._config.block_size
+        threshold = Signal(range(size + 1))
+        m.d.comb += threshold.eq(Mux(self.gate_blocks > size, size, self.gate_blocks))
+        busy = Signal(n)
+        for start in range(0, n, size):
+            width = min(size, n - start)
+            fired = sum(self.fired_ever[start + j] for j in range(width))
+            m.d.comb += busy[start:start + width].eq(
+                Mux(fired >= threshold, (1 << width) - 1, 0))
+        return busy

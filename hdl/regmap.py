@@ -22,7 +22,9 @@ address                   R/W   contents
                                 7:4 start precision hidden, 11:8 start precision output
                                 (clamped into 2..8), 14:12 / 18:16 escalation step
                                 hidden / output (bits, 7 clamped to 6), bit 20 gate idle
-                                hidden neurons; 0 = static mode
+                                hidden neurons, 31:24 block gating K (gate blocks with
+                                fewer than K fired neurons; 0 = off, clamped to B);
+                                0 = static mode
 ``CHECKPOINTS``           R/W   bits 7:0 checkpoint interval (steps; 0 acts as 1),
                                 15:8 escalate margin, 23:16 exit margin (0 = never)
 ``RESULT``                R     bits 3:0 class of the last image
@@ -84,7 +86,8 @@ PRECISION_FIELDS = _fields(hidden=(3, 0), out=(7, 4))
 TAU_FIELDS = _fields(hidden=(6, 0), out=(14, 8))
 TIMESTEPS_FIELDS = _fields(timesteps=(7, 0))
 CONTROLLER_FIELDS = _fields(enable=(0, 0), start_hidden=(7, 4), start_out=(11, 8),
-                            step_hidden=(14, 12), step_out=(18, 16), gate_idle=(20, 20))
+                            step_hidden=(14, 12), step_out=(18, 16), gate_idle=(20, 20),
+                            gate_blocks=(31, 24))
 CHECKPOINTS_FIELDS = _fields(interval=(7, 0), escalate_margin=(15, 8), exit_margin=(23, 16))
 RESULT_FIELDS = _fields(label=(3, 0))
 INFO_FIELDS = _fields(n_hidden=(15, 0), t_max=(23, 16))
@@ -136,14 +139,16 @@ def controller_words(settings: RunSettings) -> tuple[int, int]:
         return 0, 0
     control = pack(CONTROLLER_FIELDS, enable=1, start_hidden=ctl.start_bits_hidden,
                    start_out=ctl.start_bits_out, step_hidden=ctl.step_bits_hidden,
-                   step_out=ctl.step_bits_out, gate_idle=int(ctl.gate_idle))
+                   step_out=ctl.step_bits_out, gate_idle=int(ctl.gate_idle),
+                   gate_blocks=ctl.gate_blocks)
     checkpoints = pack(CHECKPOINTS_FIELDS, interval=ctl.interval,
                        escalate_margin=ctl.escalate_margin, exit_margin=ctl.exit_margin)
     return control, checkpoints
 
 
-def decode_controller(control: int, checkpoints: int, timesteps: int,
-                      t_max: int) -> tuple[ControllerSettings | None, tuple[int, int] | None]:
+def decode_controller(control: int, checkpoints: int, timesteps: int, t_max: int,
+                      block_size: int) -> tuple[ControllerSettings | None,
+                                                tuple[int, int] | None]:
     """What the RTL does with ``CONTROLLER``/``CHECKPOINTS`` register values, for T steps.
 
     Returns ``(controller, None)`` in dynamic mode with at least one checkpoint,
@@ -151,7 +156,8 @@ def decode_controller(control: int, checkpoints: int, timesteps: int,
     (the start precisions then hold for the whole image), and ``(None, None)`` in static
     mode.  Clamps like the RTL: precisions into 2..8, steps to 6, interval 0 to 1; an exit
     margin above ``t_max`` can never be reached (acts as 0), an escalate margin above it
-    always escalates (acts as ``t_max``: margins at checkpoints stay below T).
+    always escalates (acts as ``t_max``: margins at checkpoints stay below T); a block
+    gating K above ``block_size`` acts as ``block_size``.
     """
     control, checkpoints = unpack(CONTROLLER_FIELDS, control), unpack(CHECKPOINTS_FIELDS,
                                                                        checkpoints)
@@ -168,4 +174,5 @@ def decode_controller(control: int, checkpoints: int, timesteps: int,
     return ControllerSettings(
         start_bits_hidden=start_h, start_bits_out=start_o, step_bits_hidden=step_h,
         step_bits_out=step_o, interval=interval, escalate_margin=min(escalate, t_max),
-        exit_margin=leave if leave <= t_max else 0, gate_idle=bool(control.gate_idle)), None
+        exit_margin=leave if leave <= t_max else 0, gate_idle=bool(control.gate_idle),
+        gate_blocks=min(control.gate_blocks, block_size)), None

@@ -92,6 +92,13 @@ MUTANTS = (
            "precision_changes counts decisions that changed a precision", CONTROLLER,
            "self.changes[stay] += (new_bits != self.bits[stay]).any(axis=1)",
            "self.changes[stay] += escalate"),
+    Mutant("block-gating-on-equal",
+           "block gating switches off blocks with fewer than K fired neurons", CONTROLLER,
+           "return np.repeat(fired >= gate_blocks, widths, axis=1)",
+           "return np.repeat(fired > gate_blocks, widths, axis=1)"),
+    Mutant("block-gating-after-exit", "block gating acts on the images that stay only",
+           CONTROLLER, "self.mask[stay] &= busy_blocks(self._fired_ever[stay], self._block_size,",
+           "self.mask[rows] &= busy_blocks(self._fired_ever[rows], self._block_size,"),
 )
 
 

@@ -112,4 +112,10 @@ def run_image(pixels, w_hidden, w_out, *, theta_h, theta_o, leak_h, leak_o, time
             bits_h, bits_o = new_h, new_o
         if controller["gate_idle"]:
             mask = [mask[j] and fired_ever[j] for j in range(n)]
+        if controller.get("gate_blocks", 0):
+            for start in range(0, n, block):
+                members = range(start, min(start + block, n))
+                if sum(fired_ever[j] for j in members) < controller["gate_blocks"]:
+                    for j in members:
+                        mask[j] = False
     return classify(counts, vo), counts, vo, c

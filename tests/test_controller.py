@@ -7,17 +7,18 @@ import numpy as np
 import pytest
 
 from golden.config import ControllerSettings, RunSettings, SNNConfig
-from golden.controller import output_margin
+from golden.controller import ImageControl, busy_blocks, output_margin
 from golden.reference import COUNTER_NAMES, infer
 from tests.naive_reference import run_image
 
 
-def _random_controller(rng, timesteps: int) -> ControllerSettings:
+def _random_controller(rng, timesteps: int, block_size: int) -> ControllerSettings:
     return ControllerSettings(
         start_bits_hidden=int(rng.integers(2, 9)), start_bits_out=int(rng.integers(2, 9)),
         step_bits_hidden=int(rng.integers(0, 7)), step_bits_out=int(rng.integers(0, 7)),
         interval=int(rng.integers(1, timesteps)), escalate_margin=int(rng.integers(0, 4)),
-        exit_margin=int(rng.integers(0, 4)), gate_idle=bool(rng.integers(0, 2)))
+        exit_margin=int(rng.integers(0, 4)), gate_idle=bool(rng.integers(0, 2)),
+        gate_blocks=int(rng.choice([0, rng.integers(1, block_size + 1)])))
 
 
 def _random_case(seed: int):
@@ -32,7 +33,7 @@ def _random_case(seed: int):
                     block_size=int(rng.integers(1, n + 1)), lanes=1)
     settings = RunSettings(tau_hidden=int(rng.integers(0, 60)), tau_out=int(rng.integers(0, 60)),
                            hidden_mask=tuple(rng.random(n) > 0.2),
-                           controller=_random_controller(rng, cfg.timesteps))
+                           controller=_random_controller(rng, cfg.timesteps, cfg.block_size))
     images = (rng.random((6, 784)) < 0.3) * rng.integers(0, 256, (6, 784))
     return (w_hidden.astype(np.int8), w_out.astype(np.int8), images.astype(np.uint8), cfg,
             settings)
@@ -59,20 +60,56 @@ def test_dynamic_reference_equals_naive_scalar_controller(seed):
 
 def test_the_random_cases_exercise_every_decision():
     """Exits, escalations and gating all happen somewhere in the cases above."""
-    exits = changes = gated = 0
+    exits = changes = 0
+    gated = {"gate_idle": 0, "gate_blocks": 0}
     for seed in range(16):
         w_hidden, w_out, images, cfg, s = _random_case(seed)
         r = infer(w_hidden, w_out, images, cfg, s)
         exits += int(np.sum(r.counters["steps"] < cfg.timesteps))
         changes += int(r.counters["precision_changes"].sum())
-        if s.controller.gate_idle:
-            static = infer(w_hidden, w_out, images, cfg,
-                           RunSettings(tau_hidden=s.tau_hidden, tau_out=s.tau_out,
-                                       hidden_mask=s.hidden_mask,
-                                       controller=ControllerSettings(
-                                           **{**asdict(s.controller), "gate_idle": False})))
-            gated += int(np.sum(r.counters["syn_gated"] > static.counters["syn_gated"]))
-    assert exits and changes and gated
+        for name, off in (("gate_idle", False), ("gate_blocks", 0)):
+            if getattr(s.controller, name):
+                ungated = infer(w_hidden, w_out, images, cfg,
+                                RunSettings(tau_hidden=s.tau_hidden, tau_out=s.tau_out,
+                                            hidden_mask=s.hidden_mask,
+                                            controller=ControllerSettings(
+                                                **{**asdict(s.controller), name: off})))
+                gated[name] += int(np.sum(r.counters["syn_gated"]
+                                          > ungated.counters["syn_gated"]))
+    assert exits and changes and all(gated.values()), gated
+
+
+def test_busy_blocks_keeps_blocks_with_enough_fired_neurons():
+    fired = np.array([[1, 1, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1, 0]], dtype=bool)
+    # Blocks of 3: {0,1,2}, {3,4,5}, {6} (the last one narrower).
+    assert busy_blocks(fired, 3, 2).astype(int).tolist() == [
+        [1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1, 0]]
+    assert busy_blocks(fired, 3, 1).astype(int).tolist() == [
+        [1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1, 0]]
+    assert busy_blocks(fired, 3, 3).astype(int).tolist() == [[0] * 7, [0, 0, 0, 1, 1, 1, 0]]
+
+
+def test_block_gating_acts_at_checkpoints_of_images_that_stay():
+    settings = RunSettings(controller=ControllerSettings(
+        interval=2, escalate_margin=0, exit_margin=2, gate_blocks=2))
+    control = ImageControl(2, settings, np.ones(6, dtype=bool), timesteps=8, block_size=3)
+    control.fired(slice(None), np.array([[1, 1, 0, 1, 0, 0], [1, 0, 0, 1, 1, 0]], dtype=bool))
+    control.after_step(1, np.zeros((2, 10), dtype=np.int64))  # not a checkpoint
+    assert control.mask is None
+    counts = np.zeros((2, 10), dtype=np.int64)
+    counts[1, 0] = 2  # image 1 exits (margin 2); image 0 stays and is gated
+    control.after_step(2, counts)
+    assert control.running.tolist() == [True, False]
+    assert control.mask[0].astype(int).tolist() == [1, 1, 1, 0, 0, 0]
+    assert control.mask[1].all()
+
+
+def test_block_gating_above_the_block_size_is_rejected():
+    cfg = SNNConfig(n_hidden=8, timesteps=8, block_size=4)
+    with pytest.raises(ValueError, match="gate_blocks must be in 0..4"):
+        RunSettings(controller=ControllerSettings(gate_blocks=5)).resolve(cfg)
+    with pytest.raises(ValueError, match="gate_blocks must be in 0..255"):
+        ControllerSettings(gate_blocks=256)
 
 
 @pytest.mark.parametrize("bits", [8, 5, 2])

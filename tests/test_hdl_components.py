@@ -61,7 +61,7 @@ def test_an_unused_component_is_still_reported_at_the_callers_line():
 
 
 def test_field_layouts_match_the_register_map():
-    assert regmap.field_bits(regmap.CONTROLLER_FIELDS) == 0x177FF1
+    assert regmap.field_bits(regmap.CONTROLLER_FIELDS) == 0xFF177FF1
     assert regmap.field_bits(regmap.CHECKPOINTS_FIELDS) == 0xFFFFFF
     assert regmap.field_bits(regmap.TAU_FIELDS) == 0x7F7F
     assert regmap.pack(regmap.PRECISION_FIELDS, hidden=3, out=8) == 0x83

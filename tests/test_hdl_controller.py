@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from golden.config import ControllerSettings, RunSettings
 from golden.controller import output_margin
 from golden.timing import MARGIN_CYCLES
+from hdl import regmap
 from hdl.controller import PrecisionController
 
 
@@ -108,3 +110,16 @@ def test_static_mode_passes_the_precision_register_through():
 def test_bad_count_width():
     with pytest.raises(ValueError, match="count_width"):
         PrecisionController(count_width=0)
+
+
+def test_block_gating_register_round_trip_and_clamp():
+    settings = RunSettings(controller=ControllerSettings(gate_blocks=5, gate_idle=True))
+    control, checkpoints = regmap.controller_words(settings)
+    assert regmap.unpack(regmap.CONTROLLER_FIELDS, control).gate_blocks == 5
+    decoded, _ = regmap.decode_controller(control, checkpoints, 16, 32, block_size=16)
+    assert decoded == settings.controller
+    # The RTL clamps K to B: 200 acts as B (every block gated unless all its neurons fired).
+    big = regmap.pack(regmap.CONTROLLER_FIELDS, enable=1, start_hidden=4, start_out=4,
+                      gate_blocks=200)
+    decoded, _ = regmap.decode_controller(big, checkpoints, 16, 32, block_size=16)
+    assert decoded.gate_blocks == 16

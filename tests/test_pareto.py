@@ -55,7 +55,38 @@ def test_evaluate_reports_energy_for_every_mode(tiny_weights):
     (["--bits", "dynamic", "--start-bits", "9"], "--start-bits: expected an integer in 2..8"),
     (["--bits", "dynamic", "--step-bits", "2,x"], "--step-bits: expected an integer in 0..6"),
     (["--bits", "dynamic", "--exit-margin", "40"], "exit_margin must be in 0.."),
+    (["--bits", "dynamic", "--gate-blocks", "200"], "gate_blocks must be in 0.."),
+    (["--bits", "4", "--gate-blocks", "x"], "--gate-blocks: expected an integer"),
 ])
 def test_bad_controller_flags_exit_2(tiny_weights, args, message):
     assert_one_line_error(run_cli("golden/evaluate.py", "--weights", tiny_weights, *args),
                           message)
+
+
+def test_pareto_study_table_relative_to_dense_8_bit(tiny_weights, tmp_path):
+    """The same file as the 'sparse' model: its 8-bit row equals the baseline (factor 1)."""
+    twin = tmp_path / "twin.npz"
+    twin.write_bytes(tiny_weights.read_bytes())
+    out = tmp_path / "pareto"
+    proc = run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 20, "--out", out,
+                   "--sparse-weights", twin, "--gate-blocks", 3, "--block-size", 4)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "pareto.json").read_text())
+    rows = summary["study"]
+    assert summary["block_size"] == 4 and summary["lanes"] == 12
+    assert [r["family"] for r in rows[:4]] == ["baseline", "quantization only",
+                                               "quantization only", "pruning only"]
+    base, twin_8 = rows[0], rows[3]
+    assert base["energy_factor"] == base["edp_factor"] == 1.0
+    assert twin_8["model"] == "twin.npz"
+    assert twin_8["energy_factor"] == pytest.approx(1.0) and twin_8["delta_pp"] == 0
+    gated = [r for r in rows if r["label"] == "dynamic + block gating 3"]
+    assert len(gated) == 2
+    assert "Schaefer et al. 2023" in (out / "pareto.md").read_text()
+
+
+def test_pareto_study_rejects_sparse_files_of_another_shape(tiny_weights, tmp_path):
+    assert_one_line_error(
+        run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 5, "--out",
+                tmp_path / "p", "--sparse-weights", "weights/mnist-784-128-10-s80.npz"),
+        "the study compares one shape")
