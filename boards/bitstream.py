@@ -29,6 +29,10 @@ from golden import cli
 from golden.errors import UserError, run_cli
 from golden.weights import Weights, load_weights, write_atomic
 
+SYNTH_OPTS = "-nolutram"
+"""Extra ``synth_ecp5`` options: the job queue and the other small memories become flip-flops
+instead of distributed RAM (with LUT RAM, Yosys 0.70's ABC9 mapping of the board top stops on
+an internal assertion)."""
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = PROJECT_ROOT / "build" / "boards"
 NAME = "top"
@@ -54,14 +58,21 @@ class Bitstream:
         return out
 
 
-def hardware_config(weights: Weights):
-    """The core's hardware parameters on a board: a whole weight row per cycle, B = 16."""
-    return weights.config(lanes=weights.n_hidden, block_size=min(16, weights.n_hidden))
+def hardware_config(weights: Weights, spec: Board | None = None):
+    """The core's hardware parameters on board ``spec``: its lanes and block size (default:
+    a whole weight row per cycle, B = 16)."""
+    n = weights.n_hidden
+    lanes = n if spec is None or spec.lanes is None else min(spec.lanes, n)
+    block = 16 if spec is None else spec.block_size
+    return weights.config(lanes=lanes, block_size=min(block, n))
 
 
-def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int) -> UartSNN:
-    return UartSNN(config=hardware_config(weights), w_hidden=weights.w_hidden,
-                   w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks)
+def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int, *,
+             spec: Board | None = None, timeout_s: float = 0.02) -> UartSNN:
+    """The UART top of board ``spec`` (what the bitstream and the virtual board run)."""
+    return UartSNN(config=hardware_config(weights, spec), w_hidden=weights.w_hidden,
+                   w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks,
+                   timeout_s=timeout_s)
 
 
 def _ecppack() -> str:
@@ -76,9 +87,9 @@ def _ecppack() -> str:
 
 
 def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int) -> Path:
-    config = hardware_config(weights)
+    config = hardware_config(weights, spec)
     digest = gateware_digest(config, weights.w_hidden, weights.w_out, clock_hz, baud,
-                             repr(spec), _board_source_digest())
+                             repr(spec), SYNTH_OPTS, _board_source_digest())
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
 
 
@@ -114,7 +125,7 @@ def check_build(spec: Board, weights: Weights, *, clock_hz: int, baud: int) -> N
     except ValueError as err:
         raise UserError(f"{spec.board_id}: {err}") from None
     device = DEVICES.get(spec.device)
-    need = dp16kd_total(hardware_config(weights))
+    need = dp16kd_total(hardware_config(weights, spec)) + spec.banks  # + the frame buffers
     if device is not None and need > device.dp16kd:
         raise UserError(f"N={weights.n_hidden} needs about {need} DP16KD block RAMs and the "
                         f"{spec.board_id}'s {device.name} has {device.dp16kd}; use weights "
@@ -145,10 +156,11 @@ def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_
     env = {"YOSYS": find_tool("yosys"), "NEXTPNR_ECP5": find_tool("nextpnr-ecp5"),
            "ECPPACK": _ecppack()}
     platform = spec.platform_class()()
-    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks))
+    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks, spec=spec))
     start = time.monotonic()
     try:
-        plan = platform.prepare(top, name=NAME, ecppack_opts="--compress")
+        plan = platform.prepare(top, name=NAME, ecppack_opts="--compress",
+                                synth_opts=SYNTH_OPTS)
         scratch = directory.with_name(directory.name + ".partial")
         shutil.rmtree(scratch, ignore_errors=True)
         old_env = {k: os.environ.get(k) for k in env}
