@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from boards.platforms import Board
-from boards.soc import UartSNN, gateware_digest
+from boards.soc import gateware_digest
 from flows.rtl_sim import (
     BUILD_ROOT,
     PROJECT_ROOT,
