@@ -72,6 +72,8 @@ class FrameReceiver(ValidatedComponent):
         The job queue has room for an error job (frame jobs always have room).
     release, release_bank : In
         The executor is done with a buffer.
+    crc : Out(16)
+        The running CRC register (restarted at each SOF; 0 after a good frame), for checks.
     """
 
     @classmethod
@@ -91,12 +93,14 @@ class FrameReceiver(ValidatedComponent):
             "buf_en": Out(1),
             "job": Out(Job), "post": Out(1), "errors_allowed": In(1),
             "release": In(1), "release_bank": In(range(max(banks, 2))),
+            "crc": Out(16),
         })
 
     def elaborate(self, platform):
         m = Module()
         crc = Signal(16)
         crc_next = crc16_next(crc, self.byte)
+        m.d.comb += self.crc.eq(crc)
         cmd, tag, length = Signal(8), Signal(8), Signal(16)
         count = Signal(range(p.BANK_BYTES))
         bank = Signal(range(max(self._banks, 2)))
