@@ -114,12 +114,13 @@ def parse_args(argv):
     return args
 
 
-def sim_timeout(board_speed: float, window: int, baud: int) -> float:
+def sim_timeout(board_speed: float, window: int, baud: int, clock_hz: int,
+                payload_bytes: int) -> float:
     """Answer deadline (wall s) for a virtual board that simulates ``board_speed`` seconds a
-    second: three times the wall time of ``window + 1`` of the longest frames and results."""
-    frame_s = (p.OVERHEAD_BYTES + p.MAX_IMAGE_BYTES + p.RESULT_BYTES + 2 * p.OVERHEAD_BYTES) \
-        * 10 / baud  # 8N1: 10 bits a byte
-    return max(0.5, 3 * (window + 1) * frame_s / board_speed)
+    second: three times the wall time of ``window + 1`` frames of ``payload_bytes``, their
+    answers and a generous 20,000 core cycles each."""
+    frame_s = (2 * p.OVERHEAD_BYTES + payload_bytes + p.RESULT_BYTES) * 10 / baud  # 8N1
+    return max(0.5, 3 * (window + 1) * (frame_s + 20_000 / clock_hz) / board_speed)
 
 
 def expected_results(model: DeviceModel, images: np.ndarray, settings: RunSettings):
@@ -189,7 +190,9 @@ def run_virtual(args, spec, weights, model: DeviceModel, info: p.DeviceInfo,
                              fault_rate=args.fault_rate, seed=args.seed)
     with board_sim:
         board_sim.start()
-        timeout = args.timeout or sim_timeout(board_sim.speed, spec.banks, args.baud)
+        longest = max(len(p.encode_image(x)) for x in load_split("test").first(args.images).images)
+        timeout = args.timeout or sim_timeout(board_sim.speed, spec.banks, args.baud, clock_hz,
+                                              longest)
         transport = SerialTransport(board_sim.port, args.baud)
         try:
             summary, problems = stream(args, Client(transport, timeout), model, info)

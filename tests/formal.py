@@ -66,7 +66,7 @@ def checks() -> list[Check]:
         Check("uart_rx_div4", lambda: h.UartRxCheck(4), "bmc", 100),
         Check("uart_rx_div5", lambda: h.UartRxCheck(5), "bmc", 120),
         Check("uart_rx_cover", lambda: h.UartRxCheck(4), "cover", 100),
-        Check("frame_receiver", h.FrameReceiverCheck, "bmc", 14),
+        Check("frame_receiver", h.FrameReceiverCheck, "bmc", 10),
         Check("frame_receiver_cover", h.FrameReceiverCheck, "cover", 30),
         Check("executor_bus", h.ExecutorBusCheck, "prove", 4),
         Check("hidden_bound_theta1", _hidden(1, 0), "prove", 2),
