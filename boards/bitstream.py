@@ -3,7 +3,7 @@
 ``python -m boards.bitstream --board ulx3s-85f --weights W`` builds one and prints its path.
 The build is amaranth-boards' ``platform.build()`` with Yosys, nextpnr-ecp5 and ecppack
 from the YoWASP pip packages (``$YOSYS``, ``$NEXTPNR_ECP5``, ``$ECPPACK`` override them);
-a design that misses its clock (15 MHz by default) fails the build.  Products go to
+a design that misses its clock (60 MHz by default) fails the build.  Products go to
 ``build/boards/<board>-<hash>/`` with ``build.json`` (time, size, Fmax, utilisation).
 """
 
