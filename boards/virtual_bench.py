@@ -10,9 +10,10 @@ Simulated time measures the board and the line, not the host or the simulator:
 
 - the line idles only when the host has given no byte yet (a host that keeps frames in
   flight keeps it busy, however slowly the simulation runs);
-- while every request has its answer and nothing is on the line, simulated time stands
-  still until the host writes again; a host pause longer than :data:`HOST_PAUSE_S` (a
-  resynchronization) becomes a simulated silence of at least the top's frame time-out.
+- while every request has its answer and nothing is on the line (on a clean line),
+  simulated time stands still until the host writes again (up to :data:`MAX_PAUSE_S` at a
+  time); a host pause longer than :data:`HOST_PAUSE_S` (a resynchronization) becomes a
+  simulated silence of at least twice the top's frame time-out.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from boards import protocol as p
 BYTE_BITS = 10
 HOST_PAUSE_S = 0.025
 """A host silence (wall time) this long stands for a deliberate pause of the line."""
+MAX_PAUSE_S = 0.2
+"""Longest stop of simulated time while idle; then it runs on a byte time per poll (a
+miscount can slow the simulation down, never stall it)."""
 WARM_UP_CYCLES = 20_000
 """Cycles simulated before the port is published, to measure the simulation's speed."""
 
@@ -155,16 +159,22 @@ class Bridge:
             return b""
 
     def idle(self) -> bool:
-        """Every request answered and the line quiet: nothing for simulated time to do."""
-        return (not self.receiving and self.answers >= self.requests.complete
-                and not self.requests.frame)
+        """Every request answered and the line quiet: nothing for simulated time to do.
+
+        Only on a clean line: with faults the counts can be off (a false SOF answered, a
+        request that never arrived), and simulated time must run on for the top's time-out.
+        """
+        return (not self.settings["fault_rate"] and not self.receiving
+                and self.answers >= self.requests.complete and not self.requests.frame)
 
     async def serve(self, stop: Path) -> None:
         pending = bytearray()
         last_host = None
+        paused_since = None
         while True:
             data = self.read_host()
             if data:
+                paused_since = None
                 wall = time.monotonic()
                 if not pending and (last_host is None or wall - last_host > HOST_PAUSE_S):
                     quiet = self.now() - self.line_quiet_since
@@ -184,9 +194,13 @@ class Bridge:
             if stop.exists():
                 return
             if self.idle():
-                select.select([self.master], [], [], 0.01)
+                paused_since = paused_since or time.monotonic()
+                if time.monotonic() - paused_since < MAX_PAUSE_S:
+                    select.select([self.master], [], [], 0.01)
+                    continue
             else:
-                await Timer(BYTE_BITS * self.bit_ps, "ps")
+                paused_since = None
+            await Timer(BYTE_BITS * self.bit_ps, "ps")
 
     def summary(self) -> dict:
         return {"simulated_ps": self.now(), "classify_starts_ps": self.classify_starts,

@@ -91,12 +91,13 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
-def run_check(check: Check, env: dict[str, str]) -> tuple[str, float, str]:
-    """Run one check; (status PASS/FAIL/ERROR, seconds, the line that says why)."""
+def run_check(check: Check, env: dict[str, str], work: Path = WORK) -> tuple[str, float, str]:
+    """Run one check in ``work/<name>``; (status PASS/FAIL/ERROR/UNKNOWN, seconds, the line
+    that says why)."""
     from amaranth.back import rtlil
 
     harness = check.make()
-    directory = WORK / check.name
+    directory = work / check.name
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     (directory / "top.il").write_text(rtlil.convert(harness, ports=harness.ports))
