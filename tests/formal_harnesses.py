@@ -129,13 +129,12 @@ class UartRxCheck(Harness):
             Assert(sending | (quiet < 4) | (outstanding == 0),
                    "a byte not received 4 cycles after its stop bit"),
         ]
-        two_good = Signal()
-        with m.If(dut.valid & (got != 0)):
-            m.d.sync += two_good.eq(1)
-        seen_error = Signal()
+        back_to_back, seen_error = Signal(), Signal()
+        with m.If(self.start & last_cycle):
+            m.d.sync += back_to_back.eq(1)
         with m.If(dut.error):
             m.d.sync += seen_error.eq(1)
-        m.d.comb += [Cover(two_good & dut.valid & last_cycle),
+        m.d.comb += [Cover(back_to_back & dut.valid & (got != 0)),
                      Cover(seen_error & dut.valid)]
 
 
