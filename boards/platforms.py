@@ -14,8 +14,9 @@ DEFAULT_BOARD = "ulx3s-85f"
 DEFAULT_CLOCK_HZ = 60_000_000
 """Clock of the whole board top, core included (Hz).  3 Mbaud is an exact number of cycles a
 bit from both the ULX3S' 25 MHz and the ECPIX-5's 100 MHz oscillator at 15, 30, 45, 60, 75
-and 90 MHz; 60 MHz (20 cycles a bit) is the one the board tops are built and simulated at
-(docs/boards.md has the Fmax of each build).  The UART, not the clock, limits the demo."""
+and 90 MHz; 60 MHz (20 cycles a bit) is the target the board tops are simulated and built
+at (docs/boards.md has the Fmax of each build; the first one missed it).  The UART, not the
+clock, limits the demo."""
 DEFAULT_BAUD = 3_000_000
 """UART bit rate: the most the ULX3S' FT231X supports."""
 
