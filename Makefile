@@ -10,8 +10,8 @@ BOARD ?= ulx3s-85f
 export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
-.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 train-128-s80 train-128-s90 \
-	bitstream demo demo-loopback clean
+.PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants formal train-128 train-48 train-128-s80 \
+	train-128-s90 bitstream demo demo-loopback demo-sim clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -49,6 +49,9 @@ sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator;
 mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
 	$(PY) -m tests.mutants
 
+formal: $(STAMP)  ## SymbiYosys: UART, frame receiver, bus rule, membrane bounds by induction (build/formal)
+	$(PY) -m tests.formal
+
 sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128: 8 bits, 4 bits, dynamic; s80 dynamic (10-35 min)
 	$(PY) -m cocotb_tests.sim_full
 
@@ -82,6 +85,9 @@ demo: $(STAMP)  ## program BOARD and stream 1000 MNIST test images (board on USB
 
 demo-loopback: $(STAMP)  ## the demo against the Python device model (no board)
 	$(PY) boards/demo.py --loopback --images 200 --show 2
+
+demo-sim: $(STAMP)  ## the demo against BOARD's gateware in Verilator on a pseudo-terminal (no board)
+	$(PY) boards/demo.py --sim --board $(BOARD) --images 200
 
 clean:  ## remove build trees and caches (keeps .venv)
 	rm -rf build sim_build .pytest_cache .ruff_cache

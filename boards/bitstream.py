@@ -3,7 +3,7 @@
 ``python -m boards.bitstream --board ulx3s-85f --weights W`` builds one and prints its path.
 The build is amaranth-boards' ``platform.build()`` with Yosys, nextpnr-ecp5 and ecppack
 from the YoWASP pip packages (``$YOSYS``, ``$NEXTPNR_ECP5``, ``$ECPPACK`` override them);
-a design that misses its clock (15 MHz by default) fails the build.
+a design that misses its clock (60 MHz by default) fails the build.
 
 The design is synthesized with seeded random placeholder contents in its weight memories
 (and its IDENTIFY fingerprint), all in block RAM, so its placement and routing serve every
@@ -38,6 +38,10 @@ from golden import cli
 from golden.errors import UserError, run_cli
 from golden.weights import Weights, load_weights, write_atomic
 
+SYNTH_OPTS = "-nolutram"
+"""Extra ``synth_ecp5`` options: the job queue and the other small memories become flip-flops
+instead of distributed RAM (with LUT RAM, Yosys 0.70's ABC9 mapping of the board top stops on
+an internal assertion)."""
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = PROJECT_ROOT / "build" / "boards"
 NAME = "top"
@@ -64,20 +68,26 @@ class Bitstream:
         return out
 
 
-def hardware_config(weights: Weights):
-    """The core's hardware parameters on a board: a whole weight row per cycle, B = 16."""
-    return weights.config(lanes=weights.n_hidden, block_size=min(16, weights.n_hidden))
+def hardware_config(weights: Weights, spec: Board | None = None):
+    """The core's hardware parameters on board ``spec``: its lanes and block size (default:
+    a whole weight row per cycle, B = 16)."""
+    n = weights.n_hidden
+    lanes = n if spec is None or spec.lanes is None else min(spec.lanes, n)
+    block = 16 if spec is None else spec.block_size
+    return weights.config(lanes=lanes, block_size=min(block, n))
 
 
 PLACEHOLDER_SEED = 1
 """Seed of the placeholder block-RAM contents of a patchable build."""
 
 
-def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int,
+def make_soc(weights: Weights, clock_hz: int, baud: int, banks: int, *,
+             spec: Board | None = None, timeout_s: float = 0.02,
              placeholder_seed: int | None = None) -> UartSNN:
-    return UartSNN(config=hardware_config(weights), w_hidden=weights.w_hidden,
+    """The UART top of board ``spec`` (what the bitstream and the virtual board run)."""
+    return UartSNN(config=hardware_config(weights, spec), w_hidden=weights.w_hidden,
                    w_out=weights.w_out, clock_hz=clock_hz, baud=baud, banks=banks,
-                   placeholder_seed=placeholder_seed)
+                   timeout_s=timeout_s, placeholder_seed=placeholder_seed)
 
 
 def _ecppack() -> str:
@@ -93,15 +103,16 @@ def _ecppack() -> str:
 
 def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int, *,
                     placeholder_seed: int | None = PLACEHOLDER_SEED) -> Path:
-    """The routed design's directory: its hash covers configuration, clock, bit rate, board
-    and gateware sources, and the weights only when they are baked in (no placeholder)."""
-    config = hardware_config(weights)
+    """The routed design's directory: its hash covers configuration, clock, bit rate, board,
+    synthesis options and gateware sources, and the weights only when they are baked in (no
+    placeholder)."""
+    config = hardware_config(weights, spec)
     if placeholder_seed is None:
         w_hidden, w_out, parameters = weights.w_hidden, weights.w_out, ()
     else:
         w_hidden, w_out = np.zeros(0), np.zeros(0)
         parameters = ("placeholder", placeholder_seed)
-    digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec),
+    digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec), SYNTH_OPTS,
                              _board_source_digest(), *parameters)
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
 
@@ -146,7 +157,7 @@ def check_build(spec: Board, weights: Weights, *, clock_hz: int, baud: int) -> N
     except ValueError as err:
         raise UserError(f"{spec.board_id}: {err}") from None
     device = DEVICES.get(spec.device)
-    need = dp16kd_total(hardware_config(weights))
+    need = dp16kd_total(hardware_config(weights, spec)) + spec.banks  # + the frame buffers
     if device is not None and need > device.dp16kd:
         raise UserError(f"N={weights.n_hidden} needs about {need} DP16KD block RAMs and the "
                         f"{spec.board_id}'s {device.name} has {device.dp16kd}; use weights "
@@ -188,8 +199,8 @@ def _patched(routed: Bitstream, weights: Weights, seed: int) -> Bitstream:
     scratch = directory.with_name(directory.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    rows = patch_images(hardware_config(weights), weights.w_hidden, weights.w_out,
-                        placeholder_seed=seed)
+    rows = patch_images(hardware_config(weights, board(routed.board)), weights.w_hidden,
+                        weights.w_out, placeholder_seed=seed)
     patch = patch_config(routed.path.parent / f"{NAME}.config", scratch / f"{NAME}.config",
                          rows, scratch)
     try:
@@ -226,11 +237,12 @@ def _routed(board_id: str, weights: Weights, *, clock_hz: int, baud: int,
     env = {"YOSYS": find_tool("yosys"), "NEXTPNR_ECP5": find_tool("nextpnr-ecp5"),
            "ECPPACK": _ecppack()}
     platform = spec.platform_class()()
-    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks,
-                                            placeholder_seed))
+    top = BoardTop(board=spec, soc=make_soc(weights, clock_hz, baud, spec.banks, spec=spec,
+                                            placeholder_seed=placeholder_seed))
     start = time.monotonic()
     try:
-        plan = platform.prepare(top, name=NAME, ecppack_opts="--compress")
+        plan = platform.prepare(top, name=NAME, ecppack_opts="--compress",
+                                synth_opts=SYNTH_OPTS)
         scratch = directory.with_name(directory.name + ".partial")
         shutil.rmtree(scratch, ignore_errors=True)
         old_env = {k: os.environ.get(k) for k in env}

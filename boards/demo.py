@@ -2,13 +2,16 @@
 
     python boards/demo.py --board ulx3s-85f --program --images 1000 --bits 4
     python boards/demo.py --board ulx3s-85f --loopback --images 300 --bits dynamic
+    python boards/demo.py --sim --images 200 --json
 
 Builds the board's bitstream (cached under ``build/boards/``), loads it with openFPGALoader,
 streams MNIST test images over the framed UART protocol (docs/protocol.md) with a progress
 bar (accuracy, images/s, on-chip cycles per image), and checks each on-chip class, output
 spike count and event counter against the integer reference (and the cycle count against
 the cycle model).  ``--dry-run`` builds and prints the programming command; ``--loopback``
-talks to the Python device model instead of a board.  Exit codes: 0 all answers equal the
+talks to the Python device model instead of a board; ``--sim`` to the board's gateware in
+Verilator behind a pseudo-terminal (:mod:`boards.virtual`), through the same serial path as
+a board, and reports images/s in simulated time.  Exit codes: 0 all answers equal the
 reference, 1 a mismatch, 2 a usage or hardware problem (one sentence).
 """
 
@@ -27,7 +30,7 @@ from boards.bitstream import (
     program,
     program_command,
 )
-from boards.host import Client, LoopbackTransport, SerialTransport, find_port
+from boards.host import RETRIES, Client, LoopbackTransport, SerialTransport, find_port
 from boards.model import DeviceModel, board_model, board_weights
 from boards.platforms import BOARDS, DEFAULT_BAUD, DEFAULT_BOARD, DEFAULT_CLOCK_HZ, board
 from golden import cli
@@ -70,6 +73,19 @@ def parse_args(argv):
     parser.add_argument("--loopback", action="store_true",
                         help="talk to the Python device model instead of a board (tests the "
                              "host side without hardware)")
+    parser.add_argument("--sim", action="store_true",
+                        help="talk to the board's gateware simulated in Verilator (a virtual "
+                             "board on a pseudo-terminal, at the real bit timing) instead of a "
+                             "board; throughput is reported in simulated time")
+    parser.add_argument("--fault-rate", type=cli.fraction, default=0.0, metavar="P",
+                        help="with --sim: flip a bit of, drop or insert a byte on the simulated "
+                             "line with probability P per byte, both directions (implies "
+                             "--skip-lost)")
+    parser.add_argument("--seed", type=cli.seed, default=0,
+                        help="with --sim: seed of the line faults")
+    parser.add_argument("--skip-lost", action="store_true",
+                        help="an image that fails 3 times is reported lost and the stream "
+                             "goes on (default: stop with an error)")
     parser.add_argument("--images", type=cli.count, default=1000,
                         help="stream the first K MNIST test images")
     add_mode_arguments(parser)
@@ -81,14 +97,30 @@ def parse_args(argv):
     parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
     parser.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_HZ / 1e6,
                         help="core clock of the bitstream (MHz)")
-    parser.add_argument("--timeout", type=cli.timeout_s, default=0.5,
-                        help="seconds to wait for an answer before retrying")
+    parser.add_argument("--timeout", type=cli.timeout_s, default=None,
+                        help="seconds to wait for an answer before retrying (default: 0.5; "
+                             "with --sim, scaled to the simulation's speed)")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON instead of text")
     args = parser.parse_args(argv)
     if args.images < 1:
         parser.error(f"--images must be >= 1, not {args.images}")
+    if args.fault_rate and not args.sim:
+        parser.error("--fault-rate needs --sim (it corrupts the simulated line)")
+    if args.sim and (args.loopback or args.program or args.dry_run or args.port):
+        parser.error("--sim runs without a board: it excludes --loopback, --program, "
+                     "--dry-run and --port")
+    args.skip_lost = args.skip_lost or args.fault_rate > 0
     return args
+
+
+def sim_timeout(board_speed: float, window: int, baud: int, clock_hz: int,
+                payload_bytes: int) -> float:
+    """Answer deadline (wall s) for a virtual board that simulates ``board_speed`` seconds a
+    second: three times the wall time of ``window + 1`` frames of ``payload_bytes``, their
+    answers and a generous 20,000 core cycles each."""
+    frame_s = (2 * p.OVERHEAD_BYTES + payload_bytes + p.RESULT_BYTES) * 10 / baud  # 8N1
+    return max(0.5, 3 * (window + 1) * (frame_s + 20_000 / clock_hz) / board_speed)
 
 
 def expected_results(model: DeviceModel, images: np.ndarray, settings: RunSettings):
@@ -134,18 +166,52 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         program(args.board, bit.path, flash=args.flash)
 
+    if args.sim:
+        return run_virtual(args, spec, weights, model, info, clock_hz)
     if args.loopback:
         transport = LoopbackTransport(model)
     else:
         transport = SerialTransport(args.port or find_port(spec), args.baud)
     try:
-        return stream(args, Client(transport, args.timeout), model, info)
+        summary, problems = stream(args, Client(transport, args.timeout or 0.5), model, info)
     finally:
         transport.close()
+    return report(args, summary, problems)
 
 
-def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
-    """Identify the board, set the precision, classify and check; print the summary."""
+def run_virtual(args, spec, weights, model: DeviceModel, info: p.DeviceInfo,
+                clock_hz: int) -> int:
+    """The demo against the virtual board: its gateware in Verilator on a pseudo-terminal."""
+    from boards.virtual import VirtualBoard, simulated_throughput
+
+    print(f"starting the virtual {args.board} (Verilator; minutes the first time, then "
+          "cached)...", file=sys.stderr)
+    board_sim = VirtualBoard(spec, weights, clock_hz=clock_hz, baud=args.baud,
+                             fault_rate=args.fault_rate, seed=args.seed)
+    with board_sim:
+        board_sim.start()
+        longest = max(len(p.encode_image(x)) for x in load_split("test").first(args.images).images)
+        timeout = args.timeout or sim_timeout(board_sim.speed, spec.banks, args.baud, clock_hz,
+                                              longest)
+        transport = SerialTransport(board_sim.port, args.baud)
+        try:
+            summary, problems = stream(args, Client(transport, timeout), model, info)
+        finally:
+            transport.close()
+        line = board_sim.stop()
+    seconds, rate = simulated_throughput(line, summary["images"])
+    summary.update(
+        port=f"virtual {args.board}", simulated_seconds=seconds,
+        simulated_images_per_second=rate,
+        simulated_fraction_of_bound=rate / summary["line_rate_bound_images_per_second"],
+        simulation_speed=board_sim.speed, answer_timeout_s=timeout,
+        line_faults={"to_device": line["faults_to_device"],
+                     "to_host": line["faults_to_host"]})
+    return report(args, summary, problems)
+
+
+def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo):
+    """Identify the board, set the precision, classify and check; (summary, problems)."""
     found = client.identify()
     if found.fingerprint != info.fingerprint or found.n_hidden != info.n_hidden:
         raise UserError(f"the board on {client.transport.port} runs another design "
@@ -159,11 +225,19 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     expected_cycles = cycles_per_image(model.config, split.images, settings, ref)
     from tqdm import tqdm
 
-    correct = mismatches = cycles = 0
+    correct = mismatches = cycles = answered = reference_correct = 0
+    lost: list[int] = []
     problems: list[str] = []
     start = time.monotonic()
     bar = tqdm(total=len(split.images), unit="img", disable=args.json)
-    for i, result in client.classify(split.images, window=found.banks):
+    for i, result in client.classify(split.images, window=found.banks,
+                                     skip_lost=args.skip_lost):
+        bar.update()
+        if result is None:
+            lost.append(i)
+            continue
+        answered += 1
+        reference_correct += int(ref.pred[i]) == split.labels[i]
         wrong = compare(result, ref, i, int(expected_cycles[i]))
         mismatches += bool(wrong)
         if wrong and len(problems) < 5:
@@ -173,9 +247,8 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
         if i < args.show:
             tqdm.write(f"{ascii_digit(split.images[i])}\nimage {i}: label {split.labels[i]}, "
                        f"board says {result.pred} (reference {int(ref.pred[i])})\n")
-        bar.update()
-        bar.set_postfix(acc=f"{correct / (i + 1):.4f}", cycles=f"{cycles / (i + 1):.0f}",
-                        mismatches=mismatches)
+        bar.set_postfix(acc=f"{correct / answered:.4f}", cycles=f"{cycles / answered:.0f}",
+                        mismatches=mismatches, retries=client.retries)
     bar.close()
     seconds = time.monotonic() - start
     n = len(split.images)
@@ -183,26 +256,44 @@ def stream(args, client: Client, model: DeviceModel, info: p.DeviceInfo) -> int:
     summary = {
         "board": args.board, "port": client.transport.port, "images": n, "bits": args.bits,
         "mode": mode_label(settings),
-        "accuracy": correct / n,
-        "reference_accuracy": float(np.mean(ref.pred == split.labels)),
-        "mismatches": mismatches, "images_per_second": n / seconds,
+        "accuracy": correct / max(answered, 1),
+        "reference_accuracy": reference_correct / max(answered, 1),
+        "mismatches": mismatches, "retries": client.retries, "lost": len(lost),
+        "lost_images": lost, "images_per_second": n / seconds,
         "line_rate_bound_images_per_second": p.line_rate_bound(encoded, found.baud),
         "raw_line_rate_bound_images_per_second": p.line_rate_bound(784, found.baud),
-        "encoded_image_bytes": encoded, "cycles_per_image": cycles / n,
-        "on_chip_us_per_image": cycles / n / found.clock_hz * 1e6, "data": split.source,
+        "encoded_image_bytes": encoded, "cycles_per_image": cycles / max(answered, 1),
+        "on_chip_us_per_image": cycles / max(answered, 1) / found.clock_hz * 1e6,
+        "baud": found.baud, "data": split.source,
     }
+    return summary, problems
+
+
+def report(args, summary: dict, problems: list[str]) -> int:
+    """Print the summary (text or ``--json``); the exit code (1 if an answer was wrong)."""
     if args.json:
         print(cli.strict_json(summary))
     else:
+        n, encoded = summary["images"], summary["encoded_image_bytes"]
+        bound = summary["line_rate_bound_images_per_second"]
+        if "simulated_images_per_second" in summary:
+            speed = (f"{summary['simulated_images_per_second']:.0f} images/s in simulated time "
+                     f"({100 * summary['simulated_fraction_of_bound']:.1f} % of the line-rate "
+                     f"bound {bound:.0f}")
+        else:
+            speed = f"{summary['images_per_second']:.0f} images/s (line-rate bound {bound:.0f}"
         print(f"{n} images on {summary['port']}: accuracy {summary['accuracy']:.4f} "
-              f"(reference {summary['reference_accuracy']:.4f}), {mismatches} mismatches; "
-              f"{summary['images_per_second']:.0f} images/s (line-rate bound "
-              f"{summary['line_rate_bound_images_per_second']:.0f} at {found.baud:,} baud, "
-              f"{encoded:.0f} bytes/image); {summary['cycles_per_image']:.0f} cycles = "
+              f"(reference {summary['reference_accuracy']:.4f}), {summary['mismatches']} "
+              f"mismatches, {summary['retries']} retries, {summary['lost']} lost; {speed} at "
+              f"{summary['baud']:,} baud, {encoded:.0f} bytes/image); "
+              f"{summary['cycles_per_image']:.0f} cycles = "
               f"{summary['on_chip_us_per_image']:.1f} us/image on chip")
     for problem in problems:
         print(f"mismatch: {problem}", file=sys.stderr)
-    return 1 if mismatches else 0
+    if summary["lost"]:
+        print(f"lost after {RETRIES} attempts: images "
+              f"{', '.join(map(str, summary['lost_images'][:20]))}", file=sys.stderr)
+    return 1 if summary["mismatches"] else 0
 
 
 if __name__ == "__main__":

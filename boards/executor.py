@@ -73,6 +73,9 @@ class CommandExecutor(ValidatedComponent):
         Class of the last classified image (for the LEDs).
     classified, error_sent : Out(1)
         Strobes: an image was classified; an error frame was sent.
+    running : Out(1)
+        An image runs on the core: the executor waits for ``core_done`` and drives no bus
+        write (the rule of :mod:`hdl.regmap`; ``make formal`` proves it).
     """
 
     @classmethod
@@ -95,6 +98,7 @@ class CommandExecutor(ValidatedComponent):
             "tx_data": Out(8), "tx_valid": Out(1), "tx_ready": In(1),
             "release": Out(1), "release_bank": Out(range(max(banks, 2))),
             "last_class": Out(4), "classified": Out(1), "error_sent": Out(1),
+            "running": Out(1),
         })
 
     def elaborate(self, platform):
@@ -222,6 +226,7 @@ class CommandExecutor(ValidatedComponent):
             with m.Else():
                 self._put_pixel(m, s, 0)
         with m.State("RUN"):
+            m.d.comb += self.running.eq(1)
             with m.If(self.core_done):
                 m.d.sync += self.classified.eq(1)
                 self._respond(m, s, s.job.cmd | p.RESPONSE, p.RESULT_BYTES, BODY_READS)

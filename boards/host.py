@@ -122,6 +122,8 @@ class Client:
         self.decoder = p.FrameDecoder()
         self.frames: list[p.Frame] = []
         self._tag = 0
+        self.retries = 0
+        """Frames sent again (after an error frame, a missed deadline or a resync)."""
 
     def _next_tag(self, busy=()) -> int:
         while True:
@@ -151,7 +153,8 @@ class Client:
         to an earlier attempt) are skipped without extending it.
         """
         problem = "no answer"
-        for _ in range(RETRIES):
+        for attempt in range(RETRIES):
+            self.retries += attempt > 0
             tag = self._next_tag()
             self.transport.write(p.encode_frame(cmd, tag, payload))
             deadline = time.monotonic() + self.timeout_s
@@ -176,18 +179,22 @@ class Client:
         for start in range(0, len(writes), p.MAX_REGS):
             self.request(p.WRITE_REGS, p.write_regs_payload(writes[start:start + p.MAX_REGS]))
 
-    def classify(self, images: np.ndarray, window: int) -> Iterator[tuple[int, p.Result]]:
+    def classify(self, images: np.ndarray, window: int, *, skip_lost: bool = False
+                 ) -> Iterator[tuple[int, p.Result | None]]:
         """Classify ``images`` in order with up to ``window`` frames in flight.
 
         Yields (image index, result) in order.  Every frame in flight has a fixed deadline
         (sent + ``timeout_s``); stray frames never extend it.  An image whose answer is an
         error frame or misses its deadline is sent again, up to :data:`RETRIES` times; the
         other frames in flight when the line is resynchronized are resent without counting.
+        An image that fails :data:`RETRIES` times stops the stream with a one-sentence
+        error, or with ``skip_lost`` is yielded lost (result None) and the stream goes on.
         """
         payloads = [p.encode_image(image) for image in images]
+        sent_before: set[int] = set()
         in_flight: dict[int, tuple[int, float]] = {}  # tag -> (image index, deadline)
         attempts = [0] * len(payloads)
-        done: dict[int, p.Result] = {}
+        done: dict[int, p.Result | None] = {}
         queue = list(range(len(payloads)))
         next_yield = 0
         while next_yield < len(payloads):
@@ -195,36 +202,42 @@ class Client:
                 index = queue.pop(0)
                 tag = self._next_tag(in_flight)
                 attempts[index] += 1
+                self.retries += index in sent_before
+                sent_before.add(index)
                 self.transport.write(p.encode_frame(p.CLASSIFY, tag, payloads[index]))
                 in_flight[tag] = index, time.monotonic() + self.timeout_s
             frame = self._receive(min(deadline for _, deadline in in_flight.values()))
             if frame is None:
                 now = time.monotonic()
                 late = sorted(i for i, deadline in in_flight.values() if deadline <= now)
-                self._fail_if_spent(late, attempts, "no answer")
+                lost = self._spent(late, attempts, "no answer", skip_lost)
                 for index, deadline in in_flight.values():
                     attempts[index] -= deadline > now  # resent through no fault of its own
-                queue = sorted(set(queue) | {i for i, _ in in_flight.values()})
+                done.update(dict.fromkeys(lost))
+                queue = sorted(set(queue) | {i for i, _ in in_flight.values()} - set(lost))
                 in_flight.clear()
                 self._resync()
+            elif frame.tag not in in_flight:
                 continue
-            if frame.tag not in in_flight:
-                continue
-            if frame.is_error:
+            elif frame.is_error:
                 index, _ = in_flight.pop(frame.tag)
-                self._fail_if_spent([index], attempts, frame.error_text())
-                queue = sorted(set(queue) | {index})
-                continue
-            if frame.cmd != p.CLASSIFY | p.RESPONSE:
-                continue
-            index, _ = in_flight.pop(frame.tag)
-            done[index] = p.Result.from_bytes(frame.payload)
+                if self._spent([index], attempts, frame.error_text(), skip_lost):
+                    done[index] = None
+                else:
+                    queue = sorted(set(queue) | {index})
+            elif frame.cmd == p.CLASSIFY | p.RESPONSE:
+                index, _ = in_flight.pop(frame.tag)
+                done[index] = p.Result.from_bytes(frame.payload)
             while next_yield in done:
                 yield next_yield, done.pop(next_yield)
                 next_yield += 1
 
-    def _fail_if_spent(self, lost: list[int], attempts: list[int], reason: str) -> None:
-        spent = [i for i in lost if attempts[i] >= RETRIES]
-        if spent:
+    def _spent(self, images: list[int], attempts: list[int], reason: str,
+               skip_lost: bool) -> list[int]:
+        """The ``images`` that have had all their attempts (lost); an error unless
+        ``skip_lost``."""
+        spent = [i for i in images if attempts[i] >= RETRIES]
+        if spent and not skip_lost:
             raise UserError(f"the board on {self.transport.port} failed image {spent[0]} "
                             f"{RETRIES} times ({reason})")
+        return spent

@@ -221,9 +221,10 @@ def board_model(board_id: str, weights, *, clock_hz: int, baud: int) -> DeviceMo
     :class:`golden.weights.Weights`)."""
     from boards.bitstream import hardware_config
 
-    config = hardware_config(weights)
+    spec = board(board_id)
+    config = hardware_config(weights, spec)
     info = p.device_info(config, weights.w_hidden, weights.w_out, clock_hz=clock_hz,
-                         baud=baud, banks=board(board_id).banks)
+                         baud=baud, banks=spec.banks)
     return DeviceModel(config, weights.w_hidden, weights.w_out, info)
 
 

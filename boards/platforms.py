@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from golden.errors import UserError
 
 DEFAULT_BOARD = "ulx3s-85f"
-DEFAULT_CLOCK_HZ = 15_000_000
-"""Core clock of the board top (Hz).  3 Mbaud is an exact number of cycles a bit from both the
-ULX3S' 25 MHz and the ECPIX-5's 100 MHz oscillator at 15, 30, 45, 60, 75 and 90 MHz; 15 MHz
-(5 cycles a bit) is the clock the board top has been built and simulated at (the core alone
-reaches 101 MHz at N = 128, docs/flow.md).  The UART, not the clock, limits the demo
-(docs/boards.md)."""
+DEFAULT_CLOCK_HZ = 60_000_000
+"""Clock of the whole board top, core included (Hz).  3 Mbaud is an exact number of cycles a
+bit from both the ULX3S' 25 MHz and the ECPIX-5's 100 MHz oscillator at 15, 30, 45, 60, 75
+and 90 MHz; 60 MHz (20 cycles a bit) is the target the board tops are simulated and built
+at (docs/boards.md has the Fmax of each build; the first one missed it).  The UART, not the
+clock, limits the demo."""
 DEFAULT_BAUD = 3_000_000
 """UART bit rate: the most the ULX3S' FT231X supports."""
 
@@ -44,6 +44,10 @@ class Board:
         Default weights file (project-relative): N = 128 where it fits, else N = 48.
     banks : int
         Frame buffers (2 KiB of block RAM each) = frames the host keeps in flight.
+    lanes : int or None
+        Hidden neurons the core updates a cycle (None: a whole row, N).
+    block_size : int
+        Neurons per metadata block (docs/hdl.md, "Block RAM").
     """
 
     board_id: str
@@ -54,6 +58,8 @@ class Board:
     leds: str
     weights: str = "weights/mnist-784-128-10.npz"
     banks: int = 4
+    lanes: int | None = None
+    block_size: int = 16
 
     def platform_class(self):
         import importlib
@@ -65,8 +71,11 @@ class Board:
 _ULX3S_USB = ((0x0403, 0x6015),)  # FT231X
 _ECPIX5_USB = ((0x0403, 0x6010),)  # FT2232H, UART on interface B
 
-_SMALL = {12: ("weights/mnist-784-48-10.npz", 2), 25: ("weights/mnist-784-48-10.npz", 4)}
-"""LFE5U-12F/25F: 32/56 DP16KD hold N = 48 (29 DP16KD, docs/hdl.md), not N = 128 (71)."""
+_SMALL = {12: ("weights/mnist-784-48-10.npz", 2),
+          25: ("weights/mnist-784-128-10.npz", 2, 26, 26)}
+"""LFE5U-12F: 32 DP16KD hold N = 48 (29) and 2 frame buffers.  LFE5U-25F: 56 DP16KD hold
+N = 128 at 26 lanes and blocks of 26 (53, docs/hdl.md) and 2 frame buffers; a whole row a
+cycle (71) does not fit."""
 
 BOARDS = {
     **{f"ulx3s-{size}f": Board(f"ulx3s-{size}f",

@@ -1,9 +1,9 @@
 """Run the UART top (:class:`boards.soc.UartSNN`) under cocotb and collect its answers.
 
 :func:`run_board` generates the Verilog once per configuration (under ``build/sim/``),
-builds the simulator once per build directory, writes the session (steps of request bytes)
-to a case file, runs :mod:`cocotb_tests.tb_board_uart` on it and returns the response
-frames of every step.  The simulator set-up is :mod:`flows.rtl_sim`'s.
+builds the simulator once per build directory (:func:`boards.virtual.build_simulator`, the
+virtual board's), writes the session (steps of request bytes) to a case file, runs
+:mod:`cocotb_tests.tb_board_uart` on it and returns the response frames of every step.
 """
 
 from __future__ import annotations
@@ -16,17 +16,9 @@ from pathlib import Path
 
 from boards.protocol import Frame, FrameDecoder
 from boards.soc import UartSNN, gateware_digest
-from flows.rtl_sim import (
-    BUILD_ROOT,
-    PROJECT_ROOT,
-    add_verilator_make_flags,
-    ensure_simulator,
-    simulator_name,
-)
+from boards.virtual import TOPLEVEL, build_simulator
+from flows.rtl_sim import PROJECT_ROOT, simulator_name
 from golden.config import SNNConfig
-
-TOPLEVEL = "uart_snn"
-VISIBLE_PORTS = ("clk", "rst", "rx", "tx", "leds")
 
 
 @dataclass
@@ -51,46 +43,6 @@ class Step:
                 "gap_bits": self.gap_bits}
 
 
-def _cached_verilator():
-    """cocotb's Verilator runner that keeps a built binary and exposes only the ports."""
-    from cocotb_tools.runner import Verilator
-
-    class CachedVerilator(Verilator):
-        def _build_command(self):
-            binary = Path(self.build_dir) / self.hdl_toplevel
-            if binary.exists() and all(binary.stat().st_mtime >= Path(s).stat().st_mtime
-                                       for s in self.sources):
-                return []
-            verilate, make = super()._build_command()
-            control = Path(self.build_dir) / "ports.vlt"
-            control.write_text("`verilator_config\n" + "".join(
-                f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"\n'
-                for port in VISIBLE_PORTS))
-            verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
-            return [verilate + [str(control)], make + ["OPT_FAST=-O2"]]
-
-    return CachedVerilator()
-
-
-def _runner(make_top, sim: str, name: str):
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
-
-    build_dir = BUILD_ROOT / name
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    if not source.exists():
-        tmp = source.with_suffix(".tmp")
-        tmp.write_text(verilog.convert(make_top(), name=TOPLEVEL, emit_src=False))
-        tmp.replace(source)
-    runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
-    add_verilator_make_flags()
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 build_args=["-Wno-fatal", "-O2"] if sim == "verilator" else [],
-                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    return runner, build_dir
-
-
 def run_board(config: SNNConfig, w_hidden, w_out, steps: list[Step], *, clock_hz: int,
               baud: int, timeout_s: float, banks: int = 4,
               sim: str | None = None) -> list[list[Frame]]:
@@ -98,7 +50,7 @@ def run_board(config: SNNConfig, w_hidden, w_out, steps: list[Step], *, clock_hz
     from cocotb_tools.runner import get_results
 
     sim = sim or simulator_name()
-    ensure_simulator(sim)
+
     def make_top() -> UartSNN:  # only when the Verilog is not cached (an unused one warns)
         top = UartSNN(config=config, w_hidden=w_hidden, w_out=w_out, clock_hz=clock_hz,
                       baud=baud, timeout_s=timeout_s, banks=banks)
@@ -107,7 +59,8 @@ def run_board(config: SNNConfig, w_hidden, w_out, steps: list[Step], *, clock_hz
 
     divisor = round(clock_hz / baud)  # UartSNN's clock cycles per bit
     digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, timeout_s, banks)
-    runner, build_dir = _runner(make_top, sim, f"board-{sim}-n{config.n_hidden}-{digest[:12]}")
+    runner, build_dir = build_simulator(make_top, f"board-{sim}-n{config.n_hidden}-{digest[:12]}",
+                                        sim)
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
         case, result = Path(run_dir) / "case.json", Path(run_dir) / "result.json"
         case.write_text(json.dumps({"clock_hz": clock_hz, "divisor": divisor,

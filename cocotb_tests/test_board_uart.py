@@ -1,7 +1,7 @@
 """UART top end to end (``make sim``): real MNIST test images over the framed protocol.
 
 One simulated session of :class:`boards.soc.UartSNN` at the board's real clock and bit rate
-(15 MHz, 3 Mbaud): IDENTIFY, three register settings with pipelined CLASSIFY frames (up to
+(60 MHz, 3 Mbaud): IDENTIFY, three register settings with pipelined CLASSIFY frames (up to
 ``banks`` outstanding), register reads, and garbage, a false SOF, a bad length, a bad CRC,
 a frame cut off by the time-out, a UART break inside a frame and undecodable images in
 between, then every kind of the host tests' line noise (:mod:`boards.noise`) on requests.
@@ -18,6 +18,7 @@ import pytest
 from boards import protocol as p
 from boards.model import DeviceModel
 from boards.noise import KINDS, LineNoise
+from boards.platforms import DEFAULT_CLOCK_HZ
 from cocotb_tests.cases import COMMITTED_WEIGHTS, mnist_images
 from cocotb_tests.tb_board_sim import Step, run_board
 from flows.rtl_sim import Batch, RtlResults
@@ -27,13 +28,14 @@ from golden.networks import Network
 from golden.weights import load_weights
 from hdl import regmap
 
-CLOCK_HZ = 15_000_000
+CLOCK_HZ = DEFAULT_CLOCK_HZ
+"""The boards' clock, 60 MHz: 20 cycles a bit."""
 BAUD = 3_000_000
 TIMEOUT_S = 100e-6
 """Frame time-out of the simulated top (30 byte times; the boards use 20 ms)."""
 BANKS = 4
 GAP_BITS = 600
-"""Silence after a cut frame: longer than the time-out (450 bit times)."""
+"""Silence after a cut frame: longer than the time-out (300 bit times)."""
 
 
 class Session:
