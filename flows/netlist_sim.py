@@ -143,7 +143,11 @@ def netlist_verilog(workdir: Path, stage: str, progress: bool = False) -> Path:
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     tmp = target.with_suffix(".tmp.v")
-    run_tool("yosys", ["-q", "-p", f"read_json {source.name}; delete t:$scopeinfo; "
+    top = _top_module(source)  # nextpnr names it "top"
+    rename = f"rename {top} {TOPLEVEL}; " if top != TOPLEVEL else ""
+    if stage == "routed":
+        source = _prepare_routed(source, workdir / "nextpnr_routed_tied.json")
+    run_tool("yosys", ["-q", "-p", f"read_json {source.name}; {rename}delete t:$scopeinfo; "
                                    f"write_verilog -noattr {tmp.name}"],
              workdir / f"write_verilog_{stage}.log", f"yosys write_verilog ({stage})",
              cwd=workdir, progress=progress)
@@ -151,11 +155,53 @@ def netlist_verilog(workdir: Path, stage: str, progress: bool = False) -> Path:
     return target
 
 
+def _prepare_routed(source: Path, target: Path) -> Path:
+    """Copy of the routed design with the unconnected inputs of DP16KD and MULT18X18D tied high.
+
+    nextpnr removes constant nets from these blocks and encodes them in ``<pin>MUX``
+    parameters that assume an unrouted input reads 1: a pin the Yosys netlist ties to 1 is
+    left unconnected with its MUX set to the pin itself (e.g. ``OCEAMUX = "OCEA"``), and a pin
+    tied to 0 is left unconnected with ``"INV"``.  The simulator reads unconnected pins as 0,
+    so they are tied to 1 here; the models apply the MUX parameters.  The same holds for the
+    LUT inputs of ``TRELLIS_COMB``: nextpnr leaves LUT (and carry-chain) inputs tied to 1
+    unconnected with the LUT's INITVAL unchanged (e.g. every CCU2 ``D`` input, which Yosys
+    ties to 1), so unconnected ``A``-``D`` are tied to 1 too.  ``TRELLIS_IO`` becomes
+    ``TRELLIS_IO_IN`` or ``TRELLIS_IO_OUT`` by its ``DIR`` (its pad pin ``B`` is an inout,
+    which Verilator cannot connect to an input port of the top).
+    """
+    design = json.loads(source.read_text())
+    for module in design["modules"].values():
+        for cell in module["cells"].values():
+            if cell["type"] == "TRELLIS_IO":
+                kind = {"INPUT": "TRELLIS_IO_IN", "OUTPUT": "TRELLIS_IO_OUT"}.get(
+                    str(cell["parameters"].get("DIR", "")).strip())
+                if kind:
+                    cell["type"], cell["parameters"] = kind, {}
+            if cell["type"] == "TRELLIS_COMB":
+                pins = ("A", "B", "C", "D")
+            elif cell["type"] in ("DP16KD", "MULT18X18D"):
+                pins = [port for port, direction in cell.get("port_directions", {}).items()
+                        if direction == "input"]
+            else:
+                continue
+            for port in pins:
+                if not cell["connections"].get(port):
+                    cell["connections"][port] = ["1"]
+    write_atomic(target, json.dumps(design))
+    return target
+
+
+def _top_module(source: Path) -> str:
+    modules = json.loads(source.read_text())["modules"]
+    tops = [name for name, m in modules.items() if m.get("attributes", {}).get("top")]
+    return (tops or list(modules))[0]
+
+
 def cell_counts(workdir: Path, stage: str) -> dict[str, int]:
     """Cells of the stage's netlist by type; routed ``TRELLIS_COMB`` split by mode
     (``TRELLIS_COMB:LOGIC``, ``TRELLIS_COMB:CCU2``, ...)."""
     source = workdir / (ROUTED_JSON if stage == "routed" else f"{TOPLEVEL}.json")
-    module = json.loads(source.read_text())["modules"][TOPLEVEL]
+    module = json.loads(source.read_text())["modules"][_top_module(source)]
     counts: Counter[str] = Counter()
     for cell in module["cells"].values():
         kind = cell["type"]
@@ -233,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.freq <= 500:
         raise UserError(f"--freq must be in 1..500 MHz, not {args.freq:g}")
     device = board_device(args.board)
-    workdir = args.out or default_workdir(network.config, network.w_hidden, network.w_out)
+    workdir = (args.out or default_workdir(network.config, network.w_hidden,
+                                           network.w_out)).resolve()
     split = load_split("test").first(args.images)
     synthesize_netlist(network.config, network.w_hidden, network.w_out, workdir,
                        stage=args.stage, device=device, freq_mhz=args.freq,

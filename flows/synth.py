@@ -102,8 +102,10 @@ def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = 
 
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
                 progress: bool = True) -> ToolRun:
-    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``)."""
+    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``) and the routed
+    design ``nextpnr_routed.json`` (``--write``, for netlist simulation)."""
     args = [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
+            "--write", "nextpnr_routed.json",
             "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail"]
     try:
         return run_tool("nextpnr-ecp5", args, workdir / "nextpnr.log",

@@ -16,8 +16,9 @@
 //                   write) and ASYNC (RST clears the output at once).
 //   CLKAMUX/CLKBMUX "CLKA"/"CLKB" or "INV"; INITVAL_00..3F (16 rows of 20 bits each, the low
 //                   18 bits used); outputs start at 0 (Yosys: rdinit zero).
-// Not modelled (elaboration stops with $fatal): widths 1, 2 and 4, the other parameters'
-// non-default values are ignored (GSR, DIxMUX, ...).  A write on one port to the row the other
+//   <pin>MUX        "0", "1", "INV" or the pin itself, for every data, address and control
+//                   input (nextpnr's routed netlist ties constants this way).
+// Not modelled (elaboration stops with $fatal): widths 1, 2 and 4; GSR is ignored.  A write on one port to the row the other
 // port reads or writes in the same cycle is undefined on the device: the model prints a
 // "DP16KD collision" line and returns the old data.
 
@@ -192,6 +193,90 @@ module DP16KD(
 	parameter INITVAL_3E = 320'h0;
 	parameter INITVAL_3F = 320'h0;
 
+	// nextpnr encodes constant and inverted pins in <pin>MUX parameters: "0", "1", "INV"
+	// or the pin's name (the pin as it is).
+	function pinmux(input [63:0] sel, input value);
+		pinmux = (sel == "0") ? 1'b0 : (sel == "1") ? 1'b1 : (sel == "INV") ? ~value : value;
+	endfunction
+	wire DIA17_m = pinmux(DIA17MUX, DIA17);
+	wire DIA16_m = pinmux(DIA16MUX, DIA16);
+	wire DIA15_m = pinmux(DIA15MUX, DIA15);
+	wire DIA14_m = pinmux(DIA14MUX, DIA14);
+	wire DIA13_m = pinmux(DIA13MUX, DIA13);
+	wire DIA12_m = pinmux(DIA12MUX, DIA12);
+	wire DIA11_m = pinmux(DIA11MUX, DIA11);
+	wire DIA10_m = pinmux(DIA10MUX, DIA10);
+	wire DIA9_m = pinmux(DIA9MUX, DIA9);
+	wire DIA8_m = pinmux(DIA8MUX, DIA8);
+	wire DIA7_m = pinmux(DIA7MUX, DIA7);
+	wire DIA6_m = pinmux(DIA6MUX, DIA6);
+	wire DIA5_m = pinmux(DIA5MUX, DIA5);
+	wire DIA4_m = pinmux(DIA4MUX, DIA4);
+	wire DIA3_m = pinmux(DIA3MUX, DIA3);
+	wire DIA2_m = pinmux(DIA2MUX, DIA2);
+	wire DIA1_m = pinmux(DIA1MUX, DIA1);
+	wire DIA0_m = pinmux(DIA0MUX, DIA0);
+	wire DIB17_m = pinmux(DIB17MUX, DIB17);
+	wire DIB16_m = pinmux(DIB16MUX, DIB16);
+	wire DIB15_m = pinmux(DIB15MUX, DIB15);
+	wire DIB14_m = pinmux(DIB14MUX, DIB14);
+	wire DIB13_m = pinmux(DIB13MUX, DIB13);
+	wire DIB12_m = pinmux(DIB12MUX, DIB12);
+	wire DIB11_m = pinmux(DIB11MUX, DIB11);
+	wire DIB10_m = pinmux(DIB10MUX, DIB10);
+	wire DIB9_m = pinmux(DIB9MUX, DIB9);
+	wire DIB8_m = pinmux(DIB8MUX, DIB8);
+	wire DIB7_m = pinmux(DIB7MUX, DIB7);
+	wire DIB6_m = pinmux(DIB6MUX, DIB6);
+	wire DIB5_m = pinmux(DIB5MUX, DIB5);
+	wire DIB4_m = pinmux(DIB4MUX, DIB4);
+	wire DIB3_m = pinmux(DIB3MUX, DIB3);
+	wire DIB2_m = pinmux(DIB2MUX, DIB2);
+	wire DIB1_m = pinmux(DIB1MUX, DIB1);
+	wire DIB0_m = pinmux(DIB0MUX, DIB0);
+	wire ADA13_m = pinmux(ADA13MUX, ADA13);
+	wire ADA12_m = pinmux(ADA12MUX, ADA12);
+	wire ADA11_m = pinmux(ADA11MUX, ADA11);
+	wire ADA10_m = pinmux(ADA10MUX, ADA10);
+	wire ADA9_m = pinmux(ADA9MUX, ADA9);
+	wire ADA8_m = pinmux(ADA8MUX, ADA8);
+	wire ADA7_m = pinmux(ADA7MUX, ADA7);
+	wire ADA6_m = pinmux(ADA6MUX, ADA6);
+	wire ADA5_m = pinmux(ADA5MUX, ADA5);
+	wire ADA4_m = pinmux(ADA4MUX, ADA4);
+	wire ADA3_m = pinmux(ADA3MUX, ADA3);
+	wire ADA2_m = pinmux(ADA2MUX, ADA2);
+	wire ADA1_m = pinmux(ADA1MUX, ADA1);
+	wire ADA0_m = pinmux(ADA0MUX, ADA0);
+	wire ADB13_m = pinmux(ADB13MUX, ADB13);
+	wire ADB12_m = pinmux(ADB12MUX, ADB12);
+	wire ADB11_m = pinmux(ADB11MUX, ADB11);
+	wire ADB10_m = pinmux(ADB10MUX, ADB10);
+	wire ADB9_m = pinmux(ADB9MUX, ADB9);
+	wire ADB8_m = pinmux(ADB8MUX, ADB8);
+	wire ADB7_m = pinmux(ADB7MUX, ADB7);
+	wire ADB6_m = pinmux(ADB6MUX, ADB6);
+	wire ADB5_m = pinmux(ADB5MUX, ADB5);
+	wire ADB4_m = pinmux(ADB4MUX, ADB4);
+	wire ADB3_m = pinmux(ADB3MUX, ADB3);
+	wire ADB2_m = pinmux(ADB2MUX, ADB2);
+	wire ADB1_m = pinmux(ADB1MUX, ADB1);
+	wire ADB0_m = pinmux(ADB0MUX, ADB0);
+	wire CEA_m = pinmux(CEAMUX, CEA);
+	wire OCEA_m = pinmux(OCEAMUX, OCEA);
+	wire WEA_m = pinmux(WEAMUX, WEA);
+	wire CSA0_m = pinmux(CSA0MUX, CSA0);
+	wire CSA1_m = pinmux(CSA1MUX, CSA1);
+	wire CSA2_m = pinmux(CSA2MUX, CSA2);
+	wire RSTA_m = pinmux(RSTAMUX, RSTA);
+	wire CEB_m = pinmux(CEBMUX, CEB);
+	wire OCEB_m = pinmux(OCEBMUX, OCEB);
+	wire WEB_m = pinmux(WEBMUX, WEB);
+	wire CSB0_m = pinmux(CSB0MUX, CSB0);
+	wire CSB1_m = pinmux(CSB1MUX, CSB1);
+	wire CSB2_m = pinmux(CSB2MUX, CSB2);
+	wire RSTB_m = pinmux(RSTBMUX, RSTB);
+
 	function [2:0] cs_code(input [39:0] text);  // "0bXYZ" -> XYZ
 		cs_code = {text[16], text[8], text[0]};
 	endfunction
@@ -289,14 +374,14 @@ module DP16KD(
 	localparam PDP = DATA_WIDTH_A == 36;
 	wire clk_a = (CLKAMUX == "INV") ? ~CLKA : CLKA;
 	wire clk_b = (CLKBMUX == "INV") ? ~CLKB : CLKB;
-	wire [13:0] ad_a = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
-	wire [13:0] ad_b = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
-	wire [17:0] di_a = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
-	wire [17:0] di_b = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
-	wire arst_a = RESETMODE == "ASYNC" && RSTA && !PDP;
-	wire arst_b = RESETMODE == "ASYNC" && RSTB;
-	wire sel_a = CEA && ({CSA2, CSA1, CSA0} == cs_code(CSDECODE_A));
-	wire sel_b = CEB && ({CSB2, CSB1, CSB0} == cs_code(CSDECODE_B));
+	wire [13:0] ad_a = {ADA13_m, ADA12_m, ADA11_m, ADA10_m, ADA9_m, ADA8_m, ADA7_m, ADA6_m, ADA5_m, ADA4_m, ADA3_m, ADA2_m, ADA1_m, ADA0_m};
+	wire [13:0] ad_b = {ADB13_m, ADB12_m, ADB11_m, ADB10_m, ADB9_m, ADB8_m, ADB7_m, ADB6_m, ADB5_m, ADB4_m, ADB3_m, ADB2_m, ADB1_m, ADB0_m};
+	wire [17:0] di_a = {DIA17_m, DIA16_m, DIA15_m, DIA14_m, DIA13_m, DIA12_m, DIA11_m, DIA10_m, DIA9_m, DIA8_m, DIA7_m, DIA6_m, DIA5_m, DIA4_m, DIA3_m, DIA2_m, DIA1_m, DIA0_m};
+	wire [17:0] di_b = {DIB17_m, DIB16_m, DIB15_m, DIB14_m, DIB13_m, DIB12_m, DIB11_m, DIB10_m, DIB9_m, DIB8_m, DIB7_m, DIB6_m, DIB5_m, DIB4_m, DIB3_m, DIB2_m, DIB1_m, DIB0_m};
+	wire arst_a = RESETMODE == "ASYNC" && RSTA_m && !PDP;
+	wire arst_b = RESETMODE == "ASYNC" && RSTB_m;
+	wire sel_a = CEA_m && ({CSA2_m, CSA1_m, CSA0_m} == cs_code(CSDECODE_A));
+	wire sel_b = CEB_m && ({CSB2_m, CSB1_m, CSB0_m} == cs_code(CSDECODE_B));
 
 	// Row (18-bit word) and half (x9) of each port's access; x36 uses rows 2k and 2k+1.
 	wire [9:0] row_a = PDP ? {ad_a[13:5], 1'b0} : ad_a[13:4];
@@ -304,8 +389,8 @@ module DP16KD(
 	wire half_a = ad_a[3], half_b = ad_b[3];
 
 	// Write masks (per 9-bit byte of a row) and data, port A (and port A of x36).
-	wire write_a = sel_a && WEA && !(RESETMODE == "SYNC" && RSTA);
-	wire write_b = !PDP && sel_b && WEB && !(RESETMODE == "SYNC" && RSTB);
+	wire write_a = sel_a && WEA_m && !(RESETMODE == "SYNC" && RSTA_m);
+	wire write_b = !PDP && sel_b && WEB_m && !(RESETMODE == "SYNC" && RSTB_m);
 	wire [1:0] be_a = (DATA_WIDTH_A == 9) ? (half_a ? 2'b10 : 2'b01) : ad_a[1:0];
 	wire [1:0] be_a_hi = ad_a[3:2];  // x36: bytes of the high row
 	wire [1:0] be_b = (DATA_WIDTH_B == 9) ? (half_b ? 2'b10 : 2'b01) : ad_b[1:0];
@@ -335,17 +420,17 @@ module DP16KD(
 				$display("DP16KD collision: %m port A writes row %0d", row_a);
 		end
 		if (!PDP) begin
-			if (RESETMODE == "SYNC" && RSTA)
+			if (RESETMODE == "SYNC" && RSTA_m)
 				latch_a <= 18'b0;
-			else if (sel_a && !WEA)
+			else if (sel_a && !WEA_m)
 				latch_a <= narrow(rows[row_a], half_a, DATA_WIDTH_A);
-			else if (sel_a && WEA && WRITEMODE_A == "WRITETHROUGH")
+			else if (sel_a && WEA_m && WRITEMODE_A == "WRITETHROUGH")
 				latch_a <= narrow(merge(rows[row_a], wd_a, be_a), half_a, DATA_WIDTH_A);
-			else if (sel_a && WEA && WRITEMODE_A == "READBEFOREWRITE")
+			else if (sel_a && WEA_m && WRITEMODE_A == "READBEFOREWRITE")
 				latch_a <= narrow(rows[row_a], half_a, DATA_WIDTH_A);
-			if (RESETMODE == "SYNC" && RSTA)
+			if (RESETMODE == "SYNC" && RSTA_m)
 				out_a <= 18'b0;
-			else if (OCEA)
+			else if (OCEA_m)
 				out_a <= latch_a;
 		end
 		end
@@ -363,19 +448,19 @@ module DP16KD(
 			if (be_b != 2'b00 && sel_a && row_a == row_b && !write_a)
 				$display("DP16KD collision: %m port B writes row %0d", row_b);
 		end
-		if (RESETMODE == "SYNC" && RSTB)
+		if (RESETMODE == "SYNC" && RSTB_m)
 			latch_b <= 36'b0;
 		else if (PDP && sel_b)
 			latch_b <= {rows[row_b | 10'd1], rows[row_b]};
-		else if (!PDP && sel_b && !WEB)
+		else if (!PDP && sel_b && !WEB_m)
 			latch_b <= {18'b0, narrow(rows[row_b], half_b, DATA_WIDTH_B)};
-		else if (!PDP && sel_b && WEB && WRITEMODE_B == "WRITETHROUGH")
+		else if (!PDP && sel_b && WEB_m && WRITEMODE_B == "WRITETHROUGH")
 			latch_b <= {18'b0, narrow(merge(rows[row_b], wd_b, be_b), half_b, DATA_WIDTH_B)};
-		else if (!PDP && sel_b && WEB && WRITEMODE_B == "READBEFOREWRITE")
+		else if (!PDP && sel_b && WEB_m && WRITEMODE_B == "READBEFOREWRITE")
 			latch_b <= {18'b0, narrow(rows[row_b], half_b, DATA_WIDTH_B)};
-		if (RESETMODE == "SYNC" && RSTB)
+		if (RESETMODE == "SYNC" && RSTB_m)
 			out_b <= 36'b0;
-		else if (OCEB)
+		else if (OCEB_m)
 			out_b <= latch_b;
 		end
 	end

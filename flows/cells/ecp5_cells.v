@@ -10,9 +10,15 @@
 //     here FCO is assigned;
 //   - TRELLIS_IO: no tristate resolution (the core has no bidirectional pins): an input
 //     passes B to O, an output drives B from I;
-//   - DCCA (global clock buffer, a blackbox in cells_bb.v) added: CLKO = CLKI while CE is
-//     high;
-//   - TRELLIS_FF: LSRMODE "PRLD" kept, CEMUX string compared as upstream.
+//   - DCCA (global clock buffer, a blackbox in cells_bb.v) added: CLKO = CLKI (nextpnr
+//     leaves CE unconnected, which the device reads as enabled; a gated clock is not
+//     modelled);
+//   - TRELLIS_FF: the SD parameter of nextpnr's packed flip-flop selects its data input
+//     ("0": M, the slice bypass; "1", the default: DI, the LUT output);
+//   - unused pins of nextpnr's packed cells (TRELLIS_COMB DI0/DI1, TRELLIS_IO IOLDO/IOLTO and
+//     its DATAMUX_* parameters, output pins only: PADDO)
+//     added so that the routed netlist elaborates.
+// Pins that nextpnr leaves unconnected read 0 in the simulation.
 // The DP16KD and MULT18X18D models are this project's own (dp16kd.v, mult18x18d.v).
 
 module LUT4(input A, B, C, D, output Z);
@@ -50,7 +56,7 @@ module VHI(output Z);
 endmodule
 
 module DCCA(input CLKI, CE, output CLKO);
-	assign CLKO = CLKI & CE;
+	assign CLKO = CLKI;
 endmodule
 
 module CCU2C(
@@ -89,10 +95,12 @@ module TRELLIS_FF(input CLK, LSR, CE, DI, M, output reg Q);
 	parameter SRMODE = "LSR_OVER_CE";
 	parameter REGSET = "RESET";
 	parameter [127:0] LSRMODE = "LSR";
+	parameter SD = "1";
 
 	wire muxce = (CEMUX == "1") ? 1'b1 : (CEMUX == "0") ? 1'b0 : (CEMUX == "INV") ? ~CE : CE;
 	wire muxlsr = (LSRMUX == "INV") ? ~LSR : LSR;
 	wire muxclk = (CLKMUX == "INV") ? ~CLK : CLK;
+	wire data = (SD == "0") ? M : DI;
 	wire srval = (LSRMODE == "PRLD") ? M : (REGSET == "SET") ? 1'b1 : 1'b0;
 
 	initial Q = (LSRMODE == "PRLD") ? 1'b0 : (REGSET == "SET") ? 1'b1 : 1'b0;
@@ -103,19 +111,21 @@ module TRELLIS_FF(input CLK, LSR, CE, DI, M, output reg Q);
 				if (muxlsr)
 					Q <= srval;
 				else if (muxce)
-					Q <= DI;
+					Q <= data;
 		end else begin : sync_reset
 			always @(posedge muxclk)
 				if (muxlsr)
 					Q <= srval;
 				else if (muxce)
-					Q <= DI;
+					Q <= data;
 		end
 	endgenerate
 endmodule
 
-module TRELLIS_IO(inout B, input I, input T, output O);
+module TRELLIS_IO(inout B, input I, input T, input IOLDO, input IOLTO, output O);
 	parameter DIR = "INPUT";
+	parameter DATAMUX_MDDR = "PADDO";
+	parameter DATAMUX_ODDR = "PADDO";
 	generate
 		if (DIR == "INPUT") begin : input_pin
 			assign O = B;
@@ -128,12 +138,24 @@ module TRELLIS_IO(inout B, input I, input T, output O);
 	endgenerate
 endmodule
 
+// The two directions of TRELLIS_IO as separate cells (flows/netlist_sim.py renames nextpnr's
+// TRELLIS_IO by its DIR): an inout pad pin cannot connect to the top's input ports.
+module TRELLIS_IO_IN(input B, input I, input T, input IOLDO, input IOLTO, output O);
+	assign O = B;
+endmodule
+
+module TRELLIS_IO_OUT(output B, input I, input T, input IOLDO, input IOLTO, output O);
+	assign B = I;
+	assign O = 1'b0;
+endmodule
+
 module TRELLIS_COMB(
 	input A, B, C, D, M,
 	input FCI, F1, FXA, FXB,
 	input WD,
 	input WAD0, WAD1, WAD2, WAD3,
 	input WRE, WCK,
+	input DI0, DI1,
 	output F, FCO, OFX
 );
 	parameter MODE = "LOGIC";
