@@ -11,7 +11,7 @@ export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
 .PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants train-128 train-48 train-128-s80 train-128-s90 \
-	bitstream demo demo-loopback clean
+	bitstream demo demo-loopback clean netlist-sim
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -45,6 +45,13 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min; al
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
+
+netlist-sim: $(STAMP)  ## routed ECP5 netlists == reference: random N=37 at 3 bits, N=48 at 8 bits and dynamic (20 images each)
+	$(PY) flows/netlist_sim.py --neurons 37 --random-seed 7 --lanes 37 --bits 3 --images 20 --stage routed
+	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz --bits 8 \
+		--images 20 --stage routed
+	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz \
+		--bits dynamic --images 20 --stage routed
 
 mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
 	$(PY) -m tests.mutants

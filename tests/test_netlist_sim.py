@@ -1,7 +1,7 @@
 """Netlist simulation: the DP16KD model against Amaranth memory semantics, and the CLI.
 
 The memory test synthesizes four Amaranth memories with ``synth_ecp5`` (true dual port x18
-with byte enables, read-before-write and write-through, x9, and pseudo dual port x36), runs
+with byte enables, read-before-write and a transparent read, x9, and pseudo dual port x36), runs
 the netlist with the models of ``flows/cells/`` in Verilator on random traffic on both ports
 and compares every read, cycle by cycle, with the Amaranth simulation of the same design.
 About 1-2 min (Yosys and a Verilator build); ``SNN_SYNTH_TESTS=0`` skips it.
@@ -157,10 +157,12 @@ def _netlist_reads(bench, stimulus, workdir: Path) -> tuple[dict[str, list[int]]
     (workdir / "stimulus.hex").write_text("".join(f"{int(v):x}\n" for v in packed))
     ensure_simulator("verilator")
     add_verilator_make_flags()
-    subprocess.run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                    "-Wno-MULTIDRIVEN", "--top-module", "harness", "harness.v", "bench.v",
-                    *map(str, netlist_sim.CELL_MODELS), "-o", "bench"], cwd=workdir,
-                   check=True, capture_output=True)
+    build = subprocess.run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+                            "-Wno-MULTIDRIVEN", "-CFLAGS", "-std=c++20 -fcoroutines",
+                            "--top-module", "harness", "harness.v",
+                            "bench.v", *map(str, netlist_sim.CELL_MODELS), "-o", "bench"],
+                           cwd=workdir, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
     log = subprocess.run([str(workdir / "obj_dir" / "bench")], cwd=workdir, check=True,
                          capture_output=True, text=True).stdout
     rows = [line.split() for line in (workdir / "reads.txt").read_text().splitlines()]
@@ -178,7 +180,7 @@ def test_dp16kd_model_matches_amaranth_memory_on_both_ports(tmp_path):
     widths = {int(p["DATA_WIDTH_A"], 2) for p in blocks}
     modes = {p.get("WRITEMODE_A") for p in blocks}
     assert {9, 18, 36} <= widths, f"the bench did not map to x9, x18 and x36 blocks: {widths}"
-    assert {"READBEFOREWRITE", "WRITETHROUGH"} <= modes, modes
+    assert "READBEFOREWRITE" in modes, modes  # Yosys builds write-through from soft logic
     assert "DP16KD collision" not in info["log"]
     for name in OUTPUTS:
         diff = [i for i, (a, b) in enumerate(zip(expected[name], got[name], strict=True))
