@@ -165,7 +165,9 @@ def _prepare_routed(source: Path, target: Path) -> Path:
     so they are tied to 1 here; the models apply the MUX parameters.  The same holds for the
     LUT inputs of ``TRELLIS_COMB``: nextpnr leaves LUT (and carry-chain) inputs tied to 1
     unconnected with the LUT's INITVAL unchanged (e.g. every CCU2 ``D`` input, which Yosys
-    ties to 1), so unconnected ``A``-``D`` are tied to 1 too.  ``TRELLIS_IO`` becomes
+    ties to 1), so unconnected ``A``-``D`` are tied to 1 too.  A ``TRELLIS_COMB`` placed in
+    the second LUT of a slice (bel ``...K1``) gets ``IS_Z1 = 1``: its OFX output is then the
+    L6MUX21 of ``FXA``/``FXB`` (nextpnr's JSON leaves the parameter out), not the PFUMX.  ``TRELLIS_IO`` becomes
     ``TRELLIS_IO_IN`` or ``TRELLIS_IO_OUT`` by its ``DIR`` (its pad pin ``B`` is an inout,
     which Verilator cannot connect to an input port of the top).
     """
@@ -179,6 +181,9 @@ def _prepare_routed(source: Path, target: Path) -> Path:
                     cell["type"], cell["parameters"] = kind, {}
             if cell["type"] == "TRELLIS_COMB":
                 pins = ("A", "B", "C", "D")
+                bel = str(cell.get("attributes", {}).get("NEXTPNR_BEL", ""))
+                if "IS_Z1" not in cell["parameters"] and bel.endswith(".K1"):
+                    cell["parameters"]["IS_Z1"] = "1"
             elif cell["type"] in ("DP16KD", "MULT18X18D"):
                 pins = [port for port, direction in cell.get("port_directions", {}).items()
                         if direction == "input"]
