@@ -46,8 +46,8 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min; al
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
 
-netlist-sim: $(STAMP)  ## synthesized ECP5 netlists == reference: random N=37 at 3 bits, N=48 at 8 bits and dynamic (20 images each, ~10 min per netlist)
-	$(PY) flows/netlist_sim.py --neurons 37 --random-seed 7 --bits 3 --images 20
+netlist-sim: $(STAMP)  ## ECP5 netlists == reference, 20 images each: random N=37 at 3 bits routed, N=48 synthesized at 8 bits and dynamic (~10-15 min per netlist)
+	$(PY) flows/netlist_sim.py --neurons 37 --random-seed 7 --bits 3 --images 20 --stage routed
 	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz --bits 8 \
 		--images 20
 	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz \
