@@ -167,9 +167,9 @@ def _prepare_routed(source: Path, target: Path) -> Path:
     unconnected with the LUT's INITVAL unchanged (e.g. every CCU2 ``D`` input, which Yosys
     ties to 1), so unconnected ``A``-``D`` are tied to 1 too.  A ``TRELLIS_COMB`` placed in
     the second LUT of a slice (bel ``...K1``) gets ``IS_Z1 = 1``: its OFX output is then the
-    L6MUX21 of ``FXA``/``FXB`` (nextpnr's JSON leaves the parameter out), not the PFUMX.  ``TRELLIS_IO`` becomes
-    ``TRELLIS_IO_IN`` or ``TRELLIS_IO_OUT`` by its ``DIR`` (its pad pin ``B`` is an inout,
-    which Verilator cannot connect to an input port of the top).
+    L6MUX21 of ``FXA``/``FXB`` (nextpnr's JSON leaves the parameter out), not the PFUMX.
+    ``TRELLIS_IO`` becomes ``TRELLIS_IO_IN`` or ``TRELLIS_IO_OUT`` by its ``DIR`` (its pad
+    pin ``B`` is an inout, which Verilator cannot connect to an input port of the top).
     """
     design = json.loads(source.read_text())
     for module in design["modules"].values():
