@@ -11,7 +11,7 @@ export PYTHONWARNINGS := error
 .DEFAULT_GOAL := help
 
 .PHONY: help venv build evaluate pareto test lint synth-test sim sim-full mutants formal train-128 train-48 train-128-s80 \
-	train-128-s90 bitstream demo demo-loopback demo-sim clean
+	train-128-s90 bitstream demo demo-loopback demo-sim clean netlist-sim
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -45,6 +45,13 @@ synth-test: $(STAMP)  ## synthesize N=48 and check flows/baselines (4-10 min; al
 
 sim: $(STAMP)  ## RTL == reference co-simulation regression (cocotb + Verilator; part of make test)
 	$(PY) -m pytest cocotb_tests -q
+
+netlist-sim: $(STAMP)  ## ECP5 netlists == reference, 20 images each: random N=37 at 3 bits routed, N=48 synthesized at 8 bits and dynamic (~10-15 min per netlist)
+	$(PY) flows/netlist_sim.py --neurons 37 --random-seed 7 --bits 3 --images 20 --stage routed
+	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz --bits 8 \
+		--images 20
+	$(PY) flows/netlist_sim.py --neurons 48 --weights weights/mnist-784-48-10.npz \
+		--bits dynamic --images 20
 
 mutants: $(STAMP)  ## break one rule of the reference model at a time; every mutant must fail the tests (~2 min)
 	$(PY) -m tests.mutants

@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep-images", type=cli.count, default=200,
                    help="test images for the precision sweep of both power models "
                         "(default: 200)")
+    p.add_argument("--netlist-sim", type=cli.integer(0), default=0, metavar="K",
+                   help="simulate the routed netlist (ECP5 cell models, Verilator) on the first "
+                        "K test images against the reference (flows/netlist_sim.py); 0 = off "
+                        "(default: 0)")
     p.add_argument("--no-abc9", action="store_true",
                    help="run synth_ecp5 without -abc9 (default: with -abc9)")
     p.add_argument("--bake-weights", action="store_true",
@@ -298,6 +302,10 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
                           for r in synth.runs],
         "command": shlex.join(["python", "flows/build.py", *sys.argv[1:]]),
     }
+    if args.netlist_sim:
+        report["netlist_sim"] = stages.run(
+            "routed netlist simulation", _netlist_sim, args, n, weights, config, settings,
+            out_dir / f"work-n{n}", test)
     stages.rows.append({"stage": "total", "seconds": round(time.monotonic() - started, 1)})
     report["stages"] = stages.rows
     report["build_seconds"] = stages.rows[-1]["seconds"]
@@ -350,6 +358,20 @@ def _contents_note(placeholder_seed: int | None) -> str:
     return (f"seeded random placeholders (seed {placeholder_seed}), not the weights: area "
             "and timing are the same for every weights file of this shape; the simulations "
             "use the weights, and a board bitstream gets them patched into its block RAM")
+
+
+def _netlist_sim(args, n: int, weights: Weights, config, settings, workdir: Path,
+                 test) -> dict:
+    """The routed netlist of this build on the first ``--netlist-sim`` test images."""
+    from flows.netlist_sim import simulate, synthesize_netlist
+    from golden.networks import Network
+
+    synthesize_netlist(config, weights.w_hidden, weights.w_out, workdir, stage="routed",
+                       device=board_device(args.board), freq_mhz=args.freq, seed=args.seed,
+                       progress=not args.quiet)
+    sample = test.first(args.netlist_sim)
+    return simulate(Network(config, weights.w_hidden, weights.w_out), settings, sample.images,
+                    sample.labels, workdir.resolve(), "routed")
 
 
 def _cycles_mode(mode: str) -> str:

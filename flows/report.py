@@ -82,6 +82,7 @@ def render_markdown(report: dict) -> str:
               ""]
     if lat.get("mismatches") is not None:
         lines.insert(-1, f"- RTL vs reference mismatches on the sample: {lat['mismatches']}")
+    lines += _netlist_lines(r.get("netlist_sim"))
     lines += ["## Accuracy per precision", "", f"Source: {r['accuracy']['source']}", ""]
     acc = r["accuracy"]["per_bits"]
     if acc:
@@ -139,6 +140,24 @@ def _cache_cell(stage: dict) -> str:
     if stage.get("reused"):
         return f"reused {stage['cache']} (made in {stage['made_seconds']:.0f} s)"
     return f"ran, stored {stage['cache']}" if stage.get("cache") else ""
+
+
+def _netlist_lines(sim: dict | None) -> list[str]:
+    """The routed-netlist simulation section (``--netlist-sim K``), empty without one."""
+    if not sim:
+        return []
+    cells = ", ".join(f"{k} {v:,}" for k, v in sim["cells"].items())
+    first = sim["first_divergence"]
+    return ["## Routed netlist simulation", "",
+            f"- {sim['images']} test images through nextpnr's routed netlist (ECP5 cell models "
+            f"of flows/cells, Verilator, zero delay): **{sim['mismatches']} mismatches** "
+            f"against the reference (class, output counts, every counter, cycles)",
+            f"- first divergence: {first if first else 'none'}",
+            f"- {sim['simulated_cycles']:,} cycles simulated, {sim['seconds_per_image']} s per "
+            f"image (Verilator build {sim['build_seconds']} s)",
+            f"- DP16KD cycles where both ports touched one row (undefined on the device, old "
+            f"data in the model): {sim['dp16kd_collisions']}",
+            f"- cells: {cells}", ""]
 
 
 def render_compare(reports: list[dict]) -> str:

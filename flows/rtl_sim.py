@@ -214,10 +214,8 @@ def _locked(build_dir: Path):
 
 def _runner(config: SNNConfig, w_hidden, w_out, sim: str, loaded: bool = False):
     from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
 
     build_dir = build_directory(config, w_hidden, w_out, sim, loaded=loaded)
-    runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
     with _locked(build_dir):
         source = build_dir / f"{TOPLEVEL}.v"
         # Always regenerated and compared: the simulation can never run a design other
@@ -233,14 +231,24 @@ def _runner(config: SNNConfig, w_hidden, w_out, sim: str, loaded: bool = False):
             tmp = source.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(source)
-        add_verilator_make_flags()
-        build_args = ["-Wno-fatal", "-O2"] if sim == "verilator" else []
-        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                     build_args=build_args, timescale=("1ns", "1ps"),
-                     log_file=build_dir / "build.log")
-        if sim == "verilator":
-            _cache_runtime_objects(build_dir)
+        runner = build_sources([source], build_dir, sim)
     return runner, build_dir
+
+
+def build_sources(sources: list[Path], build_dir: Path, sim: str, extra_args: tuple = ()):
+    """Build the simulation of ``sources`` (top :data:`TOPLEVEL`) in ``build_dir``; the
+    cocotb runner (Verilator: rebuilt only when a source is newer than the binary)."""
+    from cocotb_tools.runner import get_runner
+
+    runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
+    add_verilator_make_flags()
+    build_args = ["-Wno-fatal", "-O2", *extra_args] if sim == "verilator" else []
+    runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                 build_args=build_args, timescale=("1ns", "1ps"),
+                 log_file=build_dir / "build.log")
+    if sim == "verilator":
+        _cache_runtime_objects(build_dir)
+    return runner
 
 
 def add_verilator_make_flags() -> None:
@@ -287,15 +295,25 @@ def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
     ``loaded``: one simulation build per configuration whose weight memories are read from
     files when it starts (no recompilation for new weights); otherwise the weights are baked
     into the Verilog, one build per weights."""
-    from cocotb_tools.runner import get_results
-
     sim = sim or simulator_name()
     ensure_simulator(sim)
     runner, build_dir = _runner(config, w_hidden, w_out, sim, loaded)
+    return run_batches(runner, build_dir, config, batches,
+                       loaded_weights=(w_hidden, w_out) if loaded else None)
+
+
+def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch],
+                keep_log: Path | None = None, *,
+                loaded_weights: tuple | None = None) -> list[RtlResults]:
+    """Run :mod:`flows.rtl_testbench` on ``batches`` with a built ``runner``; the simulator's
+    log is copied to ``keep_log`` when given.  ``loaded_weights`` (``w_hidden, w_out``): the
+    memory files a ``loaded`` simulation reads when it starts."""
+    from cocotb_tools.runner import get_results
+
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
         case, result = Path(run_dir) / "case.npz", Path(run_dir) / "result.npz"
-        if loaded:
-            write_memory_files(config, w_hidden, w_out, Path(run_dir) / WEIGHTS_DIR)
+        if loaded_weights is not None:
+            write_memory_files(config, *loaded_weights, Path(run_dir) / WEIGHTS_DIR)
         _write_case(case, config, batches)
         try:
             xml = runner.test(
@@ -308,6 +326,8 @@ def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
             _, failed = get_results(xml)
         except SystemExit:  # the runner exits when a cocotb test fails
             failed = 1
+        if keep_log is not None:
+            shutil.copy(Path(run_dir) / "sim.log", keep_log)
         if failed or not result.exists():
             log = (Path(run_dir) / "sim.log").read_text()[-3000:]
             raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")

@@ -79,6 +79,17 @@ class Stages:
         self.say(stage, f"ran in {seconds:.1f} s")
         return value
 
+    def run(self, stage: str, fn, *a, **kw):
+        """``fn(*a, **kw)``, timed as an uncached stage (e.g. a netlist simulation)."""
+        self.say(stage, "running")
+        start = time.monotonic()
+        value = fn(*a, **kw)
+        seconds = time.monotonic() - start
+        self.rows.append({"stage": stage, "seconds": round(seconds, 1), "reused": False,
+                          "cache": None})
+        self.say(stage, f"ran in {seconds:.1f} s")
+        return value
+
     def add_synthesis(self, synth) -> None:
         """The rows and lines of :func:`flows.synth.synthesize`'s stages."""
         for row in synth.stages:

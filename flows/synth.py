@@ -121,12 +121,14 @@ def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = 
 def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> list[str]:
     """The nextpnr-ecp5 arguments of :func:`run_nextpnr`."""
     return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
+            "--write", "nextpnr_routed.json",
             "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail"]
 
 
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
                 progress: bool = True) -> ToolRun:
-    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``)."""
+    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``) and the routed
+    design ``nextpnr_routed.json`` (``--write``, for netlist simulation)."""
     args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)
     try:
         return run_tool("nextpnr-ecp5", args, workdir / "nextpnr.log",
@@ -299,14 +301,15 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if entry is None:
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
                           progress=progress)
-        entry = cache.store("pnr", inputs, files={"nextpnr.json": workdir / "nextpnr.json",
-                                                  "nextpnr.log": run.log},
+        entry = cache.store("pnr", inputs, files={
+            "nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log,
+            "nextpnr_routed.json": workdir / "nextpnr_routed.json"},
                             value={"run": _run_json(run)}, seconds=run.seconds)
         result.runs.append(run)
         result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
                                         reused=False, run=run))
     else:
-        entry.copy_to(workdir, "nextpnr.json", "nextpnr.log")
+        entry.copy_to(workdir, "nextpnr.json", "nextpnr.log", "nextpnr_routed.json")
         result.runs.append(_run_from_json(entry.value["run"], workdir))
         result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
                                         reused=True))

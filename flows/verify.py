@@ -43,9 +43,19 @@ DEFAULT_LANES = 128
 def _parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_network_arguments(p)
+    add_mode_arguments(p)
+    p.add_argument("--images", type=cli.count, default=100,
+                   help="the first K MNIST test images")
+    p.add_argument("--json", action="store_true", help="print only the JSON summary")
+    return p
+
+
+def add_network_arguments(p: argparse.ArgumentParser) -> None:
+    """--neurons, --weights | --random-seed, --sparsity, --lanes, --block-size (read by
+    :func:`network_from_args`)."""
     p.add_argument("--neurons", type=cli.neurons, required=True,
                    help="hidden neurons N (must match --weights when given)")
-    add_mode_arguments(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", type=Path, help="a weights file (weights/*.npz)")
     source.add_argument("--random-seed", type=cli.seed,
@@ -58,13 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--block-size", type=cli.neurons, default=None, metavar="B",
                    help="neurons per weight-metadata block B, min(B, N) is used (default: 16 "
                         "for --weights, drawn from the seed for --random-seed)")
-    p.add_argument("--images", type=cli.count, default=100,
-                   help="the first K MNIST test images")
-    p.add_argument("--json", action="store_true", help="print only the JSON summary")
-    return p
 
 
-def _network(args) -> Network:
+def network_from_args(args) -> Network:
+    """The network that :func:`add_network_arguments`' options describe."""
     if not 1 <= args.neurons <= 1024:
         raise UserError(f"--neurons must be in 1..1024, not {args.neurons}")
     if args.lanes is not None and not 1 <= args.lanes <= 1024:
@@ -121,7 +128,7 @@ def verify(network: Network, settings: RunSettings, images, labels) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    network = _network(args)
+    network = network_from_args(args)
     settings = settings_from_args(args)
     check_settings(settings, network.config)
     split = load_split("test").first(args.images)
