@@ -118,6 +118,10 @@ def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = 
                     cwd=workdir, progress=progress, watch=_YOSYS_PASS)
 
 
+ROUTED_JSON = "nextpnr_routed.json"
+"""nextpnr's routed design (``--write``), read by the netlist simulation."""
+
+
 def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> list[str]:
     """The nextpnr-ecp5 arguments of :func:`run_nextpnr`."""
     return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
@@ -301,15 +305,18 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if entry is None:
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
                           progress=progress)
-        entry = cache.store("pnr", inputs, files={
-            "nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log,
-            "nextpnr_routed.json": workdir / "nextpnr_routed.json"},
+        files = {"nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log}
+        if (workdir / ROUTED_JSON).is_file():
+            files[ROUTED_JSON] = workdir / ROUTED_JSON
+        entry = cache.store("pnr", inputs, files=files,
                             value={"run": _run_json(run)}, seconds=run.seconds)
         result.runs.append(run)
         result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
                                         reused=False, run=run))
     else:
-        entry.copy_to(workdir, "nextpnr.json", "nextpnr.log", "nextpnr_routed.json")
+        entry.copy_to(workdir, "nextpnr.json", "nextpnr.log")
+        if entry.file(ROUTED_JSON).is_file():
+            entry.copy_to(workdir, ROUTED_JSON)
         result.runs.append(_run_from_json(entry.value["run"], workdir))
         result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
                                         reused=True))
