@@ -110,8 +110,13 @@ def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int, *,
     if placeholder_seed is None:
         w_hidden, w_out, parameters = weights.w_hidden, weights.w_out, ()
     else:
+        from hdl.core import chunk_levels
+
+        # The chunk-summary memory (chunk skip) is baked in, not patched: weights with other
+        # zero chunks need their own routed design.
         w_hidden, w_out = np.zeros(0), np.zeros(0)
-        parameters = ("placeholder", placeholder_seed)
+        parameters = ("placeholder", placeholder_seed,
+                      chunk_levels(config, weights.w_hidden).tobytes())
     digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec), SYNTH_OPTS,
                              _board_source_digest(), *parameters)
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"

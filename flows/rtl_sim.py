@@ -88,7 +88,12 @@ def build_directory(config: SNNConfig, w_hidden, w_out, sim: str, *,
     configuration and simulator only; the weights are read when the simulation starts)."""
     digest = hashlib.sha256(repr(config).encode())
     if loaded:
+        from hdl.core import chunk_levels
+
         digest.update(b"weights loaded at start")
+        # The chunk-summary memory is baked in, not loaded: weights with other zero chunks
+        # need their own build.
+        digest.update(np.ascontiguousarray(chunk_levels(config, w_hidden)).tobytes())
     else:
         for array in (w_hidden, w_out):
             digest.update(np.ascontiguousarray(array, dtype=np.int8).tobytes())

@@ -227,7 +227,11 @@ def rtlil_inputs(config: SNNConfig, w_hidden, w_out, placeholder_seed: int | Non
     from dataclasses import asdict
     from importlib.metadata import version
 
+    from hdl.core import chunk_levels
+
     return {"config": asdict(config), "placeholder_seed": placeholder_seed,
+            # baked in even with placeholders (the chunk-summary memory of chunk skip)
+            "chunk_levels": digest(chunk_levels(config, w_hidden)),
             "weights": None if placeholder_seed is not None else
             [digest(np.asarray(w, dtype=np.int8)) for w in (w_hidden, w_out)],
             "sources": source_digest("hdl/*.py", "golden/*.py"),

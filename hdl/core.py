@@ -12,6 +12,7 @@ docs/hdl.md describes the blocks, docs/cycle_model.md the cycle count.
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -49,6 +50,14 @@ def counter_bound(config: SNNConfig) -> int:
     per_step_cycles = (N_INPUTS * hidden.chunks + IMAGE_WORDS + hidden.chunks
                        + config.n_hidden + 64 + MARGIN_CYCLES + 2)
     return 4 * IMAGE_WORDS + hidden.chunks + config.t_max * max(per_step_bits, per_step_cycles)
+
+
+def chunk_levels(config: SNNConfig, w_hidden) -> np.ndarray:
+    """The chunk levels baked into the core's chunk-summary memory (chunk skip): uint8
+    ``[784, chunks]``.  Not a patched or file-loaded memory: a placeholder build or a loaded
+    simulation is valid only for weights with these levels (their keys include them)."""
+    geometry = hidden_geometry(config)
+    return geometry.chunk_levels(block_maxima(np.asarray(w_hidden), geometry.block_size))
 
 
 def weight_memories(config: SNNConfig, w_hidden=None, w_out=None, *,
@@ -142,8 +151,7 @@ class SNNCore(ValidatedComponent):
         m.submodules.registers = regs = RegisterFile(config=cfg, reset_bits=self._reset_bits)
         m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg)
         m.submodules.inputs = inputs = EventList(
-            t_max=cfg.t_max, levels=hg.chunk_levels(block_maxima(self._w_hidden,
-                                                                 hg.block_size)))
+            t_max=cfg.t_max, levels=chunk_levels(cfg, self._w_hidden))
         m.submodules.skip = skip = ChunkSkip(geometry=hg)
         m.submodules.hidden = hidden_reader = SynapseRowReader(
             geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0),

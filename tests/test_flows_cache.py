@@ -99,18 +99,30 @@ def test_tool_versions_are_part_of_the_keys(tools, tmp_path, monkeypatch):
     assert tools == ["yosys", "nextpnr", "yosys", "nextpnr"]
 
 
+def synth_chunk_levels(w_hidden):
+    from hdl.core import chunk_levels
+
+    return chunk_levels(CONFIG, w_hidden)
+
+
 def test_netlist_text_is_the_key_not_the_weights(tools, tmp_path):
     """With placeholder contents new weights reuse everything; baked-in weights change the
-    RTLIL and so the synthesis (the configuration changes it either way)."""
-    other = np.full((784, 4), 5, np.int8)
-    _run(tmp_path)
+    RTLIL and so the synthesis (the configuration changes it either way).  The chunk levels
+    (baked into the chunk-summary memory) are part of the key even with placeholders."""
+    base = np.full((784, 4), 5, np.int8)
+    other = -base  # other weights, the same block maxima and so the same chunk levels
+    assert np.array_equal(synth_chunk_levels(base), synth_chunk_levels(other))
+    _run(tmp_path, w_hidden=base)
     _run(tmp_path, w_hidden=other)
     assert tools == ["yosys", "nextpnr"]
-    _run(tmp_path, placeholder_seed=None)
-    _run(tmp_path, placeholder_seed=None, w_hidden=other)
-    assert tools == ["yosys", "nextpnr"] * 3
-    _run(tmp_path, config=dataclasses.replace(CONFIG, theta_hidden=CONFIG.theta_hidden + 1))
+    _run(tmp_path, w_hidden=np.full((784, 4), 100, np.int8))  # other chunk levels
+    assert tools == ["yosys", "nextpnr"] * 2
+    _run(tmp_path, w_hidden=base, placeholder_seed=None)
+    _run(tmp_path, w_hidden=other, placeholder_seed=None)
     assert tools == ["yosys", "nextpnr"] * 4
+    _run(tmp_path, w_hidden=base,
+         config=dataclasses.replace(CONFIG, theta_hidden=CONFIG.theta_hidden + 1))
+    assert tools == ["yosys", "nextpnr"] * 5
 
 
 @pytest.mark.parametrize("damage", ["edit", "truncate", "no-record", "partial"])
