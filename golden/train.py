@@ -114,6 +114,16 @@ def late_factor(progress: float, start: float, ramp: float) -> float:
     return min(1.0, (progress - start) / ramp)
 
 
+def trained_model(path, option: str, config: SNNConfig) -> SNN:
+    """The network of weights file ``path`` (given as ``option``); one error sentence unless
+    it has ``config``'s hidden neuron count."""
+    model = SNN.from_weights(load_weights(path))
+    if model.config.n_hidden != config.n_hidden:
+        raise UserError(f"{option} {path} has {model.config.n_hidden} hidden neurons, not "
+                        f"--neurons {config.n_hidden}")
+    return model
+
+
 def teacher_logits(teacher: SNN, spikes: torch.Tensor, config: SNNConfig,
                    temperature: float) -> torch.Tensor:
     """The teacher's 8-bit logits for a batch of input spikes (no gradient), on the
@@ -164,19 +174,13 @@ def train(args) -> tuple[SNN, dict]:
     config = network_config(args)
     model = SNN(config, surrogate_slope=args.slope, init_gain=args.init_gain, seed=args.seed)
     if args.init_weights:
-        start = SNN.from_weights(load_weights(args.init_weights))
-        if start.config.n_hidden != config.n_hidden:
-            raise UserError(f"--init-weights {args.init_weights} has {start.config.n_hidden} "
-                            f"hidden neurons, not --neurons {config.n_hidden}")
+        start = trained_model(args.init_weights, "--init-weights", config)
         with torch.no_grad():
             model.w_hidden.copy_(start.w_hidden)
             model.w_out.copy_(start.w_out)
     teacher_model = None
     if args.teacher:
-        teacher_model = SNN.from_weights(load_weights(args.teacher))
-        if teacher_model.config.n_hidden != config.n_hidden:
-            raise UserError(f"--teacher {args.teacher} has {teacher_model.config.n_hidden} "
-                            f"hidden neurons, not --neurons {config.n_hidden}")
+        teacher_model = trained_model(args.teacher, "--teacher", config)
         teacher_model.eval()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil(len(train_x) / args.batch)
