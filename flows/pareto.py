@@ -23,8 +23,10 @@ Examples::
     python flows/pareto.py --split validation --pruning-grid --out build/pareto-validation
 
 The study section (quantization only / pruning only / joint, in the form of Schaefer et al.
-2023) adds the block-sparse weights files (``--sparse-weights``) at the lanes and block size
-of ``--lanes``/``--block-size``.
+2023) adds the block-sparse weights files (``--sparse-weights``), one table per hardware
+configuration of ``--study-lanes`` (lanes, optionally with a block size: ``32`` or ``26:26``);
+by default the configuration of ``--lanes``/``--block-size`` and L = 32 lanes, where chunk
+skip turns sparsity into latency.
 """
 
 from __future__ import annotations
@@ -214,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lanes L of the hardware configuration (default: N, one chunk)")
     p.add_argument("--block-size", type=cli.neurons, default=None,
                    help="metadata block size B (default: the configuration's, 16)")
+    p.add_argument("--study-lanes", nargs="+", type=study_hardware, default=None,
+                   metavar="L[:B]",
+                   help="hardware configurations of the study tables, each lanes L or L:B "
+                        "(block size B, default --block-size); e.g. 128 32 26:26 (default: "
+                        "--lanes, and 32 when it is smaller than N)")
     p.add_argument("--device", default="LFE5U-85F", choices=sorted(power.STATIC_POWER),
                    help="device whose static power the ECP5 total adds")
     p.add_argument("--clock-mhz", type=cli.clock_mhz, default=DEFAULT_CLOCK_MHZ,
@@ -268,12 +275,15 @@ def main(argv=None) -> int:
 
     hardware = _hardware(args, weights)
     sparse = sparse_files(args, weights)
+    configs = study_configs(args, weights, hardware)
     modes = study_modes(weights.w_hidden, weights.w_out, controller_grid=args.controller_grid,
                         pruning_grid=args.pruning_grid, gate_blocks=args.gate_blocks)
     rows, start = [], time.perf_counter()
     for mode in tqdm(modes, desc="modes", unit="mode", file=sys.stderr):
         rows.append(evaluate_mode(mode, weights, test, device, clock_mhz, hardware))
-    study_results = run_study(args, rows, test, device, clock_mhz, hardware, weights, sparse)
+    studies = [{**config, "rows": run_study(args, rows if config == hardware else [], test,
+                                            device, clock_mhz, config, weights, sparse)}
+               for config in configs] if sparse else []
     for key in ("energy_per_image_uj", "ecp5_energy_per_image_uj"):
         front = pareto_front([(r[key], r["accuracy"]) for r in rows])
         for row, on in zip(rows, front, strict=True):
@@ -284,7 +294,7 @@ def main(argv=None) -> int:
         "clock_source": clock_source, "seconds": time.perf_counter() - start,
         "energy_model": MODEL, "lanes": hardware["lanes"], "block_size": hardware["block_size"],
         "rows": rows, "targets": targets(rows, args.gate_blocks),
-        "study": study_results, "published": study.PUBLISHED,
+        "studies": studies, "published": study.PUBLISHED,
     }
     write_atomic(out / "pareto.png", plot(rows, summary))
     write_atomic(out / "pareto.md", render(summary))
@@ -299,6 +309,31 @@ def _hardware(args, weights) -> dict:
     config = weights.config()
     return {"lanes": min(args.lanes or weights.n_hidden, weights.n_hidden),
             "block_size": args.block_size or config.block_size}
+
+
+def study_hardware(text: str) -> tuple[int, int | None]:
+    """``L`` or ``L:B`` of ``--study-lanes``: lanes and an optional block size."""
+    lanes, _, block = text.partition(":")
+    try:
+        return cli.neurons(lanes), (cli.neurons(block) if block else None)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not L or L:B ({err})") from None
+
+
+def study_configs(args, weights, hardware: dict) -> list[dict]:
+    """The hardware configurations of the study tables, the main one first, no repeats."""
+    n = weights.n_hidden
+    given = args.study_lanes or [(hardware["lanes"], None)] + ([(32, None)] if 32 < n else [])
+    configs = []
+    for lanes, block in given:
+        config = {"lanes": min(lanes, n), "block_size": block or hardware["block_size"]}
+        if args.gate_blocks > config["block_size"]:
+            raise UserError(f"--gate-blocks {args.gate_blocks} is more than the block size "
+                            f"{config['block_size']} of the study at L = {config['lanes']}; "
+                            "block gating counts neurons of one block")
+        if config not in configs:
+            configs.append(config)
+    return configs
 
 
 def sparse_files(args, weights) -> dict[Path, object]:
@@ -333,7 +368,8 @@ def run_study(args, rows: list[dict], test, device: str, clock_mhz: float, hardw
     out = []
     from tqdm import tqdm
 
-    for row in tqdm(study.study_rows(dense, list(sparse), args.gate_blocks), desc="study",
+    desc = f"study L={hardware['lanes']} B={hardware['block_size']}"
+    for row in tqdm(study.study_rows(dense, list(sparse), args.gate_blocks), desc=desc,
                     unit="row", file=sys.stderr):
         key = json.dumps(mode_json(row.settings), sort_keys=True)
         if row.weights == dense and key in known:
@@ -438,8 +474,8 @@ def render(summary: dict) -> str:
             f"{-gating['accuracy_drop_pp']:+.2f} pp (goal >= 20 % at >= -0.10 pp): "
             f"{'met' if gating['ok'] else 'MISSED'}",
         ]
-    if summary.get("study"):
-        lines += ["", *study.render(summary["study"], summary["lanes"], summary["block_size"],
+    for table in summary.get("studies", []):
+        lines += ["", *study.render(table["rows"], table["lanes"], table["block_size"],
                                     summary["images"])]
     return "\n".join(lines) + "\n"
 

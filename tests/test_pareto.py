@@ -69,11 +69,17 @@ def test_pareto_study_table_relative_to_dense_8_bit(tiny_weights, tmp_path):
     twin.write_bytes(tiny_weights.read_bytes())
     out = tmp_path / "pareto"
     proc = run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 20, "--out", out,
-                   "--sparse-weights", twin, "--gate-blocks", 3, "--block-size", 4)
+                   "--sparse-weights", twin, "--gate-blocks", 3, "--block-size", 4,
+                   "--study-lanes", 12, "4", "4:3", "12")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "pareto.json").read_text())
-    rows = summary["study"]
     assert summary["block_size"] == 4 and summary["lanes"] == 12
+    tables = summary["studies"]
+    assert [(t["lanes"], t["block_size"]) for t in tables] == [(12, 4), (4, 4), (4, 3)]
+    rows = tables[0]["rows"]
+    narrow = tables[1]["rows"][0]
+    assert narrow["accuracy"] == rows[0]["accuracy"]
+    assert narrow["cycles_per_image"] > rows[0]["cycles_per_image"]  # 3 chunks per row, not 1
     assert [r["family"] for r in rows[:4]] == ["baseline", "quantization only",
                                                "quantization only", "pruning only"]
     base, twin_8 = rows[0], rows[3]
@@ -83,6 +89,17 @@ def test_pareto_study_table_relative_to_dense_8_bit(tiny_weights, tmp_path):
     gated = [r for r in rows if r["label"] == "dynamic + block gating 3"]
     assert len(gated) == 2
     assert "Schaefer et al. 2023" in (out / "pareto.md").read_text()
+
+
+def test_pareto_study_lanes_must_be_l_or_l_colon_b(tiny_weights, tmp_path):
+    assert_one_line_error(
+        run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 5, "--out",
+                tmp_path / "p", "--study-lanes", "4:x"),
+        "is not L or L:B")
+    assert_one_line_error(
+        run_cli("flows/pareto.py", "--weights", tiny_weights, "--limit", 5, "--out",
+                tmp_path / "p", "--gate-blocks", 3, "--study-lanes", "4:2"),
+        "is more than the block size 2 of the study at L = 4")
 
 
 def test_pareto_study_rejects_sparse_files_of_another_shape(tiny_weights, tmp_path):
