@@ -3,7 +3,7 @@
 ``python -m boards.bitstream --board ulx3s-85f --weights W`` builds one and prints its path.
 The build is amaranth-boards' ``platform.build()`` with Yosys, nextpnr-ecp5 and ecppack
 from the YoWASP pip packages (``$YOSYS``, ``$NEXTPNR_ECP5``, ``$ECPPACK`` override them);
-a design that misses its clock (60 MHz by default) fails the build.
+a design that misses its clock (45 MHz by default) fails the build.
 
 The design is synthesized with seeded random placeholder contents in its weight memories
 (and its IDENTIFY fingerprint), all in block RAM, so its placement and routing serve every

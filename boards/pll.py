@@ -3,8 +3,8 @@
 ``f_out = f_in / CLKI_DIV * CLKFB_DIV`` with the feedback taken from CLKOP; the limits are
 the ECP5 data sheet's (FPGA-DS-02012, sysCLOCK PLL timing): PFD 3.125..400 MHz, VCO
 400..800 MHz, output 3.125..400 MHz.  For 25 MHz -> 45 MHz this picks CLKI_DIV 5, CLKFB_DIV 9,
-CLKOP_DIV 13 (VCO 585 MHz), the same as ``ecppll -i 25 -o 45``; for the boards' 60 MHz,
-CLKI_DIV 5, CLKFB_DIV 12, CLKOP_DIV 10 (VCO 600 MHz).
+CLKOP_DIV 13 (VCO 585 MHz), the same as ``ecppll -i 25 -o 45`` (the boards' clock); for
+60 MHz, CLKI_DIV 5, CLKFB_DIV 12, CLKOP_DIV 10 (VCO 600 MHz).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """UART top end to end (``make sim``): real MNIST test images over the framed protocol.
 
 One simulated session of :class:`boards.soc.UartSNN` at the board's real clock and bit rate
-(60 MHz, 3 Mbaud): IDENTIFY, three register settings with pipelined CLASSIFY frames (up to
+(45 MHz, 3 Mbaud): IDENTIFY, three register settings with pipelined CLASSIFY frames (up to
 ``banks`` outstanding), register reads, and garbage, a false SOF, a bad length, a bad CRC,
 a frame cut off by the time-out, a UART break inside a frame and undecodable images in
 between, then every kind of the host tests' line noise (:mod:`boards.noise`) on requests.
@@ -29,7 +29,7 @@ from golden.weights import load_weights
 from hdl import regmap
 
 CLOCK_HZ = DEFAULT_CLOCK_HZ
-"""The boards' clock, 60 MHz: 20 cycles a bit."""
+"""The boards' clock, 45 MHz: 15 cycles a bit."""
 BAUD = 3_000_000
 TIMEOUT_S = 100e-6
 """Frame time-out of the simulated top (30 byte times; the boards use 20 ms)."""

@@ -34,8 +34,8 @@ def test_board_top_elaborates(board_id, tiny_weights):
     plan = spec.platform_class()().prepare(BoardTop(board=spec, soc=soc), name="top")
     files = dict(plan.files)
     rtlil, lpf = files["top.il"], files["top.lpf"]
-    fb = 3 if board_id.startswith("ecpix5") else 12  # 100 or 25 MHz -> 60 MHz
-    for parameter in ("CLKI_DIV 5", f"CLKFB_DIV {fb}", "CLKOP_DIV 10"):
+    ki = 20 if board_id.startswith("ecpix5") else 5  # 100 or 25 MHz -> 45 MHz (VCO 585 MHz)
+    for parameter in (f"CLKI_DIV {ki}", "CLKFB_DIV 9", "CLKOP_DIV 13"):
         assert f"parameter \\{parameter}\n" in rtlil, parameter
     assert "uart_0__rx__io" in lpf and "uart_0__tx__io" in lpf
     assert ("led_7__io" in lpf) == (spec.leds == "single")
