@@ -196,7 +196,9 @@ def compare_configs(a_text: str, b_text: str, expected: np.ndarray | None = None
     """Compare the ``.bram_init`` sections of two configurations: the same blocks with the
     same contents (by position, and as a multiset of block contents), and, with
     ``expected`` slices (e.g. the weights' of :func:`slice_pairs`), how many of its
-    non-constant ones each configuration holds (in any block and data width)."""
+    non-constant ones each configuration holds (in any block and data width), and whether
+    the slices one holds are all in the other (a full rebuild may keep memories, or their
+    constant bits, in logic, so its block RAM holds fewer of them)."""
     a, b = read_bram_init(a_text), read_bram_init(b_text)
     out = {"blocks": [len(a), len(b)],
            "non_zero_blocks": [sum(bool(d.any()) for d in a.values()),
@@ -217,7 +219,9 @@ def compare_configs(a_text: str, b_text: str, expected: np.ndarray | None = None
                         seen[key.tobytes()] += 1
             found.append(seen)
         out.update(expected_slices=len(keys), found=[len(f) for f in found],
-                   same_found_multiset=found[0] == found[1])
+                   same_found_multiset=found[0] == found[1],
+                   second_found_within_first=not found[1] - found[0],
+                   first_found_within_second=not found[0] - found[1])
     return out
 
 

@@ -107,6 +107,13 @@ def test_patch_reaches_every_block_and_a_missed_block_fails(tmp_path):
     found = bram_patch._find(blocks, {s.tobytes(): i for i, s in enumerate(
         np.packbits(bram_patch.slice_pairs(rows)[1][:8], axis=1))})
     assert len(set(found.values())) == 8  # the first ROM's new bit columns are all there
+    patched, placeholder = (work / "out.config").read_text(), config.read_text()
+    expected = bram_patch.slice_pairs(rows)[1]
+    summary = bram_patch.compare_configs(patched, placeholder, expected)
+    assert summary["expected_slices"] == 8 and summary["found"] == [8, 0]
+    assert summary["second_found_within_first"] and not summary["first_found_within_second"]
+    twin = bram_patch.compare_configs(patched, patched, expected)
+    assert twin["identical_by_position"] and twin["first_found_within_second"]
 
     # ecpbram given only the first ROM exits 0; the check of both must fail
     before, after = bram_patch.slice_pairs(rows)
