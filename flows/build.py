@@ -34,7 +34,7 @@ from flows.cache import CACHE_ROOT, StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
-from flows.synth import PLACEHOLDER_SEED, synthesize
+from flows.synth import PLACEHOLDER_SEED, ROUTERS, synthesize
 from flows.toolchain import find_tool, tool_version
 from golden import cli, power
 from golden.errors import UserError, run_cli
@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: 0)")
     p.add_argument("--no-abc9", action="store_true",
                    help="run synth_ecp5 without -abc9 (default: with -abc9)")
+    p.add_argument("--router", choices=ROUTERS, default="router1",
+                   help="nextpnr router: router1 (nextpnr's default for ECP5) or router2 "
+                        "(negotiated congestion; routes N = 128 at 128 lanes in minutes where "
+                        "router1 takes an hour or more); the report names it")
     p.add_argument("--bake-weights", action="store_true",
                    help="synthesize with the weights in the block RAM; by default the block "
                         "RAM holds seeded random placeholder contents, so that area and timing "
@@ -215,7 +219,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         synth_job = pool.submit(
             synthesize, config, weights.w_hidden, weights.w_out, device,
             out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
-            abc9=not args.no_abc9, progress=not args.quiet, cache=cache,
+            abc9=not args.no_abc9, progress=not args.quiet, cache=cache, router=args.router,
             placeholder_seed=placeholder)
         toggles_job = None
         if args.activity_images:
@@ -270,7 +274,8 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
                    "block_size": config.block_size, "timesteps": timesteps,
                    "t_max": config.t_max},
         "board": args.board, "device": device.name, "package": device.package,
-        "speed_grade": device.speed, "seed": args.seed, "weights": weights_info,
+        "speed_grade": device.speed, "seed": args.seed, "router": args.router,
+        "weights": weights_info,
         "fmax_mhz": fmax, "fmax_per_clock": synth.fmax_per_clock, "target_mhz": args.freq,
         "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
         "fmax_source": "nextpnr-ecp5 --report after routing",

@@ -33,7 +33,8 @@ def render_markdown(report: dict) -> str:
         "",
         f"Lanes {cfg['lanes']}, block size {cfg['block_size']}, T = {cfg['timesteps']}, "
         + (f"weights `{r['weights']['path']}` ({r['weights']['kind']})" if r["weights"]["path"]
-           else f"weights: {r['weights']['kind']}") + f"; placement seed {r['seed']}.",
+           else f"weights: {r['weights']['kind']}")
+        + f"; placement seed {r['seed']}, nextpnr {r.get('router', 'router1')}.",
         "",
         "## Area (nextpnr utilisation)",
         "",

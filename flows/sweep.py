@@ -190,7 +190,8 @@ def place_seeds(args, n: int, weights_spec: str | None, out: Path) -> list[dict]
         inputs = {"neurons": n, "lanes": args.lanes, "block_size": args.block_size,
                   "bits": args.bits, "seed": seed, "board": args.board, "stage": "pnr",
                   "weights": weights_spec, "weights_seed": args.seed, "freq": args.freq,
-                  "abc9": not args.no_abc9, "images": args.images, "cycles": args.cycles}
+                  "abc9": not args.no_abc9, "images": args.images, "cycles": args.cycles,
+                  "router": args.router}
         points.append({"name": point_name(inputs), "inputs": inputs,
                        "used": {"lanes": min(args.lanes, n),
                                 "block_size": min(args.block_size, n)}})

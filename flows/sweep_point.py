@@ -53,7 +53,8 @@ def build_args(inputs: dict):
             *(["--weights", inputs["weights"]] if inputs["weights"] else []),
             "--seed", str(inputs.get("weights_seed", RANDOM_WEIGHTS_SEED)),
             "--freq", f"{inputs['freq']:g}",
-            "--images", str(inputs["images"]), "--cycles", inputs["cycles"], "--quiet"]
+            "--images", str(inputs["images"]), "--cycles", inputs["cycles"],
+            "--router", inputs.get("router", "router1"), "--quiet"]
     return build._parser().parse_args(argv)
 
 
@@ -106,7 +107,8 @@ def _run(inputs: dict, folder: Path) -> dict:
     cache = build.stage_cache(args)  # the stage cache of the project the worker runs
     synth = synthesize(config, weights.w_hidden, weights.w_out, device, folder / "work",
                        freq_mhz=inputs["freq"], seed=inputs["seed"], abc9=inputs["abc9"],
-                       progress=False, cache=cache, stop_after_yosys=stage == "synth")
+                       progress=False, cache=cache, stop_after_yosys=stage == "synth",
+                       router=inputs.get("router", "router1"))
     if stage == "synth":
         cells = synth.cells
         return {"cells": cells, "memory_groups": synth.memory_groups, "lut4": cells["LUT4"],

@@ -122,18 +122,27 @@ ROUTED_JSON = "nextpnr_routed.json"
 """nextpnr's routed design (``--write``), read by the netlist simulation."""
 
 
-def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> list[str]:
+ROUTERS = ("router1", "router2")
+"""nextpnr's routers: router1 (its default for ECP5) and router2 (negotiated congestion,
+much faster on a congested design, e.g. N = 128 at 128 lanes)."""
+
+
+def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
+                 router: str = "router1") -> list[str]:
     """The nextpnr-ecp5 arguments of :func:`run_nextpnr`."""
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
             "--write", "nextpnr_routed.json",
-            "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail"]
+            "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail",
+            *(["--router", router] if router != "router1" else [])]
 
 
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
-                progress: bool = True) -> ToolRun:
+                progress: bool = True, router: str = "router1") -> ToolRun:
     """Place and route on ``device``; writes ``nextpnr.json`` (``--report``) and the routed
     design ``nextpnr_routed.json`` (``--write``, for netlist simulation)."""
-    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)
+    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router)
     try:
         return run_tool("nextpnr-ecp5", args, workdir / "nextpnr.log",
                         f"nextpnr-ecp5 {device.name}", cwd=workdir, progress=progress,
@@ -244,26 +253,29 @@ def synth_inputs(rtlil_path: Path, json_path: Path, abc9: bool) -> dict:
             "script": yosys_script(rtlil_path, json_path, abc9)}
 
 
-def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int) -> dict:
+def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
+               router: str = "router1") -> dict:
     """What a nextpnr run depends on: the netlist, nextpnr's version, device, package,
-    speed grade and every option (clock, seed)."""
+    speed grade and every option (clock, seed, router)."""
     return {"netlist_sha256": digest(json_path), "nextpnr": tool_version("nextpnr-ecp5"),
             "device": device.name, "package": device.package, "speed": device.speed,
-            "args": nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed)}
+            "args": nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed,
+                                 router=router)}
 
 
 def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, device: Device,
                workdir: Path, *, freq_mhz: float, seed: int, abc9: bool = True,
                progress: bool = True, cache: StageCache | None = None,
                placeholder_seed: int | None = PLACEHOLDER_SEED,
-               stop_after_yosys: bool = False) -> SynthResult:
+               stop_after_yosys: bool = False, router: str = "router1") -> SynthResult:
     """RTLIL -> Yosys -> nextpnr for one configuration, each stage taken from ``cache`` when
     it holds a result of identical inputs; the files are copied into ``workdir``.
 
     With ``placeholder_seed`` (the default) the block RAM holds seeded random placeholder
     contents, not the weights: netlist, area and timing are those of every weights file of
     this shape (see :class:`hdl.core.SNNCore`).  ``None`` bakes the weights in.
-    ``stop_after_yosys`` skips nextpnr (area from the netlist only).
+    ``stop_after_yosys`` skips nextpnr (area from the netlist only); ``router`` is nextpnr's
+    router (:data:`ROUTERS`).
     """
     cache = cache if cache is not None else StageCache(None)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -304,11 +316,11 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if stop_after_yosys:
         return result
 
-    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed)
+    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router)
     entry = cache.lookup("pnr", inputs)
     if entry is None:
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
-                          progress=progress)
+                          progress=progress, router=router)
         files = {"nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log}
         if (workdir / ROUTED_JSON).is_file():
             files[ROUTED_JSON] = workdir / ROUTED_JSON

@@ -210,3 +210,16 @@ def test_without_a_cache_every_stage_runs(tools, tmp_path):
     assert tools == ["yosys", "nextpnr"] * 2
     assert first.cells == again.cells and again.fmax_mhz == 55.5
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_router_is_an_input_of_place_and_route(tmp_path):
+    """router2 is passed to nextpnr and keys its own cache entry; router1 adds no option."""
+    netlist = tmp_path / "snn_core.json"
+    netlist.write_text("{}")
+    device = board_device("ulx3s-85f")
+    one = synth.pnr_inputs(netlist, device, freq_mhz=100, seed=1)
+    two = synth.pnr_inputs(netlist, device, freq_mhz=100, seed=1, router="router2")
+    assert "--router" not in one["args"]
+    assert two["args"][-2:] == ["--router", "router2"] and one != two
+    with pytest.raises(ValueError, match="router must be one of"):
+        synth.nextpnr_args(netlist, device, freq_mhz=100, seed=1, router="router3")
