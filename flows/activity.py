@@ -410,8 +410,9 @@ def instrument_for_toggles(verilog_text: str, classes: dict[tuple[str, str], str
     Verilator's toggle coverage counts every change a signal makes within the evaluation of
     a time step, so a combinational net that settles through intermediate values counts
     several times per cycle.  Here every classified net ``x`` (:func:`classify_signals`,
-    class not ``skip``) gets registers ``x$tqK`` (32 bits each) that sample it at every rising clock edge,
-    and only these registers are covered: their toggles are the net's settled value changes
+    class not ``skip``) gets registers ``x$tqK`` (32 bits each: Verilator miscounts the
+    toggles of signals wider than 64 bits) that sample it at every rising clock edge, and
+    only these registers are covered: their toggles are the net's settled value changes
     from one cycle to the next (zero-delay activity: no glitches).  A hook zeroes every
     counter at every rising edge of ``busy`` and, at every falling edge, writes them to
     ``toggles_K.dat`` (K = 0, 1, ... per image) in the run directory (``$c``)."""
@@ -510,8 +511,15 @@ def rtl_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     """
     from amaranth.back import verilog
 
-    from flows.rtl_sim import (TOPLEVEL, _locked, build_directory, build_sources,
-                               ensure_simulator, load_memories_from_files, run_batches)
+    from flows.rtl_sim import (
+        TOPLEVEL,
+        _locked,
+        build_directory,
+        build_sources,
+        ensure_simulator,
+        load_memories_from_files,
+        run_batches,
+    )
     from flows.rtl_sim import Batch as SimBatch
     from hdl.core import SNNCore
 
@@ -536,8 +544,8 @@ def rtl_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
         chunk = images[start:start + TOGGLE_IMAGES_PER_RUN]
         dumps: list[dict[str, tuple[int, int]]] = []
 
-        def read(run_dir: Path, dumps=dumps, k=len(chunk)):
-            for i in range(k):
+        def read(run_dir: Path, dumps=dumps, chunk=chunk):
+            for i in range(len(chunk)):
                 path = run_dir / f"toggles_{i}.dat"
                 dumps.append(read_toggle_dump(path, classes))
                 path.unlink()
