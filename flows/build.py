@@ -47,6 +47,8 @@ DEFAULT_LANES = 128
 DEFAULT_BLOCK = 16
 DEFAULT_ALPHA = 0.125
 """Toggle rate assumed with --activity-images 0 (the customary vendor-calculator default)."""
+RTL_ACTIVITY_IMAGES = 100
+"""Default sample of the toggle rates when the RTL runs in Verilator."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,10 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", choices=("auto", "rtl", "model"), default="auto",
                    help="cycles from the RTL simulation (Verilator via cocotb), the cycle "
                         "model, or auto = RTL when Verilator is installed (default: auto)")
-    p.add_argument("--activity-images", type=cli.integer(0), default=100,
+    p.add_argument("--activity-images", type=cli.integer(0), default=None,
                    help="test images simulated for the toggle rates per resource class (the "
-                        "RTL in Verilator with --cycles rtl, else a VCD of the Amaranth "
-                        f"simulation); 0 assumes {DEFAULT_ALPHA} (default: 100)")
+                        "RTL in Verilator when the cycles come from it, else a VCD of the "
+                        f"Amaranth simulation); 0 assumes {DEFAULT_ALPHA} (default: "
+                        f"{RTL_ACTIVITY_IMAGES} in Verilator, 1 in Amaranth)")
     p.add_argument("--sweep-images", type=cli.count, default=200,
                    help="test images for the precision sweep of both power models "
                         "(default: 200)")
@@ -125,7 +128,7 @@ def _check_args(args) -> str:
     for name in ("images", "lanes", "block_size", "sweep_images"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.activity_images < 0:
+    if args.activity_images is not None and args.activity_images < 0:
         raise UserError("--activity-images must be >= 0")
     if not 1 <= args.freq <= 500:
         raise UserError(f"--freq must be in 1..500 MHz, not {args.freq:g}")
@@ -223,9 +226,11 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
             abc9=not args.no_abc9, progress=not args.quiet, cache=cache, router=args.router,
             placeholder_seed=placeholder)
         toggles_job = None
-        if args.activity_images:
-            shown = test.images[:args.activity_images]
-            rtl = cycles_mode == "rtl"
+        rtl = cycles_mode == "rtl"
+        activity_images = (args.activity_images if args.activity_images is not None
+                           else RTL_ACTIVITY_IMAGES if rtl else 1)
+        if activity_images:
+            shown = test.images[:activity_images]
             toggles_job = pool.submit(
                 stages.cached, "toggle activity (RTL simulation, Verilator)" if rtl else
                 "toggle activity (Amaranth simulation, VCD)",
