@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 build: $(STAMP)  ## the main job: N=128 on the ULX3S 85F, dynamic mode: area, Fmax, latency, power, energy (build/flow)
-	$(PY) flows/build.py --neurons 128 --bits dynamic --out build/flow
+	$(PY) flows/build.py --neurons 128 --bits dynamic --router router2 --out build/flow
 
 evaluate: $(STAMP)  ## integer-reference accuracy of $(WEIGHTS) on the 10k test set, bits 8..2 and dynamic
 	$(PY) golden/evaluate.py --weights $(WEIGHTS) --bits all

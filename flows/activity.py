@@ -15,6 +15,7 @@ Three sources, each named in the reports:
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +225,10 @@ class Toggles:
     """The spread of the per-image overall alpha (same keys)."""
 
 
+SIMULATOR_RECURSION_LIMIT = 5000
+"""Python recursion limit while Amaranth's simulator compiles the core."""
+
+
 def simulate_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                      settings: RunSettings, vcd_dir: Path | None = None) -> Toggles:
     """Simulate ``images`` in Amaranth's simulator and count toggles in the VCD.
@@ -240,6 +245,9 @@ def simulate_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
 
     core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out)
     timesteps, _ = settings.resolve(config)
+    # Amaranth compiles each fragment to Python; the N = 128 core's nested expressions can
+    # exceed the default limit of Python's compiler when this runs in a worker thread.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), SIMULATOR_RECURSION_LIMIT))
     sim = Simulator(core)
     period = 10e-9
     sim.add_clock(period)

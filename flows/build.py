@@ -329,7 +329,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
     if args.netlist_sim:
         report["netlist_sim"] = stages.run(
             "routed netlist simulation", _netlist_sim, args, n, weights, config, settings,
-            out_dir / f"work-n{n}", test)
+            out_dir / f"netlist-n{n}", test)
     stages.rows.append({"stage": "total", "seconds": round(time.monotonic() - started, 1)})
     report["stages"] = stages.rows
     report["build_seconds"] = stages.rows[-1]["seconds"]
@@ -405,13 +405,15 @@ def _contents_note(placeholder_seed: int | None) -> str:
 
 def _netlist_sim(args, n: int, weights: Weights, config, settings, workdir: Path,
                  test) -> dict:
-    """The routed netlist of this build on the first ``--netlist-sim`` test images."""
+    """This build's configuration, synthesized with its weights in the block RAM and routed
+    with its seed and router (in ``OUT/netlist-nN``), on the first ``--netlist-sim`` test
+    images (the build's own netlist holds placeholder contents)."""
     from flows.netlist_sim import simulate, synthesize_netlist
     from golden.networks import Network
 
     synthesize_netlist(config, weights.w_hidden, weights.w_out, workdir, stage="routed",
                        device=board_device(args.board), freq_mhz=args.freq, seed=args.seed,
-                       progress=not args.quiet)
+                       progress=not args.quiet, router=args.router)
     sample = test.first(args.netlist_sim)
     return simulate(Network(config, weights.w_hidden, weights.w_out), settings, sample.images,
                     sample.labels, workdir.resolve(), "routed")

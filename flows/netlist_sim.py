@@ -42,6 +42,7 @@ from flows.rtl_sim import (
     simulator_name,
 )
 from flows.scoreboard import locate_step, score_batches
+from flows.synth import ROUTERS
 from flows.toolchain import run_tool
 from flows.verify import add_network_arguments, network_from_args
 from golden import cli
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="clock target given to nextpnr in MHz (default: 100)")
     p.add_argument("--placement-seed", type=cli.seed, default=1,
                    help="nextpnr placement seed (default: 1)")
+    p.add_argument("--router", choices=ROUTERS, default="router1",
+                   help="nextpnr router for --stage routed (router2 routes N = 128 in minutes) "
+                        "(default: router1)")
     p.add_argument("--out", type=cli.output_folder, default=None,
                    help="work directory for the netlists and the simulator "
                         "(default: build/netlist/<configuration>)")
@@ -105,18 +109,21 @@ def default_workdir(config: SNNConfig, w_hidden, w_out) -> Path:
 
 
 def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, stage: str,
-                       device, freq_mhz: float, seed: int, progress: bool) -> None:
-    """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) as the flow does;
-    identical earlier runs in ``workdir`` are reused."""
+                       device, freq_mhz: float, seed: int, progress: bool,
+                       router: str = "router1") -> None:
+    """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) as the flow does,
+    with the weights synthesized into the block RAM (the flow's own netlists hold placeholder
+    contents, which a bitstream gets patched over); identical earlier synth runs in
+    ``workdir`` are reused."""
     from flows.synth import run_nextpnr, run_yosys, synthesize, write_rtlil
 
     workdir.mkdir(parents=True, exist_ok=True)
     if stage == "routed":
         synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
-                   progress=progress)
+                   progress=progress, placeholder_seed=None, router=router)
         if not (workdir / ROUTED_JSON).is_file():  # a reused run from before --write
             run_nextpnr(workdir / f"{TOPLEVEL}.json", device, workdir, freq_mhz=freq_mhz,
-                        seed=seed, progress=progress)
+                        seed=seed, progress=progress, router=router)
         return
     rtlil = workdir / f"{TOPLEVEL}.il"
     write_rtlil(config, w_hidden, w_out, rtlil)
@@ -289,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     split = load_split("test").first(args.images)
     synthesize_netlist(network.config, network.w_hidden, network.w_out, workdir,
                        stage=args.stage, device=device, freq_mhz=args.freq,
-                       seed=args.placement_seed, progress=not args.json)
+                       seed=args.placement_seed, progress=not args.json, router=args.router)
     summary = simulate(network, settings, split.images, split.labels, workdir, args.stage)
     if not args.json:
         print(f"{args.stage} netlist: {summary['images']} images, {summary['mismatches']} "

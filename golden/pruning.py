@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 
@@ -53,11 +52,3 @@ def cubic_sparsity(progress: float, target: float, start: float, end: float) -> 
     x = (progress - start) / (end - start)
     return target * (1 - (1 - x) ** 3)
 
-
-def zero_block_fraction(w_hidden: np.ndarray, block_size: int) -> float:
-    """Fraction of the hidden layer's blocks whose integer weights are all zero."""
-    rows, n = w_hidden.shape
-    n_blocks = math.ceil(n / block_size)
-    padded = np.zeros((rows, n_blocks * block_size), dtype=np.int64)
-    padded[:, :n] = np.abs(w_hidden.astype(np.int64))
-    return float((padded.reshape(rows, n_blocks, block_size).max(-1) == 0).mean())

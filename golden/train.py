@@ -38,9 +38,9 @@ from golden.config import MAX_LEAK_SHIFT, PRECISIONS, RunSettings, SNNConfig
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
 from golden.model import SNN, encode_torch
-from golden.pruning import block_mask, cubic_sparsity, expand_mask, zero_block_fraction
+from golden.pruning import block_mask, cubic_sparsity, expand_mask
 from golden.reference import infer
-from golden.weights import Weights, load_weights, save_weights
+from golden.weights import Weights, load_weights, save_weights, zero_block_fraction
 
 MAX_SPARSITY = 0.97
 """Largest ``--sparsity``: every hidden row keeps some blocks."""

@@ -164,7 +164,47 @@ def from_fields(path: Path, fields: dict[str, np.ndarray]) -> Weights:
         weights.config()
     except ValueError as err:
         raise WeightsError(f"{path}: {err}") from None
+    _check_pruning_meta(path, meta.get("pruning"), fields["w_hidden"])
     return weights
+
+
+SPARSITY_TOLERANCE = 1e-6
+"""Largest difference between a recorded and a counted sparsity (JSON rounding)."""
+
+
+def zero_block_fraction(w_hidden: np.ndarray, block_size: int) -> float:
+    """Fraction of the hidden layer's blocks (one input row x ``block_size`` consecutive
+    neurons, the last block of a row may be narrower) whose integer weights are all zero."""
+    rows, n = w_hidden.shape
+    n_blocks = -(-n // block_size)
+    padded = np.zeros((rows, n_blocks * block_size), dtype=np.int64)
+    padded[:, :n] = np.abs(w_hidden.astype(np.int64))
+    return float((padded.reshape(rows, n_blocks, block_size).max(-1) == 0).mean())
+
+
+def _check_pruning_meta(path: Path, pruning, w_hidden: np.ndarray) -> None:
+    """A block-pruned file's meta (``golden/train.py --sparsity``) must describe its weights:
+    the recorded block size, block sparsity (at least the target) and weight sparsity."""
+    if not isinstance(pruning, dict) or not pruning.get("sparsity"):
+        return
+    block, recorded = pruning.get("block_size"), pruning.get("block_sparsity")
+    target, weight_sparsity = pruning["sparsity"], pruning.get("weight_sparsity")
+    numbers = (target, recorded, weight_sparsity)
+    if (not isinstance(block, int) or isinstance(block, bool) or block < 1
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and 0 <= v <= 1 for v in numbers)):
+        raise WeightsError(f"{path} meta 'pruning' needs block_size >= 1 and sparsity, "
+                           "block_sparsity and weight_sparsity in 0..1")
+    counted = zero_block_fraction(w_hidden, block)
+    if abs(counted - recorded) > SPARSITY_TOLERANCE or counted < target - SPARSITY_TOLERANCE:
+        raise WeightsError(f"{path} meta records {recorded:.4f} of the hidden blocks of "
+                           f"{block} all-zero (target {target:g}), but its w_hidden has "
+                           f"{counted:.4f}: the meta disagrees with the weights")
+    zeros = float((w_hidden == 0).mean())
+    if abs(zeros - weight_sparsity) > SPARSITY_TOLERANCE:
+        raise WeightsError(f"{path} meta records a weight sparsity of {weight_sparsity:.4f}, "
+                           f"but {zeros:.4f} of its w_hidden is zero: the meta disagrees "
+                           "with the weights")
 
 
 def _string(path: Path, name: str, value: np.ndarray) -> str:

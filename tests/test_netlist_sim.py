@@ -202,3 +202,21 @@ def test_missing_netlist_is_a_user_error(tmp_path):
 
     with pytest.raises(UserError, match="does not exist"):
         netlist_sim.netlist_verilog(tmp_path, "routed")
+
+
+def test_routed_netlists_hold_the_weights_not_placeholders(tmp_path, monkeypatch):
+    """The flow synthesizes with placeholder block-RAM contents by default; a netlist that is
+    simulated against the reference must have the weights synthesized in."""
+    import flows.synth
+
+    calls = []
+
+    def fake_synthesize(*args, **kwargs):
+        calls.append(kwargs)
+        (tmp_path / netlist_sim.ROUTED_JSON).write_text("{}")
+
+    monkeypatch.setattr(flows.synth, "synthesize", fake_synthesize)
+    netlist_sim.synthesize_netlist(None, None, None, tmp_path, stage="routed", device=None,
+                                   freq_mhz=100, seed=1, progress=False, router="router2")
+    assert calls == [dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
+                          router="router2")]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from golden.pruning import block_mask, cubic_sparsity, expand_mask, zero_block_fraction
-from golden.weights import load_weights
+from golden.pruning import block_mask, cubic_sparsity, expand_mask
+from golden.weights import load_weights, zero_block_fraction
 from tests.conftest import assert_one_line_error, run_cli
 
 

@@ -1,6 +1,7 @@
 """Weights files: round trip, and every kind of broken file gives one sentence and exit 2."""
 
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -108,3 +109,32 @@ def test_save_is_atomic_and_keeps_old_file_on_error(tiny_weights):
         save_weights(tiny_weights, bad)
     assert tiny_weights.read_bytes() == before
     assert [p.name for p in tiny_weights.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+SPARSE = "weights/mnist-784-128-10-s80.npz"
+
+
+def _with_pruning_meta(tmp_path, **pruning):
+    fields = _fields(SPARSE)
+    meta = json.loads(str(fields["meta"]))
+    meta["pruning"].update(pruning)
+    return _rewrite(SPARSE, tmp_path / "sparse.npz", meta=np.array(json.dumps(meta)))
+
+
+def test_committed_sparse_files_agree_with_their_meta():
+    for path in (SPARSE, "weights/mnist-784-128-10-s90.npz"):
+        pruning = load_weights(path).meta["pruning"]
+        assert pruning["block_sparsity"] >= pruning["sparsity"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"block_sparsity": 0.85}, "meta records 0.8500 of the hidden blocks of 16 all-zero"),
+    ({"block_size": 32}, "the meta disagrees with the weights"),
+    ({"sparsity": 0.9}, "(target 0.9), but its w_hidden has 0.8001"),
+    ({"weight_sparsity": 0.5}, "meta records a weight sparsity of 0.5000"),
+    ({"block_size": "16"}, "meta 'pruning' needs block_size >= 1"),
+])
+def test_sparse_meta_that_disagrees_with_the_weights_is_one_error(tmp_path, change, message):
+    proc = run_cli("golden/evaluate.py", "--weights", _with_pruning_meta(tmp_path, **change),
+                   "--limit", 5)
+    assert_one_line_error(proc, message)
