@@ -217,6 +217,12 @@ class Toggles:
     cycles: int
     images: int
     source: str
+    by_class: dict | None = None
+    """Per resource class (:data:`TOGGLE_CLASSES`): ``alpha`` (over the sample), ``bits``,
+    and the spread of the per-image alpha (``min``, ``median``, ``max``, ``std``) and the
+    standard error of the mean (``sem``)."""
+    spread: dict | None = None
+    """The spread of the per-image overall alpha (same keys)."""
 
 
 SIMULATOR_RECURSION_LIMIT = 5000
@@ -334,3 +340,243 @@ def count_vcd_toggles(path: Path, period_fs: int) -> tuple[int, int, int]:
             if busy and old is not None:
                 toggles += (old ^ value).bit_count()
     return toggles, sum(widths.values()), max(1, busy_fs // period_fs)
+
+
+TOGGLE_CLASSES = ("ff", "logic", "carry", "bram")
+"""Resource classes of the RTL toggle rates: flip-flops (registers clocked by ``clk``),
+logic nets (other wires: LUTs and muxes), carry nets (results of +, -, <, >: CCU2C chains)
+and block-RAM ports (read data, address and enable bits of every memory)."""
+TOGGLE_IMAGES_PER_RUN = 20
+"""Images per simulator run of :func:`rtl_toggles` (each image dumps the toggle counts of
+every signal bit, tens of MB at N = 128: a run's dumps are read and removed before the next)."""
+_MODULE_TEXT = re.compile(r"^module (\S+)\s*\(.*?^endmodule", re.M | re.S)
+_DECL = re.compile(r"^  (input|output|wire|reg)\s+(?:signed\s+)?(?:\[(\d+):(\d+)\]\s+)?(\S+)"
+                   r"(\s*\[[^\]]*\])?(?:\s*=[^;]*)?\s*;", re.M)
+_FF = re.compile(r"^\s+(\S+)\s*(?:\[[^\]]*\]\s*)?<=", re.M)
+_ASSIGN = re.compile(r"^  assign (\S+)\s*(?:\[[^\]]*\]\s*)?= (.*);$", re.M)
+_MEMORY_READ = re.compile(r"^\s+if \(([^)]*)\) begin\n\s+(\S+)\s*<= (\S+)\[(.*?)\];", re.M)
+_ARITH = re.compile(r"\s(?:\+|-|<|>|<=|>=)\s")
+_ALIAS = re.compile(r"^(?:\\?\S+?)\s*(?:\[[\d:]+\])?$")
+_SLICE = re.compile(r"^\s*(\\?\S+?)\s*(?:\[(\d+)(?::(\d+))?\])?\s*$")
+_MANGLED = re.compile(r"__0([0-9a-fA-F]{2})")
+
+
+def _name(identifier: str) -> str:
+    """A Verilog identifier without the escape backslash (Verilator's coverage names)."""
+    return identifier[1:] if identifier.startswith("\\") else identifier
+
+
+def classify_signals(verilog_text: str) -> dict[tuple[str, str], str]:
+    """``(module, signal) -> class`` (:data:`TOGGLE_CLASSES`, or ``skip``) of every signal of
+    the Amaranth-generated Verilog ``verilog_text``.
+
+    ``skip``: ports (an input is its driver's net, an output an internal net; the top's pins
+    have their own I/O term) and pure renames (``assign a = b``), so that each net counts
+    once.  Whole-bit classes: a signal holding a memory's enable or address is classed
+    ``bram`` (its other bits too: they are few)."""
+    out: dict[tuple[str, str], str] = {}
+    for match in _MODULE_TEXT.finditer(verilog_text):
+        module, body = _name(match.group(1)), match.group(0)
+        kinds = {}
+        for decl in _DECL.finditer(body):
+            if decl.group(5) and "0:0" not in decl.group(5).replace(" ", ""):
+                continue  # a memory array (excluded from the coverage)
+            name = _name(decl.group(4))
+            if kinds.get(name) not in ("input", "output"):
+                kinds[name] = decl.group(1)
+        classes = {name: "skip" if kind in ("input", "output") else "logic"
+                   for name, kind in kinds.items()}
+        for ff in _FF.finditer(body):
+            if classes.get(_name(ff.group(1))) == "logic":
+                classes[_name(ff.group(1))] = "ff"
+        for assign in _ASSIGN.finditer(body):
+            name, rhs = _name(assign.group(1)), assign.group(2)
+            if classes.get(name) != "logic":
+                continue
+            if _ARITH.search(f" {rhs} "):
+                classes[name] = "carry"
+            elif _ALIAS.match(rhs):
+                classes[name] = "skip"
+        for read in _MEMORY_READ.finditer(body):
+            for part in (read.group(1), read.group(2), read.group(4)):
+                slice_ = _SLICE.match(part)
+                if slice_ and classes.get(_name(slice_.group(1))) not in (None, "skip"):
+                    classes[_name(slice_.group(1))] = "bram"
+        out.update({(module, name): cls for name, cls in classes.items()})
+    return out
+
+
+SHADOW = "$tq"
+"""Infix of the per-cycle sample registers of a net (:func:`instrument_for_toggles`)."""
+SHADOW_WIDTH = 32
+"""Bits per sample register: Verilator miscounts the toggles of signals wider than 64."""
+
+
+def instrument_for_toggles(verilog_text: str, classes: dict[tuple[str, str], str]) -> str:
+    """The core's Verilog instrumented for per-cycle toggle counts (Verilator only).
+
+    Verilator's toggle coverage counts every change a signal makes within the evaluation of
+    a time step, so a combinational net that settles through intermediate values counts
+    several times per cycle.  Here every classified net ``x`` (:func:`classify_signals`,
+    class not ``skip``) gets registers ``x$tqK`` (32 bits each: Verilator miscounts the
+    toggles of signals wider than 64 bits) that sample it at every rising clock edge, and
+    only these registers are covered: their toggles are the net's settled value changes
+    from one cycle to the next (zero-delay activity: no glitches).  A hook zeroes every
+    counter at every rising edge of ``busy`` and, at every falling edge, writes them to
+    ``toggles_K.dat`` (K = 0, 1, ... per image) in the run directory (``$c``)."""
+    pieces, last = [], 0
+    for match in _MODULE_TEXT.finditer(verilog_text):
+        module, body = _name(match.group(1)), match.group(0)
+        header_end = body.index(";\n") + 2
+        shadows, seen = [], set()
+        for decl in _DECL.finditer(body):
+            name = _name(decl.group(4))
+            if classes.get((module, name), "skip") == "skip" or name in seen:
+                continue
+            seen.add(name)
+            if decl.group(5) and "0:0" not in decl.group(5).replace(" ", ""):
+                continue
+            source = decl.group(4) + (" [0]" if decl.group(5) else " ")
+            if not decl.group(2):
+                shadows.append(f"  reg \\{name}{SHADOW}0 ;\n  always @(posedge clk) "
+                               f"\\{name}{SHADOW}0  <= {source};\n")
+                continue
+            low = min(int(decl.group(2)), int(decl.group(3)))
+            width = abs(int(decl.group(2)) - int(decl.group(3))) + 1
+            for k, at in enumerate(range(0, width, SHADOW_WIDTH)):
+                top = min(width, at + SHADOW_WIDTH) - 1
+                shadows.append(
+                    f"  reg [{top - at}:0] \\{name}{SHADOW}{k} ;\n  always @(posedge clk) "
+                    f"\\{name}{SHADOW}{k}  <= {source}[{low + top}:{low + at}];\n")
+        end = body.rindex("endmodule")
+        body = (body[:header_end] + "  /*verilator coverage_off*/\n" + body[header_end:end]
+                + "  /*verilator coverage_on*/\n" + "".join(shadows) + body[end:])
+        pieces += [verilog_text[last:match.start()], body]
+        last = match.end()
+    text = "".join(pieces) + verilog_text[last:]
+    hook = (
+        "  /*verilator coverage_off*/\n"
+        "  reg toggles_busy = 1'b0;\n"
+        "  always @(posedge clk) begin\n"
+        '    if (busy && !toggles_busy) $c("vlSymsp->_vm_contextp__->coveragep()->zero();");\n'
+        '    if (!busy && toggles_busy) $c("{ static int k = 0; auto* c = '
+        'vlSymsp->_vm_contextp__->coveragep(); c->write((std::string(\\"toggles_\\") + '
+        'std::to_string(k++) + \\".dat\\").c_str()); c->zero(); }");\n'
+        "    toggles_busy <= busy;\n"
+        "  end\n")
+    top = text.index("module snn_core(")
+    end = text.index("endmodule", top)
+    return text[:end] + hook + text[end:]
+
+
+def read_toggle_dump(path: Path, classes: dict[tuple[str, str], str],
+                     ) -> dict[str, tuple[int, int]]:
+    """``class -> (toggles, signal bits)`` of one Verilator coverage dump."""
+    toggles = dict.fromkeys(TOGGLE_CLASSES, 0)
+    bits = dict.fromkeys(TOGGLE_CLASSES, 0)
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith("C '"):
+                continue
+            key, count = line.rsplit(" ", 1)
+            fields = dict(item.split("\x02", 1) for item in key[3:-1].split("\x01") if item)
+            if fields.get("t") != "toggle":
+                continue
+            module = fields["page"].removeprefix("v_toggle/")
+            signal = _MANGLED.sub(lambda m: chr(int(m.group(1), 16)), fields["o"])
+            signal, _, edge = signal.rpartition(":")
+            name = signal.split("[", 1)[0]
+            if SHADOW not in name:
+                continue
+            name = name.rsplit(SHADOW, 1)[0]
+            cls = classes.get((module, name), "logic")
+            if cls == "skip":
+                continue
+            toggles[cls] += int(count)
+            if edge == "0->1":
+                bits[cls] += 1
+    return {cls: (toggles[cls], bits[cls]) for cls in TOGGLE_CLASSES}
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
+    values = np.asarray(values, dtype=np.float64)
+    return {"min": float(values.min()), "median": float(np.median(values)),
+            "max": float(values.max()), "std": float(values.std(ddof=1)) if len(values) > 1
+            else 0.0, "sem": float(values.std(ddof=1) / np.sqrt(len(values)))
+            if len(values) > 1 else 0.0}
+
+
+def rtl_toggles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
+                settings: RunSettings) -> Toggles:
+    """Toggle rates per resource class from the RTL simulation (Verilator toggle coverage).
+
+    The core's Verilog (weights read from files at start, as :func:`flows.rtl_sim.run_rtl`
+    with ``loaded``) is built once per configuration with ``--coverage-toggle``; every image's
+    busy window dumps the toggle count of every signal bit, and the RTL's ``cycles`` counter
+    of that image is the window's length.  Memory arrays are left out (their words are not
+    nets); each net counts once (:func:`classify_signals`).  Per image and class, alpha =
+    toggles / (bits x cycles); the sample's alpha is the cycle-weighted mean.
+    """
+    from amaranth.back import verilog
+
+    from flows.rtl_sim import (
+        TOPLEVEL,
+        _locked,
+        build_directory,
+        build_sources,
+        ensure_simulator,
+        load_memories_from_files,
+        run_batches,
+    )
+    from flows.rtl_sim import Batch as SimBatch
+    from hdl.core import SNNCore
+
+    ensure_simulator("verilator")
+    build_dir = build_directory(config, w_hidden, w_out, "verilator", loaded=True)
+    build_dir = build_dir.with_name(build_dir.name + "-toggles")
+    core = SNNCore(config=config, w_hidden=w_hidden, w_out=w_out, placeholder_seed=0)
+    plain = load_memories_from_files(verilog.convert(core, name=TOPLEVEL, emit_src=False),
+                                     config)
+    classes = classify_signals(plain)
+    text = instrument_for_toggles(plain, classes)
+    with _locked(build_dir):
+        source = build_dir / f"{TOPLEVEL}.v"
+        if not source.exists() or source.read_text() != text:
+            source.with_suffix(".tmp").write_text(text)
+            source.with_suffix(".tmp").replace(source)
+        runner = build_sources([source], build_dir, "verilator", extra_args=(
+            "--coverage-toggle", "--coverage-underscore", "--coverage-max-width", "1000000"))
+    per_image: list[dict[str, tuple[int, int]]] = []
+    cycles: list[int] = []
+    for start in range(0, len(images), TOGGLE_IMAGES_PER_RUN):
+        chunk = images[start:start + TOGGLE_IMAGES_PER_RUN]
+        dumps: list[dict[str, tuple[int, int]]] = []
+
+        def read(run_dir: Path, dumps=dumps, chunk=chunk):
+            for i in range(len(chunk)):
+                path = run_dir / f"toggles_{i}.dat"
+                dumps.append(read_toggle_dump(path, classes))
+                path.unlink()
+
+        results = run_batches(runner, build_dir, config, [SimBatch(settings, chunk)],
+                              loaded_weights=(w_hidden, w_out), inspect=read)
+        per_image += dumps
+        cycles += [int(c) for c in results[0].counters["cycles"]]
+    cyc = np.asarray(cycles, dtype=np.float64)
+    by_class = {}
+    total_toggles, total_bits = np.zeros(len(cyc)), 0
+    for cls in TOGGLE_CLASSES:
+        toggles = np.array([d[cls][0] for d in per_image], dtype=np.float64)
+        bits = per_image[0][cls][1] if per_image else 0
+        alpha = toggles / np.maximum(1, bits * cyc)
+        by_class[cls] = {"alpha": float(toggles.sum() / max(1, bits * cyc.sum())),
+                         "bits": int(bits), **_spread(alpha)}
+        total_toggles += toggles
+        total_bits += bits
+    overall = total_toggles / np.maximum(1, total_bits * cyc)
+    mode = "dynamic mode" if settings.dynamic else f"{settings.bits_hidden} bits"
+    return Toggles(float(total_toggles.sum() / max(1, total_bits * cyc.sum())),
+                   int(cyc.sum()), len(images),
+                   f"RTL simulation (Verilator toggle coverage) of {len(images)} test images at "
+                   f"{mode} ({int(cyc.sum())} busy cycles)",
+                   by_class=by_class, spread=_spread(overall))

@@ -29,7 +29,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from flows import stages as cached
-from flows.activity import Toggles, model_cycles, rtl_cycles, simulate_toggles
+from flows.activity import Toggles, model_cycles, rtl_cycles, rtl_toggles, simulate_toggles
 from flows.cache import CACHE_ROOT, StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
@@ -47,6 +47,8 @@ DEFAULT_LANES = 128
 DEFAULT_BLOCK = 16
 DEFAULT_ALPHA = 0.125
 """Toggle rate assumed with --activity-images 0 (the customary vendor-calculator default)."""
+RTL_ACTIVITY_IMAGES = 100
+"""Default sample of the toggle rates when the RTL runs in Verilator."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,9 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", choices=("auto", "rtl", "model"), default="auto",
                    help="cycles from the RTL simulation (Verilator via cocotb), the cycle "
                         "model, or auto = RTL when Verilator is installed (default: auto)")
-    p.add_argument("--activity-images", type=cli.integer(0), default=1,
-                   help="images simulated in Amaranth for the toggle rate (VCD); 0 assumes "
-                        f"{DEFAULT_ALPHA} (default: 1)")
+    p.add_argument("--activity-images", type=cli.integer(0), default=None,
+                   help="test images simulated for the toggle rates per resource class (the "
+                        "RTL in Verilator when the cycles come from it, else a VCD of the "
+                        f"Amaranth simulation); 0 assumes {DEFAULT_ALPHA} (default: "
+                        f"{RTL_ACTIVITY_IMAGES} in Verilator, 1 in Amaranth)")
     p.add_argument("--sweep-images", type=cli.count, default=200,
                    help="test images for the precision sweep of both power models "
                         "(default: 200)")
@@ -124,7 +128,7 @@ def _check_args(args) -> str:
     for name in ("images", "lanes", "block_size", "sweep_images"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.activity_images < 0:
+    if args.activity_images is not None and args.activity_images < 0:
         raise UserError("--activity-images must be >= 0")
     if not 1 <= args.freq <= 500:
         raise UserError(f"--freq must be in 1..500 MHz, not {args.freq:g}")
@@ -222,13 +226,18 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
             abc9=not args.no_abc9, progress=not args.quiet, cache=cache, router=args.router,
             placeholder_seed=placeholder)
         toggles_job = None
-        if args.activity_images:
-            shown = sample.images[:args.activity_images]
+        rtl = cycles_mode == "rtl"
+        activity_images = (args.activity_images if args.activity_images is not None
+                           else RTL_ACTIVITY_IMAGES if rtl else 1)
+        if activity_images:
+            shown = test.images[:activity_images]
             toggles_job = pool.submit(
-                stages.cached, "toggle activity (Amaranth simulation, VCD)", "activity",
+                stages.cached, "toggle activity (RTL simulation, Verilator)" if rtl else
+                "toggle activity (Amaranth simulation, VCD)",
+                "activity-rtl" if rtl else "activity",
                 stages.simulation_inputs(config, weights, settings, shown),
-                lambda: simulate_toggles(config, weights.w_hidden, weights.w_out, shown,
-                                         settings),
+                lambda: (rtl_toggles if rtl else simulate_toggles)(
+                    config, weights.w_hidden, weights.w_out, shown, settings),
                 cached.encode_toggles, cached.decode_toggles)
         cycles = stages.cached(
             f"cycles per image ({cycles_mode})", "cycles",
@@ -249,24 +258,27 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         lambda: measure_setting(config, weights.w_hidden, weights.w_out, sample.images,
                                 settings),
         cached.encode_setting, cached.setting_decoder(settings))
+    by_class = ({k: v["alpha"] for k, v in toggles.by_class.items()} if toggles.by_class
+                else None)
     resource = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha, cycles.mean,
-                                 setting.reads, device.name, clock_mhz, scale)
+                                 setting.reads, device.name, clock_mhz, scale, by_class)
     event = event_estimate(setting.counters, cycles.mean, synth.cells.get("TRELLIS_FF", 0),
                            device.name, clock_mhz, scale)
     small = DEVICES["LFE5U-25F"]
     resource_25f = resource_estimate(synth.cells, synth.memory_groups, toggles.alpha,
                                      cycles.mean, setting.reads, small.name, clock_mhz,
-                                     small.luts / DEVICES["LFE5U-85F"].luts)
+                                     small.luts / DEVICES["LFE5U-85F"].luts, by_class)
     sweep_images = test.images[:args.sweep_images]
     sweep = stages.cached(
         "precision sweep (both power models)", "precision-sweep",
         {**stages.simulation_inputs(config, weights, settings, sweep_images),
          "timesteps": timesteps, "cells": synth.cells, "memory_groups": synth.memory_groups,
-         "alpha": toggles.alpha, "device": device.name, "clock_mhz": clock_mhz,
-         "scale": scale},
+         "alpha": toggles.alpha, "alpha_by_class": by_class, "device": device.name,
+         "clock_mhz": clock_mhz, "scale": scale},
         lambda: precision_sweep(config, weights.w_hidden, weights.w_out, sweep_images,
                                 timesteps, synth.cells, synth.memory_groups, toggles.alpha,
-                                device.name, clock_mhz, scale), cached.same, cached.same)
+                                device.name, clock_mhz, scale, by_class),
+        cached.same, cached.same)
     latency_us = cycles.mean / clock_mhz
     report = {
         "config": {"neurons": n, "bits": int(bits) if bits.isdigit() else bits,
@@ -289,18 +301,25 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
                    "mismatches": cycles.mismatches},
         "counters_per_image": setting.counters,
         "accuracy": _accuracy(weights, bits),
-        "activity": {"alpha": toggles.alpha, "source": toggles.source},
+        "activity": activity_json(toggles),
         "power_mw": resource["power_mw"],
         "power_source": "estimate: resource model (docs/power.md)",
         "energy_per_image_uj": resource["energy_per_image_uj"],
+        "energy_per_image_uj_low": resource["energy_per_image_uj_low"],
+        "energy_per_image_uj_high": resource["energy_per_image_uj_high"],
         "dynamic_energy_per_image_uj": resource["dynamic_energy_per_image_uj"],
+        "dynamic_energy_per_image_uj_low": resource["dynamic_energy_per_image_uj_low"],
+        "dynamic_energy_per_image_uj_high": resource["dynamic_energy_per_image_uj_high"],
+        "static_basis": resource["static_basis"],
         "energy_per_image_uj_25f": resource_25f["energy_per_image_uj"],
         "port_cycles_per_image": resource["port_cycles_per_image"],
         "event_model": event, "precision_sweep": sweep,
         "packing": _packing(config),
         "static_by_device_mw": {d: round(power.static_mw(d), 1) for d in DEVICES},
-        "uncertainty": f"about {power.UNCERTAINTY:g}x either way (dynamic), 1.5x (static)",
-        "coefficients": {k: {"value": c.value, "unit": c.unit, "source": c.source}
+        "uncertainty": "energy per image low / central / high: every coefficient and the "
+                       "static figure at its low / central / high end (docs/power.md)",
+        "coefficients": {k: {"value": c.value, "low": c.at("low"), "high": c.at("high"),
+                             "unit": c.unit, "source": c.source, "verified": c.verified}
                          for k, c in power.COEFFICIENTS.items()},
         "tools": {tool: tool_version(tool) for tool in ("yosys", "nextpnr-ecp5")},
         "tool_commands": [shlex.join([Path(r.command[0]).name, *r.command[1:]])
@@ -316,6 +335,25 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
     report["build_seconds"] = stages.rows[-1]["seconds"]
     report["targets"] = _targets(report)
     return report
+
+
+def activity_json(toggles: Toggles) -> dict:
+    """report.json's ``activity``: alpha, source, sample, per-class rates and spreads."""
+    out = {"alpha": toggles.alpha, "source": toggles.source, "images": toggles.images,
+           "cycles": toggles.cycles}
+    if toggles.by_class:
+        out["by_class"] = toggles.by_class
+        out["spread"] = toggles.spread
+        out["error"] = ACTIVITY_ERROR
+    return out
+
+
+ACTIVITY_ERROR = (
+    "statistical: the standard error of the mean per-image alpha (sem) over the sample; "
+    "systematic: zero-delay toggles of RTL signal bits sampled once per cycle (no glitches; "
+    "an RTL bit and a netlist net are not the same thing, Yosys merges and duplicates "
+    "logic), applied per class to the netlist's LUT, FF and CCU2C nets: about 2x either "
+    "way (stated, not measured; the energy range covers the coefficients, not this)")
 
 
 def _packing(config) -> dict:

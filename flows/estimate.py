@@ -70,52 +70,81 @@ def measure_setting(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
 
 def resource_estimate(cells: dict[str, int], memory_groups: dict, alpha: float,
                       cycles: float, reads: dict[str, float], device: str,
-                      clock_mhz: float, clock_scale: float) -> dict[str, object]:
-    """Resource-model power breakdown (mW) and energy per image (uJ) at ``clock_mhz``."""
+                      clock_mhz: float, clock_scale: float,
+                      alpha_by_class: dict[str, float] | None = None) -> dict[str, object]:
+    """Resource-model power breakdown (mW) and energy per image (uJ) at ``clock_mhz``:
+    central values, and ``energy_per_image_uj_low``/``_high`` (every coefficient and the
+    static figure at its low / high end, :data:`golden.power.STATIC_BASIS`)."""
     io_in, io_out = io_toggles()
     activity = power.ResourceActivity(
         cells=cells, alpha=alpha, cycles=cycles,
         port_cycles=port_cycles(memory_groups, reads, cycles),
-        io_in_toggles=io_in, io_out_toggles=io_out, clock_scale=clock_scale)
-    energy = power.resource_energy_pj(activity)
-    breakdown = power.power_breakdown_mw(device, energy, cycles, clock_mhz)
+        io_in_toggles=io_in, io_out_toggles=io_out, clock_scale=clock_scale,
+        alpha_by_class=alpha_by_class)
     seconds = cycles / (clock_mhz * 1e6)
-    dynamic_uj = sum(energy.values()) * 1e-6
-    return {"power_mw": {k: round(v, 3) for k, v in breakdown.items()},
-            "energy_per_image_uj": dynamic_uj + power.static_mw(device) * 1e-3 * seconds * 1e6,
-            "dynamic_energy_per_image_uj": dynamic_uj,
-            "port_cycles_per_image": activity.port_cycles}
+    out: dict[str, object] = {}
+    for end in power.ENDS:
+        energy = power.resource_energy_pj(activity, end)
+        dynamic_uj = sum(energy.values()) * 1e-6
+        total = dynamic_uj + power.static_mw(device, end) * 1e-3 * seconds * 1e6
+        suffix = "" if end == "central" else f"_{end}"
+        out[f"energy_per_image_uj{suffix}"] = total
+        out[f"dynamic_energy_per_image_uj{suffix}"] = dynamic_uj
+        if end == "central":
+            breakdown = power.power_breakdown_mw(device, energy, cycles, clock_mhz)
+            out["power_mw"] = {k: round(v, 3) for k, v in breakdown.items()}
+    out["port_cycles_per_image"] = activity.port_cycles
+    out["static_basis"] = dict(power.STATIC_BASIS)
+    return out
 
 
 def event_estimate(counters: dict[str, float], cycles: float, ff_count: int, device: str,
                    clock_mhz: float, clock_scale: float) -> dict[str, object]:
-    """Event-model energy per image (uJ): counters x energies + clock + static."""
-    parts = power.event_energy_pj(counters, cycles, ff_count, clock_scale)
+    """Event-model energy per image (uJ): counters x energies + clock + static (central,
+    with ``energy_per_image_uj_low``/``_high``)."""
     seconds = cycles / (clock_mhz * 1e6)
-    static_uj = power.static_mw(device) * 1e-3 * seconds * 1e6
-    return {"parts_uj": {k: v * 1e-6 for k, v in parts.items()} | {"static": static_uj},
-            "energy_per_image_uj": sum(parts.values()) * 1e-6 + static_uj}
+    out: dict[str, object] = {}
+    for end in power.ENDS:
+        parts = power.event_energy_pj(counters, cycles, ff_count, clock_scale, end)
+        static_uj = power.static_mw(device, end) * 1e-3 * seconds * 1e6
+        suffix = "" if end == "central" else f"_{end}"
+        out[f"energy_per_image_uj{suffix}"] = sum(parts.values()) * 1e-6 + static_uj
+        if end == "central":
+            out["parts_uj"] = {k: v * 1e-6 for k, v in parts.items()} | {"static": static_uj}
+    out["static_basis"] = dict(power.STATIC_BASIS)
+    return out
 
 
 def precision_sweep(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                     timesteps: int | None, cells: dict[str, int], memory_groups: dict,
                     alpha: float, device: str, clock_mhz: float,
-                    clock_scale: float) -> dict[str, object]:
+                    clock_scale: float,
+                    alpha_by_class: dict[str, float] | None = None) -> dict[str, object]:
     """Both models at every precision 8..2; do they rank the precisions the same way?"""
     rows = []
     for bits in sorted(PRECISIONS, reverse=True):
         s = measure_setting(config, w_hidden, w_out, images,
                             RunSettings.uniform(bits, timesteps=timesteps))
         resource = resource_estimate(cells, memory_groups, alpha, s.cycles, s.reads, device,
-                                     clock_mhz, clock_scale)
+                                     clock_mhz, clock_scale, alpha_by_class)
         event = event_estimate(s.counters, s.cycles, cells.get("TRELLIS_FF", 0), device,
                                clock_mhz, clock_scale)
         rows.append({"bits": bits, "cycles": s.cycles,
                      "weight_bits_read": s.counters["weight_bits_read"],
                      "syn_active": s.counters["syn_active"],
                      "resource_uj": resource["energy_per_image_uj"],
-                     "event_uj": event["energy_per_image_uj"]})
+                     "resource_uj_low": resource["energy_per_image_uj_low"],
+                     "resource_uj_high": resource["energy_per_image_uj_high"],
+                     "event_uj": event["energy_per_image_uj"],
+                     "event_uj_low": event["energy_per_image_uj_low"],
+                     "event_uj_high": event["energy_per_image_uj_high"]})
     resource_order = [r["bits"] for r in sorted(rows, key=lambda r: r["resource_uj"])]
     event_order = [r["bits"] for r in sorted(rows, key=lambda r: r["event_uj"])]
+    same_at = {}
+    for end in power.ENDS:
+        suffix = "" if end == "central" else f"_{end}"
+        same_at[end] = ([r["bits"] for r in sorted(rows, key=lambda r: r["resource_uj" + suffix])]
+                        == [r["bits"] for r in sorted(rows, key=lambda r: r["event_uj" + suffix])])
     return {"images": int(len(images)), "rows": rows, "resource_order": resource_order,
-            "event_order": event_order, "same_order": resource_order == event_order}
+            "event_order": event_order, "same_order": resource_order == event_order,
+            "same_order_at": same_at}

@@ -90,17 +90,41 @@ def render_markdown(report: dict) -> str:
         lines += ["| bits | " + " | ".join(acc) + " |", "|---|" + "---:|" * len(acc),
                   "| accuracy | " + " | ".join(f"{v:.4f}" for v in acc.values()) + " |", ""]
     p = r["power_mw"]
+    act = r["activity"]
     lines += ["## Power and energy (ESTIMATE)", "",
-              f"Resource model (docs/power.md): static from the data sheet, dynamic = "
-              f"netlist resources x simulated activity x energy coefficients. Activity: "
-              f"{r['activity']['source']}; alpha = {r['activity']['alpha']:.4f} toggles per net "
-              f"per cycle. Uncertainty of the dynamic part: {r['uncertainty']}.", "",
-              "| part | mW (estimate) |", "|---|---:|"]
+              f"Resource model (docs/power.md): static power, dynamic = netlist resources x "
+              f"simulated activity x energy coefficients. Activity: {act['source']}; "
+              f"alpha = {act['alpha']:.4f} toggles per net per cycle (mean over the sample).",
+              ""]
+    if act.get("by_class"):
+        spread = act["spread"]
+        lines += [f"Toggle rate per resource class (sample: {act['images']} test images, "
+                  f"{act['cycles']:,} busy cycles; per-image spread):", "",
+                  "| class | signal bits | alpha | min | median | max | std | sem |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = list(act["by_class"].items()) + [("all", {**spread, "alpha": act["alpha"],
+                                                         "bits": sum(v["bits"] for v in
+                                                                     act["by_class"].values())})]
+        lines += [f"| {k} | {v['bits']:,} | {v['alpha']:.4f} | {v['min']:.4f} | "
+                  f"{v['median']:.4f} | {v['max']:.4f} | {v['std']:.4f} | {v['sem']:.4f} |"
+                  for k, v in rows]
+        lines += ["", f"Stated error of the activity: {act['error']}.", ""]
+    lines += ["| part | mW (estimate, central) |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in p.items()]
-    lines += ["", f"- energy per image: **{r['energy_per_image_uj']:.2f} uJ** (estimate, "
-              f"static included); dynamic only {r['dynamic_energy_per_image_uj']:.2f} uJ",
-              f"- event model (counters x per-event energies + clock + static): "
-              f"{r['event_model']['energy_per_image_uj']:.2f} uJ (estimate)", ""]
+    basis = r.get("static_basis", {})
+    lines += ["", "| energy per image (uJ, estimate) | low | central | high |",
+              "|---|---:|---:|---:|",
+              f"| resource model, static included | {r['energy_per_image_uj_low']:.2f} | "
+              f"**{r['energy_per_image_uj']:.2f}** | {r['energy_per_image_uj_high']:.2f} |",
+              f"| resource model, dynamic only | {r['dynamic_energy_per_image_uj_low']:.2f} | "
+              f"{r['dynamic_energy_per_image_uj']:.2f} | "
+              f"{r['dynamic_energy_per_image_uj_high']:.2f} |",
+              f"| event model (counters x per-event energies + clock + static) | "
+              f"{r['event_model']['energy_per_image_uj_low']:.2f} | "
+              f"{r['event_model']['energy_per_image_uj']:.2f} | "
+              f"{r['event_model']['energy_per_image_uj_high']:.2f} |", "",
+              "Low / high: every coefficient at its low / high end; static figure: "
+              + "; ".join(f"{k}: {v}" for k, v in basis.items()) + ".", ""]
     lines += ["Static power of the other ULX3S devices (data sheet, typical): " + ", ".join(
         f"{k} {v:.0f} mW" for k, v in r["static_by_device_mw"].items())
               + f"; energy per image on a 25F at the same clock (estimate): "
@@ -123,9 +147,13 @@ def render_markdown(report: dict) -> str:
     for row in sweep["rows"]:
         lines.append(f"| {row['bits']} | {row['cycles']:,.0f} | {row['weight_bits_read']:,.0f}"
                      f" | {row['resource_uj']:.3f} | {row['event_uj']:.3f} |")
+    same_at = sweep.get("same_order_at", {})
     lines += ["", f"Both models order precisions 8..2 the same way: "
               f"**{'yes' if sweep['same_order'] else 'NO'}** "
-              f"(resource: {sweep['resource_order']}, event: {sweep['event_order']}).", ""]
+              + ("(at the low / central / high ends: " + " / ".join(
+                  "yes" if same_at[e] else "NO" for e in ("low", "central", "high")) + ") "
+                 if same_at else "")
+              + f"(resource: {sweep['resource_order']}, event: {sweep['event_order']}).", ""]
     lines += ["## Design goals", "", "| goal | value | met |", "|---|---:|---|"]
     lines += [f"| {t['name']} | {t['value']} | {t['met']} |" for t in r["targets"]]
     lines += ["", "## Reproduce", "", "```", r["command"], "```", "",

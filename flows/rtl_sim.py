@@ -309,10 +309,11 @@ def run_rtl(config: SNNConfig, w_hidden, w_out, batches: list[Batch],
 
 def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch],
                 keep_log: Path | None = None, *,
-                loaded_weights: tuple | None = None) -> list[RtlResults]:
+                loaded_weights: tuple | None = None, inspect=None) -> list[RtlResults]:
     """Run :mod:`flows.rtl_testbench` on ``batches`` with a built ``runner``; the simulator's
     log is copied to ``keep_log`` when given.  ``loaded_weights`` (``w_hidden, w_out``): the
-    memory files a ``loaded`` simulation reads when it starts."""
+    memory files a ``loaded`` simulation reads when it starts.  ``inspect(run_dir)`` is called
+    with the run directory (files the simulation wrote) before it is removed."""
     from cocotb_tools.runner import get_results
 
     with tempfile.TemporaryDirectory(dir=build_dir, prefix="run-") as run_dir:
@@ -338,6 +339,8 @@ def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch]
             raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")
         with np.load(result) as arrays:
             pred, counts, counters = arrays["pred"], arrays["counts"], arrays["counters"]
+        if inspect is not None:
+            inspect(Path(run_dir))
     out, start = [], 0
     for batch in batches:
         stop = start + len(batch.images)

@@ -135,4 +135,6 @@ def _full(inputs: dict, args, plan: tuple, folder: Path) -> dict:
             "dp16kd": used.get("DP16KD"), "cycles_per_image": report["cycles_per_image"],
             "latency_us": report["latency_us"],
             "energy_per_image_uj": report["energy_per_image_uj"],
+            "energy_per_image_uj_low": report["energy_per_image_uj_low"],
+            "energy_per_image_uj_high": report["energy_per_image_uj_high"],
             "power_mw": report["power_mw"]["total"], "stages": report["stages"]}

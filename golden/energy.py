@@ -47,18 +47,25 @@ def baseline_flip_flops(n_hidden: int) -> tuple[int, str]:
 
 def event_energy(config: SNNConfig, images: np.ndarray, settings: RunSettings,
                  result: InferenceResult) -> dict[str, object]:
-    """Mean event-model energy per image (uJ), its parts, and mean cycles per image."""
+    """Mean event-model energy per image (uJ; central, with ``_low``/``_high`` ends), its
+    parts, and mean cycles per image."""
     if not len(images):
-        return {"energy_per_image_uj": 0.0, "energy_parts_uj": {}, "cycles_per_image": 0.0,
-                "energy_model": MODEL}
+        return {"energy_per_image_uj": 0.0, "energy_per_image_uj_low": 0.0,
+                "energy_per_image_uj_high": 0.0, "energy_parts_uj": {},
+                "cycles_per_image": 0.0, "energy_model": MODEL}
     cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
     counters["physical_bits_read"] = float(np.mean(result.physical_bits_read))
     ff_count, ff_source = baseline_flip_flops(config.n_hidden)
     parts = power.event_energy_pj(counters, cycles, ff_count)
+    ends = {end: sum(power.event_energy_pj(counters, cycles, ff_count, end=end).values()) * 1e-6
+            for end in ("low", "high")}
     return {
         "energy_per_image_uj": sum(parts.values()) * 1e-6,
+        "energy_per_image_uj_low": ends["low"],
+        "energy_per_image_uj_high": ends["high"],
         "energy_parts_uj": {k: v * 1e-6 for k, v in parts.items()},
         "cycles_per_image": cycles,
-        "energy_model": f"{MODEL}; clocked flip-flops {ff_count} from {ff_source}",
+        "energy_model": f"{MODEL}; clocked flip-flops {ff_count} from {ff_source}; low/high: "
+                        "every coefficient at its low/high end",
     }

@@ -203,7 +203,8 @@ def evaluate_one(args, weights, test, bits: str) -> int:
     print(f"accuracy  {report['accuracy']:.4f} in mode {report['mode']} on "
           f"{report['images']} images")
     print(f"speed     {report['images_per_second']:.0f} images/s (integer reference, NumPy)")
-    print(f"energy    {report['energy_per_image_uj']:.3f} uJ/image, "
+    print(f"energy    {report['energy_per_image_uj']:.3f} uJ/image (low-high "
+          f"{report['energy_per_image_uj_low']:.3f}-{report['energy_per_image_uj_high']:.3f}), "
           f"{report['cycles_per_image']:,.0f} cycles/image ({report['energy_model']})")
     per_image = {k: v / max(report["images"], 1) for k, v in report["counters"].items()}
     width = max(map(len, COUNTER_NAMES))

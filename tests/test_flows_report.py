@@ -50,6 +50,10 @@ def test_reports_of_two_sizes(fake_tools, tiny_weights, tmp_path):
     assert set(report["power_mw"]) == {"static", "clock", "logic", "memory", "io", "total"}
     assert report["latency_us"] == pytest.approx(report["cycles_per_image"] / 80.0)
     assert report["energy_per_image_uj"] > report["dynamic_energy_per_image_uj"] > 0
+    assert (report["energy_per_image_uj_low"] < report["energy_per_image_uj"]
+            < report["energy_per_image_uj_high"])
+    assert set(report["static_basis"]) == {"low", "central", "high"}
+    assert report["activity"]["images"] == 1  # the Amaranth VCD fallback of --cycles model
     assert "cycle model" in report["cycles"]["source"]
     assert report["utilization"]["DP16KD"] == {"used": 12, "available": 208}
     for name in ("report.md", "power.png", "energy_vs_bits.png", "utilization.png"):
