@@ -115,15 +115,12 @@ def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, sta
     with the weights synthesized into the block RAM (the flow's own netlists hold placeholder
     contents, which a bitstream gets patched over); identical earlier synth runs in
     ``workdir`` are reused."""
-    from flows.synth import run_nextpnr, run_yosys, synthesize, write_rtlil
+    from flows.synth import run_yosys, synthesize, write_rtlil
 
     workdir.mkdir(parents=True, exist_ok=True)
-    if stage == "routed":
+    if stage == "routed":  # every nextpnr run of synthesize() writes the routed JSON
         synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
                    progress=progress, placeholder_seed=None, router=router)
-        if not (workdir / ROUTED_JSON).is_file():  # a reused run from before --write
-            run_nextpnr(workdir / f"{TOPLEVEL}.json", device, workdir, freq_mhz=freq_mhz,
-                        seed=seed, progress=progress, router=router)
         return
     rtlil = workdir / f"{TOPLEVEL}.il"
     write_rtlil(config, w_hidden, w_out, rtlil)
