@@ -21,16 +21,22 @@ def test_split():
 @pytest.fixture
 def tiny_weights(tmp_path):
     """A valid snn-weights/1 file with random weights, N=12, T=8 (path)."""
+    return save_tiny_weights(tmp_path / "tiny.npz", seed=1, meta={"note": "random test weights"})
+
+
+def save_tiny_weights(path, *, seed: int, meta: dict | None = None):
+    """Write a random N = 12, T = 8 network (thresholds 900/200, hidden leak 3) to ``path``
+    from ``seed``; return ``path``."""
     import numpy as np
 
     from golden.weights import Weights, save_weights
 
-    rng = np.random.default_rng(1)
-    path = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(seed)
+    extra = {} if meta is None else {"meta": meta}
     save_weights(path, Weights(rng.integers(-127, 128, (784, 12)).astype(np.int8),
                                rng.integers(-127, 128, (12, 10)).astype(np.int8),
                                theta_hidden=900, theta_out=200, leak_hidden=3, leak_out=0,
-                               timesteps=8, meta={"note": "random test weights"}))
+                               timesteps=8, **extra))
     return path
 
 

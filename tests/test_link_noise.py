@@ -23,7 +23,7 @@ from boards.host import Client, LoopbackTransport
 from boards.model import board_model, board_weights
 from boards.noise import KINDS, LineNoise, burst
 from golden.errors import UserError
-from tests.conftest import ROOT, assert_one_line_error
+from tests.conftest import ROOT, assert_one_line_error, save_tiny_weights
 
 DECODER_SEEDS = range(120)
 CLIENT_SEEDS = range(40)
@@ -94,14 +94,7 @@ class NoisyLoopback(LoopbackTransport):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from golden.weights import Weights, save_weights
-
-    rng = np.random.default_rng(1)
-    path = tmp_path_factory.mktemp("weights") / "tiny.npz"
-    save_weights(path, Weights(rng.integers(-127, 128, (784, 12)).astype(np.int8),
-                               rng.integers(-127, 128, (12, 10)).astype(np.int8),
-                               theta_hidden=900, theta_out=200, leak_hidden=3, leak_out=0,
-                               timesteps=8))
+    path = save_tiny_weights(tmp_path_factory.mktemp("weights") / "tiny.npz", seed=1)
     weights = board_weights("ulx3s-85f", path)
     return path, board_model("ulx3s-85f", weights, clock_hz=15_000_000, baud=3_000_000)
 
