@@ -13,15 +13,23 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from flows.rtl_sim import PROJECT_ROOT
-from tests.conftest import save_tiny_weights
 
 
 @pytest.fixture(scope="module")
 def small_weights(tmp_path_factory):
-    return save_tiny_weights(tmp_path_factory.mktemp("weights") / "small.npz", seed=4)
+    from golden.weights import Weights, save_weights
+
+    rng = np.random.default_rng(4)
+    path = tmp_path_factory.mktemp("weights") / "small.npz"
+    save_weights(path, Weights(rng.integers(-127, 128, (784, 12)).astype(np.int8),
+                               rng.integers(-127, 128, (12, 10)).astype(np.int8),
+                               theta_hidden=900, theta_out=200, leak_hidden=3, leak_out=0,
+                               timesteps=8))
+    return path
 
 
 def _demo(weights, *args) -> dict:
