@@ -11,7 +11,8 @@ weights file of its shape: ``build/boards/<board>-<hash>/`` (no weights in the h
 the routed design and ``build.json`` (time, size, Fmax, utilisation); the weights are then
 patched into its block RAM (:mod:`boards.bram_patch`, seconds) and packed into
 ``weights-<hash>/top.bit`` beside ``patch.json``.  ``--bake-weights`` synthesizes with the
-weights instead (one full build per weights file).
+weights instead (one full build per weights file); boards whose device cannot hold the
+placeholder design (:attr:`boards.platforms.Board.patchable`) always build that way.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ from golden import cli
 from golden.errors import UserError, run_cli
 from golden.weights import Weights, load_weights, write_atomic
 
-SYNTH_OPTS = "-nolutram"
-"""Extra ``synth_ecp5`` options: the job queue and the other small memories become flip-flops
-instead of distributed RAM (with LUT RAM, Yosys 0.70's ABC9 mapping of the board top stops on
-an internal assertion)."""
+SYNTH_OPTS = ""
+"""Extra ``synth_ecp5`` options (none)."""
+NAME = "top"
+SCRIPT_AFTER_READ = f"setattr -mod -set keep_hierarchy 1 {NAME}.soc"
+"""Yosys commands run before ``synth_ecp5``: the SoC is synthesized as its own module, not
+flattened into the pin wiring and PLL.  Flattened, Yosys 0.70's ABC9 mapping stops on an
+internal assertion (``GetSize(conn.first) == GetSize(conn.second)``) on the LFE5U-25F top
+and, with distributed RAM, on the 85F top; Yosys 0.69 maps both."""
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = PROJECT_ROOT / "build" / "boards"
-NAME = "top"
 
 
 @dataclass
@@ -118,6 +122,7 @@ def build_directory(spec: Board, weights: Weights, clock_hz: int, baud: int, *,
         parameters = ("placeholder", placeholder_seed,
                       chunk_levels(config, weights.w_hidden).tobytes())
     digest = gateware_digest(config, w_hidden, w_out, clock_hz, baud, repr(spec), SYNTH_OPTS,
+                             SCRIPT_AFTER_READ,
                              _board_source_digest(), *parameters)
     return BUILD_ROOT / f"{spec.board_id}-{digest[:16]}"
 
@@ -185,8 +190,9 @@ def build_bitstream(board_id: str, weights: Weights, *, clock_hz: int = DEFAULT_
                     bake_weights: bool = False) -> Bitstream:
     """Build (or take from the cache) the demo bitstream of ``board_id`` with ``weights``:
     the routed placeholder design (built once per shape) with the weights patched in, or
-    with ``bake_weights`` a full build with the weights in the netlist."""
-    seed = None if bake_weights else PLACEHOLDER_SEED
+    with ``bake_weights`` (always on a board that is not :attr:`~boards.platforms.Board.
+    patchable`) a full build with the weights in the netlist."""
+    seed = None if bake_weights or not board(board_id).patchable else PLACEHOLDER_SEED
     routed = _routed(board_id, weights, clock_hz=clock_hz, baud=baud, placeholder_seed=seed)
     return routed if seed is None else _patched(routed, weights, seed)
 
@@ -247,7 +253,8 @@ def _routed(board_id: str, weights: Weights, *, clock_hz: int, baud: int,
     start = time.monotonic()
     try:
         plan = platform.prepare(top, name=NAME, ecppack_opts="--compress",
-                                synth_opts=SYNTH_OPTS)
+                                synth_opts=SYNTH_OPTS,
+                                script_after_read=SCRIPT_AFTER_READ)
         scratch = directory.with_name(directory.name + ".partial")
         shutil.rmtree(scratch, ignore_errors=True)
         old_env = {k: os.environ.get(k) for k in env}
@@ -356,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baud", type=cli.baud, default=DEFAULT_BAUD, help="UART bit rate (bit/s)")
     parser.add_argument("--bake-weights", action="store_true",
                         help="synthesize with the weights instead of patching them into the "
-                             "routed placeholder design (a full build per weights file)")
+                             "routed placeholder design (a full build per weights file; "
+                             "always so on " + ", ".join(b for b in sorted(BOARDS)
+                                                         if not BOARDS[b].patchable)
+                             + ", whose devices cannot hold the placeholder design)")
     args = parser.parse_args(argv)
     spec = board(args.board)
     weights = load_weights(args.weights or PROJECT_ROOT / spec.weights)

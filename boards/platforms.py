@@ -48,6 +48,11 @@ class Board:
         Hidden neurons the core updates a cycle (None: a whole row, N).
     block_size : int
         Neurons per metadata block (docs/hdl.md, "Block RAM").
+    patchable : bool
+        Whether the routed placeholder design, whose weight memories are all block RAM, fits
+        the device, so that weights are patched into one routed design; if not, every weights
+        file is synthesized in (Yosys then keeps the small output-layer memories and the
+        constant bits in logic).
     """
 
     board_id: str
@@ -60,6 +65,7 @@ class Board:
     banks: int = 4
     lanes: int | None = None
     block_size: int = 16
+    patchable: bool = True
 
     def platform_class(self):
         import importlib
@@ -71,11 +77,12 @@ class Board:
 _ULX3S_USB = ((0x0403, 0x6015),)  # FT231X
 _ECPIX5_USB = ((0x0403, 0x6010),)  # FT2232H, UART on interface B
 
-_SMALL = {12: ("weights/mnist-784-48-10.npz", 2),
-          25: ("weights/mnist-784-128-10.npz", 2, 26, 26)}
+_SMALL = {12: ("weights/mnist-784-48-10.npz", 2, None, 16, False),
+          25: ("weights/mnist-784-128-10.npz", 2, 26, 26, False)}
 """LFE5U-12F: 32 DP16KD hold N = 48 (29) and 2 frame buffers.  LFE5U-25F: 56 DP16KD hold
 N = 128 at 26 lanes and blocks of 26 (53, docs/hdl.md) and 2 frame buffers; a whole row a
-cycle (71) does not fit."""
+cycle (71) does not fit.  Neither holds the placeholder design (the 25F top at N = 128 maps
+to 65 DP16KD with every weight memory in block RAM, 55 with the weights synthesized in)."""
 
 BOARDS = {
     **{f"ulx3s-{size}f": Board(f"ulx3s-{size}f",

@@ -68,3 +68,38 @@ def test_program_command(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENFPGALOADER", "true")
     command = bitstream.program_command("ecpix5-45f", tmp_path / "top.bit", flash=True)
     assert command[1:] == ["-b", "ecpix5", "--write-flash", str(tmp_path / "top.bit")]
+
+
+def test_the_synthesis_script_keeps_the_soc_module(tiny_weights):
+    """The ``setattr`` before synthesis must name a module of the top: a renamed module would
+    silently flatten the SoC again (and meet Yosys 0.70's ABC9 assertion)."""
+    spec = BOARDS["ulx3s-25f"]
+    soc = bitstream.make_soc(load_weights(tiny_weights), DEFAULT_CLOCK_HZ, 3_000_000, spec.banks)
+    plan = spec.platform_class()().prepare(BoardTop(board=spec, soc=soc), name=bitstream.NAME,
+                                           script_after_read=bitstream.SCRIPT_AFTER_READ)
+    files = dict(plan.files)
+    module = bitstream.SCRIPT_AFTER_READ.split()[-1]
+    assert f"module \\{module}\n" in files[f"{bitstream.NAME}.il"]
+    assert bitstream.SCRIPT_AFTER_READ in files[f"{bitstream.NAME}.ys"]
+
+
+@pytest.mark.parametrize("board_id", sorted(BOARDS))
+def test_boards_that_cannot_hold_the_placeholder_design_bake_the_weights(
+        board_id, tiny_weights, monkeypatch):
+    seeds = []
+
+    def routed(board_id, weights, *, clock_hz, baud, placeholder_seed):
+        seeds.append(placeholder_seed)
+        return "routed"
+
+    monkeypatch.setattr(bitstream, "_routed", routed)
+    monkeypatch.setattr(bitstream, "_patched", lambda routed, weights, seed: "patched")
+    weights = load_weights(tiny_weights)
+    result = bitstream.build_bitstream(board_id, weights)
+    if BOARDS[board_id].patchable:
+        assert (result, seeds) == ("patched", [bitstream.PLACEHOLDER_SEED])
+    else:
+        assert (result, seeds) == ("routed", [None])
+    assert bitstream.build_bitstream(board_id, weights, bake_weights=True) == "routed"
+    assert seeds[-1] is None
+    assert not BOARDS["ulx3s-25f"].patchable and BOARDS["ulx3s-85f"].patchable
