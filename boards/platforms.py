@@ -81,8 +81,9 @@ _SMALL = {12: ("weights/mnist-784-48-10.npz", 2, None, 16, False),
           25: ("weights/mnist-784-128-10.npz", 2, 26, 26, False)}
 """LFE5U-12F: 32 DP16KD hold N = 48 (29) and 2 frame buffers.  LFE5U-25F: 56 DP16KD hold
 N = 128 at 26 lanes and blocks of 26 (53, docs/hdl.md) and 2 frame buffers; a whole row a
-cycle (71) does not fit.  Neither holds the placeholder design (the 25F top at N = 128 maps
-to 65 DP16KD with every weight memory in block RAM, 55 with the weights synthesized in)."""
+cycle (71) does not fit.  Neither holds the placeholder design, which puts every weight
+memory in block RAM: the 25F top at N = 128 then maps to 65 DP16KD (55 with the weights
+synthesized in, docs/boards.md), and the output layer's 9 blocks alone overflow the 12F."""
 
 BOARDS = {
     **{f"ulx3s-{size}f": Board(f"ulx3s-{size}f",
