@@ -320,5 +320,8 @@ if __name__ == "__main__":
 
     from golden.errors import run_cli
 
+    # Interrupted by SIGINT or SIGTERM, even when started with SIGINT ignored (a shell's
+    # background job): Python then leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(run_cli(main))

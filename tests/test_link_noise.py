@@ -144,7 +144,12 @@ class PtyDevice:
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=10)
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise AssertionError("the device model did not stop on SIGINT") from None
         assert self.proc.returncode == 0, err
         return err
 
