@@ -113,23 +113,27 @@ def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, sta
                        router: str = "router1") -> None:
     """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) as the flow does,
     with the weights synthesized into the block RAM (the flow's own netlists hold placeholder
-    contents, which a bitstream gets patched over); identical earlier synth runs in
-    ``workdir`` are reused."""
+    contents, which a bitstream gets patched over); an earlier run in ``workdir`` of the same
+    RTLIL, synthesis script and (for ``routed``) device, clock, seed and router is reused, so
+    the runs of one network at several precisions synthesize and route it once."""
+    from flows.cache import source_digest
     from flows.synth import run_yosys, synthesize, write_rtlil
 
     workdir.mkdir(parents=True, exist_ok=True)
+    rtlil = workdir / f"{TOPLEVEL}.il"
+    write_rtlil(config, w_hidden, w_out, rtlil)
+    key = json.dumps([hashlib.sha256(rtlil.read_bytes()).hexdigest(),
+                      source_digest("flows/synth.py")]
+                     + ([str(device), freq_mhz, seed, router] if stage == "routed" else []))
+    stamp = workdir / f"{stage}_stamp.json"
+    netlist = workdir / (ROUTED_JSON if stage == "routed" else f"{TOPLEVEL}.json")
+    if netlist.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return
     if stage == "routed":  # every nextpnr run of synthesize() writes the routed JSON
         synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
                    progress=progress, placeholder_seed=None, router=router)
-        return
-    rtlil = workdir / f"{TOPLEVEL}.il"
-    write_rtlil(config, w_hidden, w_out, rtlil)
-    stamp = workdir / "synth_stamp.json"
-    key = hashlib.sha256(rtlil.read_bytes()).hexdigest()
-    netlist = workdir / f"{TOPLEVEL}.json"
-    if netlist.is_file() and stamp.is_file() and stamp.read_text() == key:
-        return
-    run_yosys(rtlil, netlist, workdir, progress=progress)
+    else:
+        run_yosys(rtlil, netlist, workdir, progress=progress)
     write_atomic(stamp, key)
 
 

@@ -206,17 +206,34 @@ def test_missing_netlist_is_a_user_error(tmp_path):
 
 def test_routed_netlists_hold_the_weights_not_placeholders(tmp_path, monkeypatch):
     """The flow synthesizes with placeholder block-RAM contents by default; a netlist that is
-    simulated against the reference must have the weights synthesized in."""
+    simulated against the reference must have the weights synthesized in.  A second run of
+    the same RTLIL and place-and-route settings reuses the routed netlist; another seed,
+    router or RTLIL routes again."""
     import flows.synth
 
     calls = []
+    rtlil = ["design A"]
 
     def fake_synthesize(*args, **kwargs):
         calls.append(kwargs)
         (tmp_path / netlist_sim.ROUTED_JSON).write_text("{}")
 
     monkeypatch.setattr(flows.synth, "synthesize", fake_synthesize)
-    netlist_sim.synthesize_netlist(None, None, None, tmp_path, stage="routed", device=None,
-                                   freq_mhz=100, seed=1, progress=False, router="router2")
+    monkeypatch.setattr(flows.synth, "write_rtlil",
+                        lambda config, w_hidden, w_out, path: path.write_text(rtlil[0]))
+
+    def run(seed=1, router="router2"):
+        netlist_sim.synthesize_netlist(None, None, None, tmp_path, stage="routed",
+                                       device=None, freq_mhz=100, seed=seed, progress=False,
+                                       router=router)
+
+    run()
     assert calls == [dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
                           router="router2")]
+    run()
+    assert len(calls) == 1
+    run(seed=2)
+    run(seed=2, router="router1")
+    rtlil[0] = "design B"
+    run(seed=2, router="router1")
+    assert len(calls) == 4
