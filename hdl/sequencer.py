@@ -42,7 +42,8 @@ class Sequencer(wiring.Component):
         Dynamic mode: a checkpoint every ``interval`` steps (0 acts as 1).
     interval : In(8)
     scan, walk, ready, step : Out
-        The event list's controls: build the list, walk it at ``step``, take an entry.
+        The event list's controls: build the list, walk it at ``step``, take an entry
+        (``ready`` is a register: computed a cycle early from the next state and row).
     list_idle, list_valid, list_pixel : In
         The event list's state and its current entry.
     list_chunks : In(chunks)
@@ -111,6 +112,30 @@ class Sequencer(wiring.Component):
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
         m.d.comb += self.busy.eq(1)
 
+        # INTEGRATE issues the rows.  `integrating` (the FSM is in INTEGRATE) and `ready`
+        # (INTEGRATE and no row chunk left to issue after this cycle: the event list hands
+        # its entry over) are registers, computed a cycle early from the next state, the next
+        # row and the next chunks still to issue: the state decode reaches neither the event
+        # list nor the row registers (a retiming: the same values, the same cycles).
+        integrating, integrating_next = Signal(), Signal()
+        row_valid_next, rest_next = Signal(), Signal(chunks)
+        m.d.comb += [integrating_next.eq(integrating), row_valid_next.eq(self.row_valid),
+                     rest_next.eq(rest)]
+        with m.If(self.ready):
+            m.d.comb += [row_valid_next.eq(self.list_valid),
+                         rest_next.eq(self.list_chunks & ~first),
+                         self.input_spike.eq(self.list_valid)]
+            m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
+                         self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
+        with m.Elif(integrating):
+            m.d.comb += rest_next.eq(rest & ~following)
+            m.d.sync += self.chunk.eq(next_index)
+        m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
+                     integrating.eq(integrating_next),
+                     self.ready.eq(integrating_next & (~row_valid_next | (rest_next == 0)))]
+        with m.If(integrating):
+            m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
+
         def advance_sweep():
             m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
             with m.If(sweep_chunk == chunks - 1):
@@ -129,19 +154,9 @@ class Sequencer(wiring.Component):
                 with m.If(sweep_running):
                     advance_sweep()
                 with m.If(self.list_idle & ~sweep_running):
-                    m.d.comb += self.walk.eq(1)
+                    m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                # The chunks of the row still to issue after this cycle's (chunk skip).
-                accept = ~self.row_valid | (rest == 0)
-                m.d.comb += [self.ready.eq(accept), self.read_chunk.eq(self.reader_next_chunk)]
-                with m.If(accept):
-                    m.d.sync += [self.row_valid.eq(self.list_valid), self.row.eq(self.list_pixel),
-                                 self.chunk.eq(first_index), rest.eq(self.list_chunks & ~first),
-                                 self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
-                    m.d.comb += self.input_spike.eq(self.list_valid)
-                with m.Else():
-                    m.d.sync += [self.chunk.eq(next_index), rest.eq(rest & ~following)]
                 # The end of the integration (walk over, reader and output layer idle) is
                 # registered: the reader's stage flags are spread over the die. It cannot
                 # revert within INTEGRATE, so the registered copy is exact, one cycle later.
@@ -149,6 +164,7 @@ class Sequencer(wiring.Component):
                                           & self.output_idle)
                 with m.If(integrated):
                     m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]
+                    m.d.comb += integrating_next.eq(0)
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.read_chunk.eq(sweep_chunk)
@@ -167,7 +183,7 @@ class Sequencer(wiring.Component):
                         m.d.sync += since_checkpoint.eq(0)
                         m.next = "CHECKPOINT"
                     with m.Else():
-                        m.d.comb += self.walk.eq(1)
+                        m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                         m.next = "INTEGRATE"
             with m.State("CHECKPOINT"):
                 # The output layer finishes the step; then the controller walks the counts.
@@ -179,7 +195,8 @@ class Sequencer(wiring.Component):
                     with m.If(self.leave):
                         m.next = "FINISH"
                     with m.Else():
-                        m.d.comb += [self.gate.eq(self.gate_decision), self.walk.eq(1)]
+                        m.d.comb += [self.gate.eq(self.gate_decision), self.walk.eq(1),
+                                     integrating_next.eq(1)]
                         m.next = "INTEGRATE"
             with m.State("FINISH"):
                 with m.If(self.output_idle):
