@@ -110,7 +110,13 @@ class Sequencer(wiring.Component):
         rest = Signal(chunks)
         first_index, first = lowest_set_bit(m, self.list_chunks, "first_chunk")
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
-        m.d.comb += self.busy.eq(1)
+        # `busy` is a register (set when an image starts, cleared when it is done), not a
+        # state decode: the start strobe and every clear of an image start come from it.
+        m.d.comb += [self.begin.eq(self.start & ~self.busy), self.scan.eq(self.begin)]
+        with m.If(self.begin):
+            m.d.sync += [self.busy.eq(1), self.done.eq(0), step.eq(0),
+                         last_step.eq(self.timesteps - 1), sweep_chunk.eq(0),
+                         sweep_running.eq(1), since_checkpoint.eq(0)]
 
         # INTEGRATE issues the rows.  `integrating` (the FSM is in INTEGRATE) and `ready`
         # (INTEGRATE and no row chunk left to issue after this cycle: the event list hands
@@ -143,11 +149,7 @@ class Sequencer(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.busy.eq(0)
-                with m.If(self.start):
-                    m.d.comb += [self.scan.eq(1), self.begin.eq(1)]
-                    m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(self.timesteps - 1),
-                                 sweep_chunk.eq(0), sweep_running.eq(1), since_checkpoint.eq(0)]
+                with m.If(self.begin):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += self.scanning.eq(1)
@@ -204,6 +206,6 @@ class Sequencer(wiring.Component):
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(self.classified):
-                    m.d.sync += self.done.eq(1)
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                     m.next = "IDLE"
         return m
