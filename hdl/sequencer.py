@@ -71,7 +71,8 @@ class Sequencer(wiring.Component):
     decided, leave, gate_decision : In(1)
         The controller's decision: leave the image early, gate idle neurons.
     gate : Out(1)
-        Gate the hidden neurons that have not fired.
+        Gate the hidden neurons that have not fired (registered: the cycle after the
+        decision; the next row request and chunk skip read the neurons on cycles later).
     classify : Out(1)
         Start the classifier.
     classified : In(1)
@@ -106,7 +107,8 @@ class Sequencer(wiring.Component):
         m.d.comb += interval.eq(Mux(self.interval == 0, 1, self.interval))
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         integrated = Signal()
-        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0)]  # set in INTEGRATE only
+        # set in INTEGRATE / DECIDE only
+        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0), self.gate.eq(0)]
         rest = Signal(chunks)
         first_index, first = lowest_set_bit(m, self.list_chunks, "first_chunk")
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
@@ -197,8 +199,8 @@ class Sequencer(wiring.Component):
                     with m.If(self.leave):
                         m.next = "FINISH"
                     with m.Else():
-                        m.d.comb += [self.gate.eq(self.gate_decision), self.walk.eq(1),
-                                     integrating_next.eq(1)]
+                        m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
+                        m.d.sync += self.gate.eq(self.gate_decision)
                         m.next = "INTEGRATE"
             with m.State("FINISH"):
                 with m.If(self.output_idle):
