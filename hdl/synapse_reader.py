@@ -323,13 +323,24 @@ class SynapseRowReader(ValidatedComponent):
         counted_blocks = _chunk_lookup(
             m, "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
             range(g.slots + 1), read.chunk)
+        # `keep` and `tau` are registered once per lane segment, zero in a segment that was
+        # not read (its magnitudes are then 0): each copy drives only its segment's lanes
+        # (one register for every lane was a die-wide net).
+        kept = ("valid", "chunk", "bits", "lane_on", "lane_real")
+        segments = len(g.segments)
         registered = Signal(data.StructLayout({
-            **{name: layout[name].shape for name in carried},
+            **{name: layout[name].shape for name in kept},
+            "segment_keep": data.ArrayLayout(MAGNITUDE_BITS, segments),
+            "segment_tau": data.ArrayLayout(TAU_WIDTH, segments),
             "planes": data.ArrayLayout(g.lanes, len(planes)),
             "width": range(g.slots * g.block_size + 1), "blocks": range(g.slots + 1)}),
             name="plane_bits")
         m.d.sync += [
-            *[registered[name].eq(read[name]) for name in carried],
+            *[registered[name].eq(read[name]) for name in kept],
+            *[registered.segment_keep[k].eq(Mux(read.lane_read[segment.start], read.keep, 0))
+              for k, segment in enumerate(g.segments)],
+            *[registered.segment_tau[k].eq(Mux(read.lane_read[segment.start], read.tau, 0))
+              for k, segment in enumerate(g.segments)],
             *[registered.planes[p].eq(Cat(*[port.data for port in plane_ports]))
               for p, plane_ports in enumerate(ports)],
             registered.width.eq(tree_sum(counted_width)),
@@ -348,17 +359,17 @@ class SynapseRowReader(ValidatedComponent):
             "plane_bits": len(self.counts.bits_read),
             "magnitude": data.ArrayLayout(MAGNITUDE_BITS, g.lanes),
             "at_least_tau": g.lanes, "negative": g.lanes}), name="magnitudes")
-        for lane in range(g.lanes):
-            # A lane whose segment was not read holds stale plane bits: its magnitude is
-            # forced to 0 (then its compare with tau is never used, so it takes the
-            # ungated bits and stays off the lane_read path).
-            magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
-            m.d.comb += magnitude.eq(
-                Cat(*[stage.planes[WEIGHT_BITS - 1 - k][lane]
-                      for k in range(MAGNITUDE_BITS)]) & stage.keep)
-            m.d.sync += [registered.magnitude[lane].eq(Mux(stage.lane_read[lane], magnitude, 0)),
-                         registered.at_least_tau[lane].eq(magnitude >= stage.tau),
-                         registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
+        for k, segment in enumerate(g.segments):
+            for lane in segment:
+                # A lane whose segment was not read holds stale plane bits: its segment's
+                # keep is 0, so its magnitude is 0 (and its compare with tau is never used).
+                magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
+                m.d.comb += magnitude.eq(
+                    Cat(*[stage.planes[WEIGHT_BITS - 1 - b][lane]
+                          for b in range(MAGNITUDE_BITS)]) & stage.segment_keep[k])
+                m.d.sync += [registered.magnitude[lane].eq(magnitude),
+                             registered.at_least_tau[lane].eq(magnitude >= stage.segment_tau[k]),
+                             registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
         # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
         # registered here, the sum in the next cycle.
