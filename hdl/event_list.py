@@ -86,6 +86,8 @@ class EventList(wiring.Component):
         The consumer takes ``pixel`` this cycle.
     idle : Out(1)
         Neither scanning nor walking (the walk of this step is exhausted).
+    scanned : Out(1)
+        Not scanning: the list is complete (a register).
     bits : In(4)
         Hidden precision of this step (2..8).
     chunk_live : In(chunks)
@@ -118,6 +120,7 @@ class EventList(wiring.Component):
             "valid": Out(1),
             "ready": In(1),
             "idle": Out(1),
+            "scanned": Out(1, init=1),
         })
 
     def elaborate(self, platform):
@@ -148,12 +151,18 @@ class EventList(wiring.Component):
                      append_data.eq(scan_port.data)]
         with m.If(append_port.en):
             m.d.sync += length.eq(length + 1)
+        scanning_next = Signal()
+        m.d.comb += scanning_next.eq(scanning)
         with m.If(self.scan):
-            m.d.sync += [scanning.eq(1), scan_addr.eq(0), length.eq(0)]
+            m.d.comb += scanning_next.eq(1)
+            m.d.sync += [scan_addr.eq(0), length.eq(0)]
         with m.Elif(scanning):
             m.d.sync += scan_addr.eq(scan_addr + 1)
             with m.If(scan_addr == IMAGE_WORDS - 1):
-                m.d.sync += scanning.eq(0)
+                m.d.comb += scanning_next.eq(0)
+        # `scanned` is computed from the next scan flags: a register, not a decode.
+        m.d.sync += [scanning.eq(scanning_next),
+                     self.scanned.eq(~scanning_next & ~scanning & ~reading)]
 
         # Walk.  A prefetch pipeline reads the list in order (entry read, registered, the
         # products t * x registered, the spike bits registered) into a small FIFO, at most

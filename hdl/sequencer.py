@@ -44,8 +44,9 @@ class Sequencer(wiring.Component):
     scan, walk, ready, step : Out
         The event list's controls: build the list, walk it at ``step``, take an entry
         (``ready`` is a register: computed a cycle early from the next state and row).
-    list_idle, list_valid, list_pixel : In
-        The event list's state and its current entry.
+    list_scanned, list_idle, list_valid, list_pixel : In
+        The event list's state (the list is built; scanning or walking is over) and its
+        current entry.
     list_chunks : In(chunks)
         The chunks of the entry's row that are not skipped (at least one).
     row, chunk, row_valid : Out
@@ -86,7 +87,8 @@ class Sequencer(wiring.Component):
             "busy": Out(1), "done": Out(1), "scanning": Out(1),
             "timesteps": In(8), "dynamic": In(1), "interval": In(8),
             "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
-            "list_idle": In(1), "list_valid": In(1), "list_pixel": In(range(N_INPUTS)),
+            "list_scanned": In(1), "list_idle": In(1), "list_valid": In(1),
+            "list_pixel": In(range(N_INPUTS)),
             "list_chunks": In(chunks), "skip_chunks": Out(chunks),
             "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
@@ -157,7 +159,8 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.scanning.eq(1)
                 with m.If(sweep_running):
                     advance_sweep()
-                with m.If(self.list_idle & ~sweep_running):
+                # (No walk runs in SCAN: the list is idle once it is built.)
+                with m.If(self.list_scanned & ~sweep_running):
                     m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
