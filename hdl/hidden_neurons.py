@@ -9,6 +9,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
+from hdl.logic import registered_copies
+
+COPY_LANES = 16
+"""Lanes per registered copy of the fire pass and clear flags (each copy drives the write
+multiplexers of its lanes' membranes, not one flag all of them)."""
 
 
 def leak(value, shift: int):
@@ -53,6 +58,9 @@ class HiddenNeurons(wiring.Component):
         A chunk of the hidden reader's weights, added into its membranes.
     fire_valid, fire_chunk : In
         The fire pass: fire, reset and leak chunk ``fire_chunk`` (read the cycle before).
+    fire_next : In(1)
+        ``fire_valid`` of the next cycle (registered here in one copy per group of
+        :data:`COPY_LANES` lanes).
     spikes : Out(chunks * lanes)
         This step's hidden spikes, shifted in chunk by chunk by the fire pass.
     fired_ever : Out(chunks * lanes)
@@ -72,7 +80,7 @@ class HiddenNeurons(wiring.Component):
             "read_chunk": In(range(chunks)),
             "weight_valid": In(1), "weight_chunk": In(range(chunks)),
             "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
-            "fire_valid": In(1), "fire_chunk": In(range(chunks)),
+            "fire_valid": In(1), "fire_chunk": In(range(chunks)), "fire_next": In(1),
             "spikes": Out(chunks * lanes), "fired_ever": Out(chunks * lanes),
             "fired": Out(lanes), "updated": Out(lanes),
         })
@@ -100,39 +108,72 @@ class HiddenNeurons(wiring.Component):
 
         # The clear pass (registered flags: a state decode reached every membrane bit's reset).
         clearing, clear_chunk = Signal(), Signal(range(chunks))
-        with m.If(clearing):
-            m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
-            m.d.sync += clear_chunk.eq(clear_chunk + 1)
-            with m.If(clear_chunk == chunks - 1):
-                m.d.sync += clearing.eq(0)
-
-        with m.If(self.weight_valid):
-            m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
-            for lane in range(lanes):
-                m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+        clearing_next = Signal()
+        m.d.comb += clearing_next.eq(clearing)
+        with m.If(self.clear):
+            m.d.comb += clearing_next.eq(1)
+        with m.Elif(clearing & (clear_chunk == chunks - 1)):
+            m.d.comb += clearing_next.eq(0)
+        m.d.sync += clearing.eq(clearing_next)
+        groups = [range(lo, min(lo + COPY_LANES, lanes)) for lo in range(0, lanes, COPY_LANES)]
+        group_of = [lane // COPY_LANES for lane in range(lanes)]
+        fire_copies = registered_copies(m, self.fire_next, len(groups), "fire_valid_copy")
+        clear_copies = registered_copies(m, clearing_next, len(groups), "clearing_copy")
 
         # The fire pass.
-        m.d.sync += [self.fired.eq(0), self.updated.eq(0)]
         lane_on, fired = Signal(lanes), Signal(lanes)
         m.d.comb += lane_on.eq(lane_on_table[self.fire_chunk])
         for lane in range(lanes):
             m.d.comb += fired[lane].eq(lane_on[lane] & (read.data[lane] > cfg.theta_hidden))
-        with m.If(self.fire_valid):
-            m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
+
+        def fire_value(lane):
+            # Both candidates are leaked in parallel; `fired` only selects.
+            v = read.data[lane]
+            return Mux(fired[lane], leak(v - cfg.theta_hidden, cfg.leak_hidden),
+                       Mux(lane_on[lane], leak(v, cfg.leak_hidden), v))
+
+        if chunks == 1:
+            # One membrane word, rewritten in every cycle: the reader's weights are 0 when
+            # none are valid (the sum is then the membrane itself), and the clear pass (an
+            # image start) and the fire pass never meet a valid weight.  The fire and clear
+            # selects are the copies of each lane's group.
+            m.d.comb += write.en.eq(1)
             for lane in range(lanes):
-                v = read.data[lane]
-                # Both candidates are leaked in parallel; `fired` only selects.
+                g = group_of[lane]
                 m.d.comb += write.data[lane].eq(
-                    Mux(fired[lane], leak(v - cfg.theta_hidden, cfg.leak_hidden),
-                        Mux(lane_on[lane], leak(v, cfg.leak_hidden), v)))
-            m.d.sync += [
-                self.spikes.eq(Cat(self.spikes[lanes:], fired)),
-                self.fired_ever.eq(Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)),
-                self.fired.eq(fired), self.updated.eq(lane_on)]
+                    Mux(fire_copies[g], fire_value(lane),
+                        Mux(clear_copies[g], 0, read.data[lane] + self.weight[lane])))
+        else:
+            with m.If(clearing):
+                m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
+            with m.If(self.weight_valid):
+                m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
+                for lane in range(lanes):
+                    m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+            with m.If(self.fire_valid):
+                m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
+                for lane in range(lanes):
+                    m.d.comb += write.data[lane].eq(fire_value(lane))
+        with m.If(clearing):
+            m.d.sync += clear_chunk.eq(clear_chunk + 1)
+
+        # The spikes and who fired, shifted in chunk by chunk (each bit under its lane's copy
+        # of the fire pass flag).
+        m.d.sync += [self.fired.eq(0), self.updated.eq(0)]
+        n_bits = chunks * lanes
+        shifted_spikes = Cat(self.spikes[lanes:], fired)
+        shifted_ever = Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)
+        for j in range(n_bits):
+            with m.If(fire_copies[group_of[j % lanes]]):
+                m.d.sync += [self.spikes[j].eq(shifted_spikes[j]),
+                             self.fired_ever[j].eq(shifted_ever[j])]
+        for lane in range(lanes):
+            with m.If(fire_copies[group_of[lane]]):
+                m.d.sync += [self.fired[lane].eq(fired[lane]),
+                             self.updated[lane].eq(lane_on[lane])]
 
         with m.If(self.clear):
-            m.d.sync += [clearing.eq(1), clear_chunk.eq(0), alive.eq((1 << n) - 1),
-                         self.fired_ever.eq(0)]
+            m.d.sync += [clear_chunk.eq(0), alive.eq((1 << n) - 1), self.fired_ever.eq(0)]
         return m
 
     def _busy_blocks(self, m: Module) -> Signal:

@@ -62,6 +62,8 @@ class Sequencer(wiring.Component):
         Membrane read address.
     fire_valid, fire_chunk : Out
         The fire pass (registered).
+    fire_next : Out(1)
+        ``fire_valid`` of the next cycle.
     input_spike : Out(1)
         An input spike was issued.
     output_start : Out(1)
@@ -93,7 +95,7 @@ class Sequencer(wiring.Component):
             "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
             "read_chunk": Out(range(chunks)),
-            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)),
+            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)), "fire_next": Out(1),
             "input_spike": Out(1),
             "output_start": Out(1), "output_idle": In(1),
             "check": Out(1), "decided": In(1), "leave": In(1), "gate_decision": In(1),
@@ -145,6 +147,8 @@ class Sequencer(wiring.Component):
                      self.ready.eq(integrating_next & (~row_valid_next | (rest_next == 0)))]
         with m.If(integrating):
             m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
+        m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
+        m.d.sync += self.fire_valid.eq(self.fire_next)
 
         def advance_sweep():
             m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
@@ -175,7 +179,8 @@ class Sequencer(wiring.Component):
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.read_chunk.eq(sweep_chunk)
-                m.d.sync += [self.fire_valid.eq(sweep_running), self.fire_chunk.eq(sweep_chunk)]
+                m.d.comb += self.fire_next.eq(sweep_running)
+                m.d.sync += self.fire_chunk.eq(sweep_chunk)
                 with m.If(sweep_running):
                     advance_sweep()
                 with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):

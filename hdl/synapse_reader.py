@@ -114,7 +114,8 @@ class SynapseRowReader(ValidatedComponent):
         The chunk that ``out_chunk`` will carry in the next cycle (for a synchronous
         read-modify-write of the consumer's memory).
     weight : Out(ArrayLayout(signed(8), lanes))
-        ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes.
+        ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes (all 0
+        while ``out_valid`` is low).
     counts : Out(synapse_counts(lanes, ...))
         ``active``, ``zero``, ``below``, ``gated``: synapses of each class of a chunk,
         :data:`COUNT_DELAY` cycles after its ``out_valid``; 0 when no chunk is counted.
