@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import registered_copies
+from hdl.logic import popcount, registered_copies
 
 COPY_LANES = 16
 """Lanes per registered copy of the fire pass and clear flags (each copy drives the write
@@ -45,7 +45,9 @@ class HiddenNeurons(wiring.Component):
     gate : In(1)
         A controller gating decision: with ``gate_idle``, turn off the neurons that have not
         fired this image; with ``gate_blocks = K > 0``, turn off every metadata block (B
-        neurons) in which fewer than K neurons have fired this image (K clamped to B).
+        neurons) in which fewer than K neurons have fired this image (K clamped to B).  What
+        it keeps is registered: ``gate_idle`` and ``gate_blocks`` of the cycle before, the
+        firing record of two cycles before (it changes only in the fire pass).
     gate_idle : In(1)
         The ``CONTROLLER`` register's idle-neuron gating bit.
     gate_blocks : In(8)
@@ -99,9 +101,13 @@ class HiddenNeurons(wiring.Component):
         # Dynamic mode (docs/controller.md): `alive` clears the neurons a checkpoint gates.
         alive = Signal(n, init=(1 << n) - 1)
         m.d.comb += self.neuron_on.eq(self.mask & alive)
+        # What a gating decision keeps, registered (two cycles: the block counts, then the
+        # compare): `fired_ever` changes only in the fire pass, many cycles before a decision.
+        keep = Signal(n)
+        m.d.sync += keep.eq(Mux(self.gate_idle, self.fired_ever[:n], (1 << n) - 1)
+                            & self._busy_blocks(m))
         with m.If(self.gate):
-            m.d.sync += alive.eq(alive & Mux(self.gate_idle, self.fired_ever[:n], alive)
-                                 & self._busy_blocks(m))
+            m.d.sync += alive.eq(alive & keep)
         lane_on_table = Array(
             Cat(self.neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
             for c in range(chunks))
@@ -185,7 +191,8 @@ class HiddenNeurons(wiring.Component):
         busy = Signal(n)
         for start in range(0, n, size):
             width = min(size, n - start)
-            fired = sum(self.fired_ever[start + j] for j in range(width))
+            fired = Signal(range(width + 1), name=f"block{start // size}_fired")
+            m.d.sync += fired.eq(popcount([self.fired_ever[start + j] for j in range(width)]))
             m.d.comb += busy[start:start + width].eq(
                 Mux(fired >= threshold, (1 << width) - 1, 0))
         return busy
