@@ -37,7 +37,7 @@ from amaranth.lib.wiring import In, Out
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
 from golden.geometry import LayerGeometry
 from golden.timing import READER_LATENCY
-from hdl.logic import any_of, registered_popcount, tree_sum
+from hdl.logic import any_of, registered_copies, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
 from hdl.weight_planes import (
     SIGN_PLANE,
@@ -187,8 +187,8 @@ class SynapseRowReader(ValidatedComponent):
                    request.tau.eq(self.tau)]
 
         lookup, metadata_stage = self._read_metadata(m, metadata, request)
-        plane_request = self._enable_planes(m, metadata_stage, len(planes))
-        plane_read, plane_bits = self._read_planes(m, planes, plane_request)
+        plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
+        plane_read, plane_bits = self._read_planes(m, planes, plane_request, addresses)
         magnitudes = self._keep_magnitudes(m, plane_bits)
         synapses = self._classify(m, magnitudes)
 
@@ -233,7 +233,8 @@ class SynapseRowReader(ValidatedComponent):
 
     def _enable_planes(self, m: Module, stage, n_planes: int):
         """``plane_request``: from the metadata, the precision and ``tau``, the plane enables
-        (registered: the memories are spread over the die, the enable nets are long)."""
+        (registered: the memories are spread over the die, the enable nets are long), and the
+        plane address, one copy per lane segment."""
         g = self._geometry
         keep = Signal(MAGNITUDE_BITS)
         m.d.comb += keep.eq(Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
@@ -274,7 +275,7 @@ class SynapseRowReader(ValidatedComponent):
         registered = Signal(data.StructLayout({
             "valid": 1, "chunk": range(g.chunks), "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
             "bits": PRECISION_WIDTH, "lane_on": g.lanes, "lane_real": g.lanes,
-            "passing": g.slots, "address": range(g.words),
+            "passing": g.slots,
             "lane_read": g.lanes,
             "enables": data.ArrayLayout(len(g.segments), n_planes)}),
             name="plane_request")
@@ -290,12 +291,14 @@ class SynapseRowReader(ValidatedComponent):
                 m, "lane_real", [g.lane_valid(c) for c in range(g.chunks)], g.lanes,
                 stage.chunk)),
             registered.passing.eq(Mux(stage.valid, Cat(*passing_slots), 0)),
-            registered.address.eq(stage.address),
             *[registered.enables[p].eq(enables) for p, enables in enumerate(plane_enables)],
         ]
-        return registered
+        # The plane address in one register per lane segment (each drives the address pins
+        # of its segment's planes, not of every plane memory on the die).
+        addresses = registered_copies(m, stage.address, len(g.segments), "plane_address")
+        return registered, addresses
 
-    def _read_planes(self, m: Module, planes: list[Memory], stage):
+    def _read_planes(self, m: Module, planes: list[Memory], stage, addresses):
         """``plane_read`` (the enabled planes are read) and ``plane_bits`` (their outputs
         registered, with the counted bits' block count and width)."""
         g = self._geometry
@@ -304,7 +307,8 @@ class SynapseRowReader(ValidatedComponent):
             plane_ports = []
             for k, plane in enumerate(segments):
                 port = plane.read_port()
-                m.d.comb += [port.addr.eq(stage.address), port.en.eq(stage.enables[p][k])]
+                m.d.comb += [port.addr.eq(addresses[k]),
+                             port.en.eq(stage.enables[p][k])]
                 plane_ports.append(port)
             ports.append(plane_ports)
         carried = ("valid", "chunk", "keep", "tau", "bits", "lane_on", "lane_real", "lane_read")
