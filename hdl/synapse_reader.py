@@ -294,8 +294,14 @@ class SynapseRowReader(ValidatedComponent):
             *[registered.enables[p].eq(enables) for p, enables in enumerate(plane_enables)],
         ]
         # The plane address in one register per lane segment (each drives the address pins
-        # of its segment's planes, not of every plane memory on the die).
-        addresses = registered_copies(m, stage.address, len(g.segments), "plane_address")
+        # of its segment's planes, not of every plane memory on the die); with one segment,
+        # one per plane (small memories, which Yosys builds from logic: an address bit
+        # reaches every multiplexer of the plane).
+        segments = len(g.segments)
+        copies = registered_copies(m, stage.address, n_planes if segments == 1 else segments,
+                                   "plane_address")
+        addresses = [[copies[p if segments == 1 else k] for k in range(segments)]
+                     for p in range(n_planes)]
         return registered, addresses
 
     def _read_planes(self, m: Module, planes: list[Memory], stage, addresses):
@@ -307,7 +313,7 @@ class SynapseRowReader(ValidatedComponent):
             plane_ports = []
             for k, plane in enumerate(segments):
                 port = plane.read_port()
-                m.d.comb += [port.addr.eq(addresses[k]),
+                m.d.comb += [port.addr.eq(addresses[p][k]),
                              port.en.eq(stage.enables[p][k])]
                 plane_ports.append(port)
             ports.append(plane_ports)
