@@ -46,8 +46,8 @@ class HiddenNeurons(wiring.Component):
         A controller gating decision: with ``gate_idle``, turn off the neurons that have not
         fired this image; with ``gate_blocks = K > 0``, turn off every metadata block (B
         neurons) in which fewer than K neurons have fired this image (K clamped to B).  What
-        it keeps is registered: ``gate_idle`` and ``gate_blocks`` of the cycle before, the
-        firing record of two cycles before (it changes only in the fire pass).
+        it keeps is registered: ``gate_idle`` of the cycle before, ``gate_blocks`` and the
+        firing record of two cycles before (the record changes only in the fire pass).
     gate_idle : In(1)
         The ``CONTROLLER`` register's idle-neuron gating bit.
     gate_blocks : In(8)
@@ -187,7 +187,7 @@ class HiddenNeurons(wiring.Component):
         ``min(gate_blocks, B)`` neurons have fired this image (all ones when K = 0)."""
         n, size = self._config.n_hidden, self._config.block_size
         threshold = Signal(range(size + 1))
-        m.d.comb += threshold.eq(Mux(self.gate_blocks > size, size, self.gate_blocks))
+        m.d.sync += threshold.eq(Mux(self.gate_blocks > size, size, self.gate_blocks))
         busy = Signal(n)
         for start in range(0, n, size):
             width = min(size, n - start)
