@@ -105,8 +105,11 @@ def write_rtlil(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, path
 
 
 def yosys_script(rtlil_path: Path, json_path: Path, abc9: bool) -> str:
-    """The Yosys script of :func:`run_yosys`."""
+    """The Yosys script of :func:`run_yosys` (the flip-flops of the core's registered fan-out
+    copies are kept, :func:`hdl.logic.registered_copies`)."""
+    from hdl.logic import FANOUT_COPY
     return (f"read_rtlil {rtlil_path.name}; "
+            f"setattr -set keep 1 a:{FANOUT_COPY} %ci1 t:$dff %i; "
             f"synth_ecp5 -top {TOP}{' -abc9' if abc9 else ''} -json {json_path.name}; stat")
 
 

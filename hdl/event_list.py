@@ -86,6 +86,8 @@ class EventList(wiring.Component):
         The consumer takes ``pixel`` this cycle.
     idle : Out(1)
         Neither scanning nor walking (the walk of this step is exhausted).
+    scanned : Out(1)
+        Not scanning: the list is complete (a register).
     bits : In(4)
         Hidden precision of this step (2..8).
     chunk_live : In(chunks)
@@ -118,6 +120,7 @@ class EventList(wiring.Component):
             "valid": Out(1),
             "ready": In(1),
             "idle": Out(1),
+            "scanned": Out(1, init=1),
         })
 
     def elaborate(self, platform):
@@ -148,12 +151,18 @@ class EventList(wiring.Component):
                      append_data.eq(scan_port.data)]
         with m.If(append_port.en):
             m.d.sync += length.eq(length + 1)
+        scanning_next = Signal()
+        m.d.comb += scanning_next.eq(scanning)
         with m.If(self.scan):
-            m.d.sync += [scanning.eq(1), scan_addr.eq(0), length.eq(0)]
+            m.d.comb += scanning_next.eq(1)
+            m.d.sync += [scan_addr.eq(0), length.eq(0)]
         with m.Elif(scanning):
             m.d.sync += scan_addr.eq(scan_addr + 1)
             with m.If(scan_addr == IMAGE_WORDS - 1):
-                m.d.sync += scanning.eq(0)
+                m.d.comb += scanning_next.eq(0)
+        # `scanned` is computed from the next scan flags: a register, not a decode.
+        m.d.sync += [scanning.eq(scanning_next),
+                     self.scanned.eq(~scanning_next & ~scanning & ~reading)]
 
         # Walk.  A prefetch pipeline reads the list in order (entry read, registered, the
         # products t * x registered, the spike bits registered) into a small FIFO, at most
@@ -233,14 +242,31 @@ class EventList(wiring.Component):
         with m.If(issue_read):
             m.d.sync += issued.eq(issued + 1)
 
+        # FIFO: a ring of FIFO_DEPTH entries.  Every prefetch output is written at the write
+        # pointer (always a free entry: the reads are issued only as far as the FIFO has
+        # room), so no entry's write depends on `take`; it counts as pushed unless the walker
+        # takes it directly (FIFO empty).  The head is the entry at the read pointer.
+        read_ptr, write_ptr = Signal(range(FIFO_DEPTH)), Signal(range(FIFO_DEPTH))
+        with m.If(stage_valid[4]):
+            for i in range(FIFO_DEPTH):
+                with m.If(write_ptr == i):
+                    m.d.sync += [fifo_spikes[i].eq(spikes5), fifo_word[i].eq(word5),
+                                 fifo_flags[i].eq(flags5)]
         head_valid = Signal()
         head_spikes, head_word = Signal(PIXELS_PER_WORD), Signal(range(IMAGE_WORDS))
         head_flags = Signal(flag_bits)
+        stored_spikes, stored_word = Signal.like(head_spikes), Signal.like(head_word)
+        stored_flags = Signal.like(head_flags)
+        with m.Switch(read_ptr):
+            for i in range(FIFO_DEPTH):
+                with m.Case(i):
+                    m.d.comb += [stored_spikes.eq(fifo_spikes[i]), stored_word.eq(fifo_word[i]),
+                                 stored_flags.eq(fifo_flags[i])]
         m.d.comb += [
             head_valid.eq((fifo_count != 0) | stage_valid[4]),
-            head_spikes.eq(Mux(fifo_count != 0, fifo_spikes[0], spikes5)),
-            head_word.eq(Mux(fifo_count != 0, fifo_word[0], word5)),
-            head_flags.eq(Mux(fifo_count != 0, fifo_flags[0], flags5)),
+            head_spikes.eq(Mux(fifo_count != 0, stored_spikes, spikes5)),
+            head_word.eq(Mux(fifo_count != 0, stored_word, word5)),
+            head_flags.eq(Mux(fifo_count != 0, stored_flags, flags5)),
         ]
 
         lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
@@ -257,21 +283,13 @@ class EventList(wiring.Component):
         take = Signal()
         m.d.comb += take.eq(walking & (remaining == 0) & head_valid)
 
-        # FIFO: pop the head on `take`, push the prefetch output unless it was taken directly.
-        occupied = Signal.like(fifo_count)
-        m.d.comb += occupied.eq(fifo_count - (take & (fifo_count != 0)))
-        with m.If(take & (fifo_count != 0)):
-            for i in range(FIFO_DEPTH - 1):
-                m.d.sync += [fifo_spikes[i].eq(fifo_spikes[i + 1]),
-                             fifo_word[i].eq(fifo_word[i + 1]),
-                             fifo_flags[i].eq(fifo_flags[i + 1])]
+        pop = take & (fifo_count != 0)
         push = stage_valid[4] & ~(take & (fifo_count == 0))
+        with m.If(pop):
+            m.d.sync += read_ptr.eq(Mux(read_ptr == FIFO_DEPTH - 1, 0, read_ptr + 1))
         with m.If(push):
-            for i in range(FIFO_DEPTH):
-                with m.If(occupied == i):
-                    m.d.sync += [fifo_spikes[i].eq(spikes5), fifo_word[i].eq(word5),
-                                 fifo_flags[i].eq(flags5)]
-        m.d.sync += fifo_count.eq(occupied + push)
+            m.d.sync += write_ptr.eq(Mux(write_ptr == FIFO_DEPTH - 1, 0, write_ptr + 1))
+        m.d.sync += fifo_count.eq(fifo_count - pop + push)
 
         with m.If(walk):
             m.d.sync += [walking.eq(1), issued.eq(length != 0), consumed.eq(0),

@@ -9,6 +9,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
+from hdl.logic import popcount, registered_copies
+
+COPY_LANES = 16
+"""Lanes per registered copy of the fire pass and clear flags (each copy drives the write
+multiplexers of its lanes' membranes, not one flag all of them)."""
 
 
 def leak(value, shift: int):
@@ -40,7 +45,9 @@ class HiddenNeurons(wiring.Component):
     gate : In(1)
         A controller gating decision: with ``gate_idle``, turn off the neurons that have not
         fired this image; with ``gate_blocks = K > 0``, turn off every metadata block (B
-        neurons) in which fewer than K neurons have fired this image (K clamped to B).
+        neurons) in which fewer than K neurons have fired this image (K clamped to B).  What
+        it keeps is registered: ``gate_idle`` of the cycle before, ``gate_blocks`` and the
+        firing record of two cycles before (the record changes only in the fire pass).
     gate_idle : In(1)
         The ``CONTROLLER`` register's idle-neuron gating bit.
     gate_blocks : In(8)
@@ -53,6 +60,9 @@ class HiddenNeurons(wiring.Component):
         A chunk of the hidden reader's weights, added into its membranes.
     fire_valid, fire_chunk : In
         The fire pass: fire, reset and leak chunk ``fire_chunk`` (read the cycle before).
+    fire_next : In(1)
+        ``fire_valid`` of the next cycle (registered here in one copy per group of
+        :data:`COPY_LANES` lanes).
     spikes : Out(chunks * lanes)
         This step's hidden spikes, shifted in chunk by chunk by the fire pass.
     fired_ever : Out(chunks * lanes)
@@ -72,7 +82,7 @@ class HiddenNeurons(wiring.Component):
             "read_chunk": In(range(chunks)),
             "weight_valid": In(1), "weight_chunk": In(range(chunks)),
             "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
-            "fire_valid": In(1), "fire_chunk": In(range(chunks)),
+            "fire_valid": In(1), "fire_chunk": In(range(chunks)), "fire_next": In(1),
             "spikes": Out(chunks * lanes), "fired_ever": Out(chunks * lanes),
             "fired": Out(lanes), "updated": Out(lanes),
         })
@@ -91,48 +101,85 @@ class HiddenNeurons(wiring.Component):
         # Dynamic mode (docs/controller.md): `alive` clears the neurons a checkpoint gates.
         alive = Signal(n, init=(1 << n) - 1)
         m.d.comb += self.neuron_on.eq(self.mask & alive)
+        # What a gating decision keeps, registered (two cycles: the block counts, then the
+        # compare): `fired_ever` changes only in the fire pass, many cycles before a decision.
+        keep = Signal(n)
+        m.d.sync += keep.eq(Mux(self.gate_idle, self.fired_ever[:n], (1 << n) - 1)
+                            & self._busy_blocks(m))
         with m.If(self.gate):
-            m.d.sync += alive.eq(alive & Mux(self.gate_idle, self.fired_ever[:n], alive)
-                                 & self._busy_blocks(m))
+            m.d.sync += alive.eq(alive & keep)
         lane_on_table = Array(
             Cat(self.neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
             for c in range(chunks))
 
         # The clear pass (registered flags: a state decode reached every membrane bit's reset).
         clearing, clear_chunk = Signal(), Signal(range(chunks))
-        with m.If(clearing):
-            m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
-            m.d.sync += clear_chunk.eq(clear_chunk + 1)
-            with m.If(clear_chunk == chunks - 1):
-                m.d.sync += clearing.eq(0)
-
-        with m.If(self.weight_valid):
-            m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
-            for lane in range(lanes):
-                m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+        clearing_next = Signal()
+        m.d.comb += clearing_next.eq(clearing)
+        with m.If(self.clear):
+            m.d.comb += clearing_next.eq(1)
+        with m.Elif(clearing & (clear_chunk == chunks - 1)):
+            m.d.comb += clearing_next.eq(0)
+        m.d.sync += clearing.eq(clearing_next)
+        groups = [range(lo, min(lo + COPY_LANES, lanes)) for lo in range(0, lanes, COPY_LANES)]
+        group_of = [lane // COPY_LANES for lane in range(lanes)]
+        fire_copies = registered_copies(m, self.fire_next, len(groups), "fire_valid_copy")
+        clear_copies = registered_copies(m, clearing_next, len(groups), "clearing_copy")
 
         # The fire pass.
-        m.d.sync += [self.fired.eq(0), self.updated.eq(0)]
         lane_on, fired = Signal(lanes), Signal(lanes)
         m.d.comb += lane_on.eq(lane_on_table[self.fire_chunk])
         for lane in range(lanes):
             m.d.comb += fired[lane].eq(lane_on[lane] & (read.data[lane] > cfg.theta_hidden))
-        with m.If(self.fire_valid):
-            m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
+
+        def fire_value(lane):
+            # Both candidates are leaked in parallel; `fired` only selects.
+            v = read.data[lane]
+            return Mux(fired[lane], leak(v - cfg.theta_hidden, cfg.leak_hidden),
+                       Mux(lane_on[lane], leak(v, cfg.leak_hidden), v))
+
+        if chunks == 1:
+            # One membrane word, rewritten in every cycle: the reader's weights are 0 when
+            # none are valid (the sum is then the membrane itself), and the clear pass (an
+            # image start) and the fire pass never meet a valid weight.  The fire and clear
+            # selects are the copies of each lane's group.
+            m.d.comb += write.en.eq(1)
             for lane in range(lanes):
-                v = read.data[lane]
-                # Both candidates are leaked in parallel; `fired` only selects.
+                g = group_of[lane]
                 m.d.comb += write.data[lane].eq(
-                    Mux(fired[lane], leak(v - cfg.theta_hidden, cfg.leak_hidden),
-                        Mux(lane_on[lane], leak(v, cfg.leak_hidden), v)))
-            m.d.sync += [
-                self.spikes.eq(Cat(self.spikes[lanes:], fired)),
-                self.fired_ever.eq(Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)),
-                self.fired.eq(fired), self.updated.eq(lane_on)]
+                    Mux(fire_copies[g], fire_value(lane),
+                        Mux(clear_copies[g], 0, read.data[lane] + self.weight[lane])))
+        else:
+            with m.If(clearing):
+                m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
+            with m.If(self.weight_valid):
+                m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
+                for lane in range(lanes):
+                    m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+            with m.If(self.fire_valid):
+                m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
+                for lane in range(lanes):
+                    m.d.comb += write.data[lane].eq(fire_value(lane))
+        with m.If(clearing):
+            m.d.sync += clear_chunk.eq(clear_chunk + 1)
+
+        # The spikes and who fired, shifted in chunk by chunk (each bit under its lane's copy
+        # of the fire pass flag).
+        m.d.sync += [self.fired.eq(0), self.updated.eq(0)]
+        n_bits = chunks * lanes
+        shifted_spikes = Cat(self.spikes[lanes:], fired)
+        shifted_ever = Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)
+        for j in range(n_bits):
+            with m.If(fire_copies[group_of[j % lanes]]):
+                m.d.sync += [self.spikes[j].eq(shifted_spikes[j]),
+                             self.fired_ever[j].eq(shifted_ever[j])]
+        for lane in range(lanes):
+            with m.If(fire_copies[group_of[lane]]):
+                m.d.sync += [self.fired[lane].eq(fired[lane]),
+                             self.updated[lane].eq(lane_on[lane])]
 
         with m.If(self.clear):
-            m.d.sync += [clearing.eq(1), clear_chunk.eq(0), alive.eq((1 << n) - 1),
-                         self.fired_ever.eq(0)]
+            m.d.sync += [clear_chunk.eq(0), alive.eq((1 << n) - 1), self.fired_ever.eq(0)]
         return m
 
     def _busy_blocks(self, m: Module) -> Signal:
@@ -140,11 +187,12 @@ class HiddenNeurons(wiring.Component):
         ``min(gate_blocks, B)`` neurons have fired this image (all ones when K = 0)."""
         n, size = self._config.n_hidden, self._config.block_size
         threshold = Signal(range(size + 1))
-        m.d.comb += threshold.eq(Mux(self.gate_blocks > size, size, self.gate_blocks))
+        m.d.sync += threshold.eq(Mux(self.gate_blocks > size, size, self.gate_blocks))
         busy = Signal(n)
         for start in range(0, n, size):
             width = min(size, n - start)
-            fired = sum(self.fired_ever[start + j] for j in range(width))
+            fired = Signal(range(width + 1), name=f"block{start // size}_fired")
+            m.d.sync += fired.eq(popcount([self.fired_ever[start + j] for j in range(width)]))
             m.d.comb += busy[start:start + width].eq(
                 Mux(fired >= threshold, (1 << width) - 1, 0))
         return busy

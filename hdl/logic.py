@@ -76,3 +76,17 @@ def lowest_set_bit(m: Module, bits: Signal, name: str) -> tuple[Signal, Signal]:
     one_hot = Signal(len(bits), name=f"{name}_one_hot")
     m.d.comb += one_hot.eq(bits & -bits)
     return one_hot_index(m, one_hot, f"{name}_index"), one_hot
+
+
+FANOUT_COPY = "fanout_copy"
+"""Attribute of the registered copies :func:`registered_copies` makes: the flow keeps their
+flip-flops (Yosys would merge identical flip-flops back into one)."""
+
+
+def registered_copies(m: Module, value_next, count: int, name: str) -> list[Signal]:
+    """``count`` registers that each hold ``value_next`` of the previous cycle: copies of one
+    register, each driving a part of a wide fan-out near its consumers."""
+    copies = [Signal(len(value_next), name=f"{name}{i}", attrs={FANOUT_COPY: 1})
+              for i in range(count)]
+    m.d.sync += [copy.eq(value_next) for copy in copies]
+    return copies

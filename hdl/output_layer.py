@@ -77,13 +77,24 @@ class OutputLayer(wiring.Component):
 
         fired = Signal(N_OUTPUTS)
         m.d.sync += self.fired.eq(0)  # set in FIRE
+        # The membrane and count updates of LEAK and FIRE are selected by registered flags
+        # (each state lasts one cycle and has one predecessor), not by the state decode.
+        leaking, firing = Signal(), Signal()
+        m.d.sync += [leaking.eq(0), firing.eq(0)]
+        with m.If(leaking):
+            m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
+        with m.If(firing):
+            m.d.sync += self.fired.eq(fired)
+            for k, v in enumerate(membranes):
+                m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
+                             counts[k].eq(counts[k] + fired[k])]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(1)
                 with m.If(self.start):
+                    m.d.sync += leaking.eq(1)
                     m.next = "LEAK"
             with m.State("LEAK"):
-                m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
                 m.d.comb += walker.load.eq(1)
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
@@ -99,13 +110,10 @@ class OutputLayer(wiring.Component):
             with m.State("COMPARE"):
                 # The threshold compares are registered: FIRE then only subtracts and counts
                 # (a compare feeding the count adders was the N=48 critical path).
-                m.d.sync += fired.eq(Cat(*[v > cfg.theta_out for v in membranes]))
+                m.d.sync += [fired.eq(Cat(*[v > cfg.theta_out for v in membranes])),
+                             firing.eq(1)]
                 m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.fire.eq(1)
-                m.d.sync += self.fired.eq(fired)
-                for k, v in enumerate(membranes):
-                    m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
-                                 counts[k].eq(counts[k] + fired[k])]
                 m.next = "IDLE"
         return m

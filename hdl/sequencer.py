@@ -42,9 +42,11 @@ class Sequencer(wiring.Component):
         Dynamic mode: a checkpoint every ``interval`` steps (0 acts as 1).
     interval : In(8)
     scan, walk, ready, step : Out
-        The event list's controls: build the list, walk it at ``step``, take an entry.
-    list_idle, list_valid, list_pixel : In
-        The event list's state and its current entry.
+        The event list's controls: build the list, walk it at ``step``, take an entry
+        (``ready`` is a register: computed a cycle early from the next state and row).
+    list_scanned, list_idle, list_valid, list_pixel : In
+        The event list's state (the list is built; scanning or walking is over) and its
+        current entry.
     list_chunks : In(chunks)
         The chunks of the entry's row that are not skipped (at least one).
     row, chunk, row_valid : Out
@@ -60,6 +62,8 @@ class Sequencer(wiring.Component):
         Membrane read address.
     fire_valid, fire_chunk : Out
         The fire pass (registered).
+    fire_next : Out(1)
+        ``fire_valid`` of the next cycle.
     input_spike : Out(1)
         An input spike was issued.
     output_start : Out(1)
@@ -70,7 +74,8 @@ class Sequencer(wiring.Component):
     decided, leave, gate_decision : In(1)
         The controller's decision: leave the image early, gate idle neurons.
     gate : Out(1)
-        Gate the hidden neurons that have not fired.
+        Gate the hidden neurons that have not fired (registered: the cycle after the
+        decision; the next row request and chunk skip read the neurons on cycles later).
     classify : Out(1)
         Start the classifier.
     classified : In(1)
@@ -84,12 +89,13 @@ class Sequencer(wiring.Component):
             "busy": Out(1), "done": Out(1), "scanning": Out(1),
             "timesteps": In(8), "dynamic": In(1), "interval": In(8),
             "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
-            "list_idle": In(1), "list_valid": In(1), "list_pixel": In(range(N_INPUTS)),
+            "list_scanned": In(1), "list_idle": In(1), "list_valid": In(1),
+            "list_pixel": In(range(N_INPUTS)),
             "list_chunks": In(chunks), "skip_chunks": Out(chunks),
             "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
             "read_chunk": Out(range(chunks)),
-            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)),
+            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)), "fire_next": Out(1),
             "input_spike": Out(1),
             "output_start": Out(1), "output_idle": In(1),
             "check": Out(1), "decided": In(1), "leave": In(1), "gate_decision": In(1),
@@ -105,11 +111,44 @@ class Sequencer(wiring.Component):
         m.d.comb += interval.eq(Mux(self.interval == 0, 1, self.interval))
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         integrated = Signal()
-        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0)]  # set in INTEGRATE only
+        # set in INTEGRATE / DECIDE only
+        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0), self.gate.eq(0)]
         rest = Signal(chunks)
         first_index, first = lowest_set_bit(m, self.list_chunks, "first_chunk")
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
-        m.d.comb += self.busy.eq(1)
+        # `busy` is a register (set when an image starts, cleared when it is done), not a
+        # state decode: the start strobe and every clear of an image start come from it.
+        m.d.comb += [self.begin.eq(self.start & ~self.busy), self.scan.eq(self.begin)]
+        with m.If(self.begin):
+            m.d.sync += [self.busy.eq(1), self.done.eq(0), step.eq(0),
+                         last_step.eq(self.timesteps - 1), sweep_chunk.eq(0),
+                         sweep_running.eq(1), since_checkpoint.eq(0)]
+
+        # INTEGRATE issues the rows.  `integrating` (the FSM is in INTEGRATE) and `ready`
+        # (INTEGRATE and no row chunk left to issue after this cycle: the event list hands
+        # its entry over) are registers, computed a cycle early from the next state, the next
+        # row and the next chunks still to issue: the state decode reaches neither the event
+        # list nor the row registers (a retiming: the same values, the same cycles).
+        integrating, integrating_next = Signal(), Signal()
+        row_valid_next, rest_next = Signal(), Signal(chunks)
+        m.d.comb += [integrating_next.eq(integrating), row_valid_next.eq(self.row_valid),
+                     rest_next.eq(rest)]
+        with m.If(self.ready):
+            m.d.comb += [row_valid_next.eq(self.list_valid),
+                         rest_next.eq(self.list_chunks & ~first),
+                         self.input_spike.eq(self.list_valid)]
+            m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
+                         self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
+        with m.Elif(integrating):
+            m.d.comb += rest_next.eq(rest & ~following)
+            m.d.sync += self.chunk.eq(next_index)
+        m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
+                     integrating.eq(integrating_next),
+                     self.ready.eq(integrating_next & (~row_valid_next | (rest_next == 0)))]
+        with m.If(integrating):
+            m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
+        m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
+        m.d.sync += self.fire_valid.eq(self.fire_next)
 
         def advance_sweep():
             m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
@@ -118,30 +157,17 @@ class Sequencer(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.busy.eq(0)
-                with m.If(self.start):
-                    m.d.comb += [self.scan.eq(1), self.begin.eq(1)]
-                    m.d.sync += [self.done.eq(0), step.eq(0), last_step.eq(self.timesteps - 1),
-                                 sweep_chunk.eq(0), sweep_running.eq(1), since_checkpoint.eq(0)]
+                with m.If(self.begin):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += self.scanning.eq(1)
                 with m.If(sweep_running):
                     advance_sweep()
-                with m.If(self.list_idle & ~sweep_running):
-                    m.d.comb += self.walk.eq(1)
+                # (No walk runs in SCAN: the list is idle once it is built.)
+                with m.If(self.list_scanned & ~sweep_running):
+                    m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                # The chunks of the row still to issue after this cycle's (chunk skip).
-                accept = ~self.row_valid | (rest == 0)
-                m.d.comb += [self.ready.eq(accept), self.read_chunk.eq(self.reader_next_chunk)]
-                with m.If(accept):
-                    m.d.sync += [self.row_valid.eq(self.list_valid), self.row.eq(self.list_pixel),
-                                 self.chunk.eq(first_index), rest.eq(self.list_chunks & ~first),
-                                 self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
-                    m.d.comb += self.input_spike.eq(self.list_valid)
-                with m.Else():
-                    m.d.sync += [self.chunk.eq(next_index), rest.eq(rest & ~following)]
                 # The end of the integration (walk over, reader and output layer idle) is
                 # registered: the reader's stage flags are spread over the die. It cannot
                 # revert within INTEGRATE, so the registered copy is exact, one cycle later.
@@ -149,10 +175,12 @@ class Sequencer(wiring.Component):
                                           & self.output_idle)
                 with m.If(integrated):
                     m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]
+                    m.d.comb += integrating_next.eq(0)
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.read_chunk.eq(sweep_chunk)
-                m.d.sync += [self.fire_valid.eq(sweep_running), self.fire_chunk.eq(sweep_chunk)]
+                m.d.comb += self.fire_next.eq(sweep_running)
+                m.d.sync += self.fire_chunk.eq(sweep_chunk)
                 with m.If(sweep_running):
                     advance_sweep()
                 with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):
@@ -167,7 +195,7 @@ class Sequencer(wiring.Component):
                         m.d.sync += since_checkpoint.eq(0)
                         m.next = "CHECKPOINT"
                     with m.Else():
-                        m.d.comb += self.walk.eq(1)
+                        m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                         m.next = "INTEGRATE"
             with m.State("CHECKPOINT"):
                 # The output layer finishes the step; then the controller walks the counts.
@@ -179,7 +207,8 @@ class Sequencer(wiring.Component):
                     with m.If(self.leave):
                         m.next = "FINISH"
                     with m.Else():
-                        m.d.comb += [self.gate.eq(self.gate_decision), self.walk.eq(1)]
+                        m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
+                        m.d.sync += self.gate.eq(self.gate_decision)
                         m.next = "INTEGRATE"
             with m.State("FINISH"):
                 with m.If(self.output_idle):
@@ -187,6 +216,6 @@ class Sequencer(wiring.Component):
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(self.classified):
-                    m.d.sync += self.done.eq(1)
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                     m.next = "IDLE"
         return m

@@ -37,7 +37,7 @@ from amaranth.lib.wiring import In, Out
 from golden.config import MAGNITUDE_BITS, WEIGHT_BITS, WEIGHT_MAX
 from golden.geometry import LayerGeometry
 from golden.timing import READER_LATENCY
-from hdl.logic import any_of, registered_popcount, tree_sum
+from hdl.logic import any_of, registered_copies, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
 from hdl.weight_planes import (
     SIGN_PLANE,
@@ -114,7 +114,8 @@ class SynapseRowReader(ValidatedComponent):
         The chunk that ``out_chunk`` will carry in the next cycle (for a synchronous
         read-modify-write of the consumer's memory).
     weight : Out(ArrayLayout(signed(8), lanes))
-        ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes.
+        ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes (all 0
+        while ``out_valid`` is low).
     counts : Out(synapse_counts(lanes, ...))
         ``active``, ``zero``, ``below``, ``gated``: synapses of each class of a chunk,
         :data:`COUNT_DELAY` cycles after its ``out_valid``; 0 when no chunk is counted.
@@ -186,8 +187,8 @@ class SynapseRowReader(ValidatedComponent):
                    request.tau.eq(self.tau)]
 
         lookup, metadata_stage = self._read_metadata(m, metadata, request)
-        plane_request = self._enable_planes(m, metadata_stage, len(planes))
-        plane_read, plane_bits = self._read_planes(m, planes, plane_request)
+        plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
+        plane_read, plane_bits = self._read_planes(m, planes, plane_request, addresses)
         magnitudes = self._keep_magnitudes(m, plane_bits)
         synapses = self._classify(m, magnitudes)
 
@@ -232,7 +233,8 @@ class SynapseRowReader(ValidatedComponent):
 
     def _enable_planes(self, m: Module, stage, n_planes: int):
         """``plane_request``: from the metadata, the precision and ``tau``, the plane enables
-        (registered: the memories are spread over the die, the enable nets are long)."""
+        (registered: the memories are spread over the die, the enable nets are long), and the
+        plane address, one copy per lane segment."""
         g = self._geometry
         keep = Signal(MAGNITUDE_BITS)
         m.d.comb += keep.eq(Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
@@ -273,7 +275,7 @@ class SynapseRowReader(ValidatedComponent):
         registered = Signal(data.StructLayout({
             "valid": 1, "chunk": range(g.chunks), "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
             "bits": PRECISION_WIDTH, "lane_on": g.lanes, "lane_real": g.lanes,
-            "passing": g.slots, "address": range(g.words),
+            "passing": g.slots,
             "lane_read": g.lanes,
             "enables": data.ArrayLayout(len(g.segments), n_planes)}),
             name="plane_request")
@@ -289,12 +291,20 @@ class SynapseRowReader(ValidatedComponent):
                 m, "lane_real", [g.lane_valid(c) for c in range(g.chunks)], g.lanes,
                 stage.chunk)),
             registered.passing.eq(Mux(stage.valid, Cat(*passing_slots), 0)),
-            registered.address.eq(stage.address),
             *[registered.enables[p].eq(enables) for p, enables in enumerate(plane_enables)],
         ]
-        return registered
+        # The plane address in one register per lane segment (each drives the address pins
+        # of its segment's planes, not of every plane memory on the die); with one segment,
+        # one per plane (small memories, which Yosys builds from logic: an address bit
+        # reaches every multiplexer of the plane).
+        segments = len(g.segments)
+        copies = registered_copies(m, stage.address, n_planes if segments == 1 else segments,
+                                   "plane_address")
+        addresses = [[copies[p if segments == 1 else k] for k in range(segments)]
+                     for p in range(n_planes)]
+        return registered, addresses
 
-    def _read_planes(self, m: Module, planes: list[Memory], stage):
+    def _read_planes(self, m: Module, planes: list[Memory], stage, addresses):
         """``plane_read`` (the enabled planes are read) and ``plane_bits`` (their outputs
         registered, with the counted bits' block count and width)."""
         g = self._geometry
@@ -303,7 +313,8 @@ class SynapseRowReader(ValidatedComponent):
             plane_ports = []
             for k, plane in enumerate(segments):
                 port = plane.read_port()
-                m.d.comb += [port.addr.eq(stage.address), port.en.eq(stage.enables[p][k])]
+                m.d.comb += [port.addr.eq(addresses[p][k]),
+                             port.en.eq(stage.enables[p][k])]
                 plane_ports.append(port)
             ports.append(plane_ports)
         carried = ("valid", "chunk", "keep", "tau", "bits", "lane_on", "lane_real", "lane_read")
@@ -323,13 +334,24 @@ class SynapseRowReader(ValidatedComponent):
         counted_blocks = _chunk_lookup(
             m, "counted_blocks", [sum(e.counted for e in table) for table in slot_tables],
             range(g.slots + 1), read.chunk)
+        # `keep` and `tau` are registered once per lane segment, zero in a segment that was
+        # not read (its magnitudes are then 0): each copy drives only its segment's lanes
+        # (one register for every lane was a die-wide net).
+        kept = ("valid", "chunk", "bits", "lane_on", "lane_real")
+        segments = len(g.segments)
         registered = Signal(data.StructLayout({
-            **{name: layout[name].shape for name in carried},
+            **{name: layout[name].shape for name in kept},
+            "segment_keep": data.ArrayLayout(MAGNITUDE_BITS, segments),
+            "segment_tau": data.ArrayLayout(TAU_WIDTH, segments),
             "planes": data.ArrayLayout(g.lanes, len(planes)),
             "width": range(g.slots * g.block_size + 1), "blocks": range(g.slots + 1)}),
             name="plane_bits")
         m.d.sync += [
-            *[registered[name].eq(read[name]) for name in carried],
+            *[registered[name].eq(read[name]) for name in kept],
+            *[registered.segment_keep[k].eq(Mux(read.lane_read[segment.start], read.keep, 0))
+              for k, segment in enumerate(g.segments)],
+            *[registered.segment_tau[k].eq(Mux(read.lane_read[segment.start], read.tau, 0))
+              for k, segment in enumerate(g.segments)],
             *[registered.planes[p].eq(Cat(*[port.data for port in plane_ports]))
               for p, plane_ports in enumerate(ports)],
             registered.width.eq(tree_sum(counted_width)),
@@ -348,17 +370,17 @@ class SynapseRowReader(ValidatedComponent):
             "plane_bits": len(self.counts.bits_read),
             "magnitude": data.ArrayLayout(MAGNITUDE_BITS, g.lanes),
             "at_least_tau": g.lanes, "negative": g.lanes}), name="magnitudes")
-        for lane in range(g.lanes):
-            # A lane whose segment was not read holds stale plane bits: its magnitude is
-            # forced to 0 (then its compare with tau is never used, so it takes the
-            # ungated bits and stays off the lane_read path).
-            magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
-            m.d.comb += magnitude.eq(
-                Cat(*[stage.planes[WEIGHT_BITS - 1 - k][lane]
-                      for k in range(MAGNITUDE_BITS)]) & stage.keep)
-            m.d.sync += [registered.magnitude[lane].eq(Mux(stage.lane_read[lane], magnitude, 0)),
-                         registered.at_least_tau[lane].eq(magnitude >= stage.tau),
-                         registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
+        for k, segment in enumerate(g.segments):
+            for lane in segment:
+                # A lane whose segment was not read holds stale plane bits: its segment's
+                # keep is 0, so its magnitude is 0 (and its compare with tau is never used).
+                magnitude = Signal(MAGNITUDE_BITS, name=f"magnitude{lane}")
+                m.d.comb += magnitude.eq(
+                    Cat(*[stage.planes[WEIGHT_BITS - 1 - b][lane]
+                          for b in range(MAGNITUDE_BITS)]) & stage.segment_keep[k])
+                m.d.sync += [registered.magnitude[lane].eq(magnitude),
+                             registered.at_least_tau[lane].eq(magnitude >= stage.segment_tau[k]),
+                             registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
         # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
         # registered here, the sum in the next cycle.

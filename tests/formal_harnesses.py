@@ -304,10 +304,12 @@ class HiddenBoundCheck(Harness):
         self.steps = config.t_max if steps is None else steps
         self.per_weight = per_weight
         n = config.n_hidden
-        self.clear, self.add, self.fire = Signal(), Signal(), Signal()
+        # The fire pass flag is the register of a free input (the component takes both).
+        self.clear, self.add, self.fire_next = Signal(), Signal(), Signal()
+        self.fire = Signal()
         self.weight = Signal(data.ArrayLayout(signed(WEIGHT_BITS), n))
         self.mask, self.gate = Signal(n), Signal()
-        self.ports = [self.clear, self.add, self.fire, self.weight.as_value(), self.mask,
+        self.ports = [self.clear, self.add, self.fire_next, self.weight.as_value(), self.mask,
                       self.gate]
 
     def check(self, m):
@@ -321,7 +323,9 @@ class HiddenBoundCheck(Harness):
         m.d.comb += [dut.clear.eq(self.clear), dut.weight_valid.eq(self.add),
                      dut.weight_chunk.eq(0), dut.weight.eq(self.weight),
                      dut.fire_valid.eq(self.fire), dut.fire_chunk.eq(0), dut.read_chunk.eq(0),
+                     dut.fire_next.eq(self.fire_next),
                      dut.mask.eq(self.mask), dut.gate.eq(self.gate)]
+        m.d.sync += self.fire.eq(self.fire_next)
 
         # The bound so far, kept by additions only (no multiplier for the solver):
         # ``base`` = per_weight * 784 * steps, ``limit`` = base + per_weight * weights this step.
@@ -342,6 +346,8 @@ class HiddenBoundCheck(Harness):
             Assume(~self.add | ((limit + self.per_weight <= base + step_bound)
                                 & (base <= last_step))),
             Assume(~self.fire | (base <= last_step)),
+            # The reader's weights are 0 when none are valid.
+            Assume(self.add | ~self.weight.as_value().any()),
             *(Assume((self.weight[k] >= -WEIGHT_MAX) & (self.weight[k] <= WEIGHT_MAX))
               for k in range(cfg.n_hidden)),
         ]
