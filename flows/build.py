@@ -413,7 +413,7 @@ def _netlist_sim(args, n: int, weights: Weights, config, settings, workdir: Path
 
     synthesize_netlist(config, weights.w_hidden, weights.w_out, workdir, stage="routed",
                        device=board_device(args.board), freq_mhz=args.freq, seed=args.seed,
-                       progress=not args.quiet, router=args.router)
+                       progress=not args.quiet, router=args.router, cache=stage_cache(args))
     sample = test.first(args.netlist_sim)
     return simulate(Network(config, weights.w_hidden, weights.w_out), settings, sample.images,
                     sample.labels, workdir.resolve(), "routed")

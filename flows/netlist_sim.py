@@ -31,6 +31,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
+from flows.cache import StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, board_device
 from flows.rtl_sim import (
     TOPLEVEL,
@@ -110,31 +111,19 @@ def default_workdir(config: SNNConfig, w_hidden, w_out) -> Path:
 
 def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, stage: str,
                        device, freq_mhz: float, seed: int, progress: bool,
-                       router: str = "router1") -> None:
-    """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) as the flow does,
-    with the weights synthesized into the block RAM (the flow's own netlists hold placeholder
-    contents, which a bitstream gets patched over); an earlier run in ``workdir`` of the same
-    RTLIL, synthesis script and (for ``routed``) device, clock, seed and router is reused, so
-    the runs of one network at several precisions synthesize and route it once."""
-    from flows.cache import source_digest
-    from flows.synth import run_yosys, synthesize, write_rtlil
+                       router: str = "router1", cache: StageCache | None = None) -> None:
+    """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) with the flow's
+    :func:`flows.synth.synthesize`, with the weights synthesized into the block RAM (the
+    flow's own netlists hold placeholder contents, which a bitstream gets patched over).
+    Every stage comes from ``cache`` (default: the flow's stage cache) when it holds a
+    result of identical inputs, so the runs of one network at several precisions synthesize
+    and route it once."""
+    from flows.synth import synthesize
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    rtlil = workdir / f"{TOPLEVEL}.il"
-    write_rtlil(config, w_hidden, w_out, rtlil)
-    key = json.dumps([hashlib.sha256(rtlil.read_bytes()).hexdigest(),
-                      source_digest("flows/synth.py")]
-                     + ([str(device), freq_mhz, seed, router] if stage == "routed" else []))
-    stamp = workdir / f"{stage}_stamp.json"
-    netlist = workdir / (ROUTED_JSON if stage == "routed" else f"{TOPLEVEL}.json")
-    if netlist.is_file() and stamp.is_file() and stamp.read_text() == key:
-        return
-    if stage == "routed":  # every nextpnr run of synthesize() writes the routed JSON
-        synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
-                   progress=progress, placeholder_seed=None, router=router)
-    else:
-        run_yosys(rtlil, netlist, workdir, progress=progress)
-    write_atomic(stamp, key)
+    synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
+               progress=progress, placeholder_seed=None, router=router,
+               cache=StageCache() if cache is None else cache,
+               stop_after_yosys=stage != "routed")
 
 
 def netlist_verilog(workdir: Path, stage: str, progress: bool = False) -> Path:

@@ -206,34 +206,23 @@ def test_missing_netlist_is_a_user_error(tmp_path):
 
 def test_routed_netlists_hold_the_weights_not_placeholders(tmp_path, monkeypatch):
     """The flow synthesizes with placeholder block-RAM contents by default; a netlist that is
-    simulated against the reference must have the weights synthesized in.  A second run of
-    the same RTLIL and place-and-route settings reuses the routed netlist; another seed,
-    router or RTLIL routes again."""
+    simulated against the reference must have the weights synthesized in.  The stages come
+    from the flow's stage cache (the runs of one network at several precisions route it
+    once)."""
     import flows.synth
+    from flows.cache import CACHE_ROOT, StageCache
 
     calls = []
-    rtlil = ["design A"]
 
     def fake_synthesize(*args, **kwargs):
         calls.append(kwargs)
-        (tmp_path / netlist_sim.ROUTED_JSON).write_text("{}")
 
     monkeypatch.setattr(flows.synth, "synthesize", fake_synthesize)
-    monkeypatch.setattr(flows.synth, "write_rtlil",
-                        lambda config, w_hidden, w_out, path: path.write_text(rtlil[0]))
-
-    def run(seed=1, router="router2"):
-        netlist_sim.synthesize_netlist(None, None, None, tmp_path, stage="routed",
-                                       device=None, freq_mhz=100, seed=seed, progress=False,
-                                       router=router)
-
-    run()
-    assert calls == [dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
-                          router="router2")]
-    run()
-    assert len(calls) == 1
-    run(seed=2)
-    run(seed=2, router="router1")
-    rtlil[0] = "design B"
-    run(seed=2, router="router1")
-    assert len(calls) == 4
+    for stage in ("routed", "synth"):
+        netlist_sim.synthesize_netlist(None, None, None, tmp_path, stage=stage, device=None,
+                                       freq_mhz=100, seed=1, progress=False, router="router2")
+    for call, stage in zip(calls, ("routed", "synth"), strict=True):
+        cache = call.pop("cache")
+        assert isinstance(cache, StageCache) and cache.root == CACHE_ROOT
+        assert call == dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
+                            router="router2", stop_after_yosys=stage == "synth")
