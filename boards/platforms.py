@@ -77,19 +77,20 @@ class Board:
 _ULX3S_USB = ((0x0403, 0x6015),)  # FT231X
 _ECPIX5_USB = ((0x0403, 0x6010),)  # FT2232H, UART on interface B
 
-_SMALL = {12: ("weights/mnist-784-48-10.npz", 2, None, 16, False),
-          25: ("weights/mnist-784-128-10.npz", 2, 26, 26, False)}
+_SMALL = {12: dict(weights="weights/mnist-784-48-10.npz", banks=2, patchable=False),
+          25: dict(weights="weights/mnist-784-128-10.npz", banks=2, lanes=26, block_size=26,
+                   patchable=False)}
 """LFE5U-12F: 32 DP16KD hold N = 48 (29) and 2 frame buffers.  LFE5U-25F: 56 DP16KD hold
 N = 128 at 26 lanes and blocks of 26 (53, docs/hdl.md) and 2 frame buffers; a whole row a
 cycle (71) does not fit.  Neither holds the placeholder design, which puts every weight
-memory in block RAM: the 25F top at N = 128 then maps to 65 DP16KD (55 with the weights
-synthesized in, docs/boards.md), and the output layer's 9 blocks alone overflow the 12F."""
+memory in block RAM, the output layer's among them (the 25F top at N = 128 maps to 55
+DP16KD with the weights synthesized in, docs/boards.md)."""
 
 BOARDS = {
     **{f"ulx3s-{size}f": Board(f"ulx3s-{size}f",
                                f"amaranth_boards.ulx3s:ULX3S_{size}F_Platform",
                                f"LFE5U-{size}F", "ulx3s", _ULX3S_USB, "single",
-                               *_SMALL.get(size, ()))
+                               **_SMALL.get(size, {}))
        for size in (12, 25, 45, 85)},
     **{f"ecpix5-{size}f": Board(f"ecpix5-{size}f",
                                 f"amaranth_boards.ecpix5:ECPIX5{size}Platform",
