@@ -30,6 +30,8 @@ MAX_NEURONS = 1024
 """Most hidden neurons N (and most lanes L, largest block size B) a core may have."""
 MAX_STEPS = 255
 """Largest ``t_max`` and T (an 8-bit register)."""
+MAX_EVENTS_PER_CYCLE = 2
+"""Most input spikes the core integrates per cycle (one per block RAM read port)."""
 MAX_GATE_BLOCKS = 255
 """Largest block gating K (an 8-bit register field; it must also not exceed B)."""
 FORMAT = "snn-weights/1"
@@ -70,6 +72,11 @@ class SNNConfig:
         B, postsynaptic neurons that share one 7-bit metadata word (largest ``|w|``).
     lanes : int
         L, hidden neurons updated per clock cycle by the HDL core.
+    events_per_cycle : int or None
+        Input spikes the HDL core integrates per clock cycle, 1 or 2 (None: 2 where it
+        fits, that is with one lane chunk, ``L >= N``; else 1).  Two events read the hidden
+        weights through both ports of every block RAM and need ``L >= N``.  It changes only
+        the ``cycles`` counter, never a result or another counter.
     """
 
     n_hidden: int = 128
@@ -81,6 +88,7 @@ class SNNConfig:
     leak_out: int = 0
     block_size: int = 16
     lanes: int = 128
+    events_per_cycle: int | None = None
     n_inputs: int = field(default=N_INPUTS, init=False)
     n_outputs: int = field(default=N_OUTPUTS, init=False)
     precisions: tuple[int, ...] = field(default=PRECISIONS, init=False)
@@ -95,10 +103,24 @@ class SNNConfig:
         _require_int("lanes", self.lanes, 1, MAX_NEURONS)
         _require_int("theta_hidden", self.theta_hidden, 1, self.hidden_membrane_bound)
         _require_int("theta_out", self.theta_out, 1, self.out_membrane_bound)
+        if self.events_per_cycle is not None:
+            _require_int("events_per_cycle", self.events_per_cycle, 1, MAX_EVENTS_PER_CYCLE)
+            if self.events_per_cycle > 1 and self.lanes < self.n_hidden:
+                raise ValueError(f"events_per_cycle {self.events_per_cycle} needs a whole "
+                                 f"hidden row per cycle (lanes >= N = {self.n_hidden}), not "
+                                 f"lanes {self.lanes}")
 
     def replace(self, **changes) -> SNNConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
+
+    @property
+    def issue_width(self) -> int:
+        """Input spikes the core integrates per clock cycle: ``events_per_cycle``, or when
+        that is None, 2 with one lane chunk (``L >= N``) and 1 otherwise."""
+        if self.events_per_cycle is not None:
+            return self.events_per_cycle
+        return MAX_EVENTS_PER_CYCLE if self.lanes >= self.n_hidden else 1
 
     @property
     def hidden_membrane_bound(self) -> int:

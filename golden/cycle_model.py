@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.config import WEIGHT_BITS, RunSettings, SNNConfig
+from golden.config import N_INPUTS, WEIGHT_BITS, RunSettings, SNNConfig
 from golden.geometry import hidden_geometry
 from golden.reference import InferenceResult, input_spikes
 from golden.timing import (
@@ -45,7 +45,8 @@ from golden.timing import (
 )
 
 SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
-"""Cycles until the last scanned word is appended (read, then registered)."""
+"""Cycles until the last scanned word is appended (read, then registered), one event per
+cycle (:func:`scan_cycles` in general)."""
 CHECKPOINT_CYCLES = MARGIN_CYCLES
 """Dynamic mode: cycles a checkpoint adds between the output layer of its step and the next
 step's integration, which then no longer overlap (the controller's count walk and decision;
@@ -58,15 +59,28 @@ OUTPUT_DRAIN_CYCLES = OUTPUT_READER_LATENCY - 2
 ``OUTPUT_READER_LATENCY`` cycles after its request."""
 
 
-def listed_words(image: np.ndarray) -> np.ndarray:
-    """Pixels of the listed words (non-zero 4-pixel words), int32 ``[words, 4]``."""
-    pixels = np.asarray(image, dtype=np.int32).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
+def list_word_pixels(events: int) -> int:
+    """Pixels per list word of a core that issues ``events`` input spikes per cycle."""
+    return PIXELS_PER_WORD * events
+
+
+def scan_cycles(chunks: int, events: int = 1) -> int:
+    """SCAN: every list word read and appended, in parallel with clearing the hidden
+    membranes (one chunk per cycle), and the cycle that ends it."""
+    return max(N_INPUTS // list_word_pixels(events) + SCAN_LATENCY, chunks) + 1
+
+
+def listed_words(image: np.ndarray, events: int = 1) -> np.ndarray:
+    """Pixels of the listed words (non-zero list words of ``4 * events`` pixels), int32
+    ``[words, 4 * events]``."""
+    width = list_word_pixels(events)
+    pixels = np.asarray(image, dtype=np.int32).reshape(N_INPUTS // width, width)
     return pixels[(pixels != 0).any(axis=1)]
 
 
-def word_spikes(image: np.ndarray, timesteps: int) -> np.ndarray:
-    """Spikes per listed word (non-zero 4-pixel word) and step: int ``[T, words]``."""
-    listed = listed_words(image)
+def word_spikes(image: np.ndarray, timesteps: int, events: int = 1) -> np.ndarray:
+    """Spikes per listed word and step: int ``[T, words]``."""
+    listed = listed_words(image, events)
     return np.stack([input_spikes(listed, t).sum(axis=1) for t in range(timesteps)])
 
 
@@ -81,13 +95,13 @@ def row_costs(levels: np.ndarray, bits: int, live: np.ndarray) -> np.ndarray:
 
 
 def step_costs(image: np.ndarray, timesteps: int, costs: np.ndarray | None,
-               chunks: int) -> list[list[list[int]]]:
+               chunks: int, events: int = 1) -> list[list[list[int]]]:
     """Per step, per listed word: the costs (chunks issued) of its spikes that are issued,
     lowest pixel first.  ``costs`` int ``[T, 784]`` (None: every spike costs ``chunks``)."""
-    listed = listed_words(image)
-    pixels = np.asarray(image).reshape(IMAGE_WORDS, PIXELS_PER_WORD)
-    rows = np.flatnonzero((pixels != 0).any(axis=1))[:, None] * PIXELS_PER_WORD + np.arange(
-        PIXELS_PER_WORD)
+    width = list_word_pixels(events)
+    listed = listed_words(image, events)
+    pixels = np.asarray(image).reshape(N_INPUTS // width, width)
+    rows = np.flatnonzero((pixels != 0).any(axis=1))[:, None] * width + np.arange(width)
     out = []
     for t in range(timesteps):
         spiking = input_spikes(listed, t)
@@ -131,6 +145,32 @@ def integrate_cycles(spikes_per_word, chunks: int | None = None) -> int:
     return WALK_DELAY + 1 + max(walk_end, last_issue + last_cost + READER_LATENCY)
 
 
+def paired_integrate_cycles(spikes_per_word) -> int:
+    """Cycles of one step's INTEGRATE phase with two events per cycle (one chunk per row).
+
+    ``spikes_per_word`` lists the issued spikes of every listed word (8 pixels), in list
+    order.  The prefetch reads list word ``j`` in walk cycle ``j`` (never held back: its FIFO
+    has a place for every list word) and offers it to the walker ``WALK_LATENCY + 1`` cycles
+    later; a word with no issued spike never reaches the walker.  The walker takes a word as
+    soon as it is offered and the previous word is done, and issues its spikes two per
+    cycle from the next cycle on (``ceil(k / 2)`` cycles).  The walk is over once the last
+    word has left the prefetch; the phase ends when the walk is over and the last request has
+    left the reader (:data:`READER_LATENCY` cycles).
+    """
+    length = len(spikes_per_word)
+    if length == 0:
+        return WALK_DELAY + 2
+    free, last_issue = WALK_DELAY, None  # the walker can take a word from walk cycle 1 on
+    for j, spikes in enumerate(spikes_per_word):
+        if spikes:
+            taken = max(free, j + WALK_LATENCY + 1)
+            free = last_issue = taken + (int(spikes) + 1) // 2
+    walk_end = length + WALK_LATENCY + 1
+    if last_issue is None:
+        return WALK_DELAY + 1 + walk_end
+    return WALK_DELAY + 1 + max(walk_end, last_issue + READER_LATENCY)
+
+
 def output_cycles(hidden_spikes: int) -> int:
     """Cycles of one step's output layer with ``hidden_spikes`` hidden spikes."""
     return hidden_spikes + OUTPUT_CYCLES + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0)
@@ -138,7 +178,7 @@ def output_cycles(hidden_spikes: int) -> int:
 
 def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
                  checkpoints: frozenset[int] | set[int] = frozenset(),
-                 costs: np.ndarray | None = None) -> int:
+                 costs: np.ndarray | None = None, events: int = 1) -> int:
     """Predicted RTL ``cycles`` for one image, given its hidden spikes per step run.
 
     ``checkpoints`` (dynamic mode) holds the step counts ``s`` after which the controller
@@ -146,11 +186,16 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
     (:data:`CHECKPOINT_CYCLES`) instead of overlapping it.  A checkpoint after the last step
     run is an early exit (:data:`EXIT_CYCLES` before classifying).  ``costs`` int
     ``[T, 784]``: the chunks a spike of each row issues at each step (:func:`row_costs`;
-    None: every spike issues all ``chunks``).
+    None: every spike issues all ``chunks``).  ``events``: input spikes per cycle (2 needs
+    ``chunks == 1``).
     """
     timesteps = len(hidden_per_step)
-    integrate = [integrate_cycles(words)
-                 for words in step_costs(image, timesteps, costs, chunks)]
+    per_step = step_costs(image, timesteps, costs, chunks, events)
+    if events == 1:
+        integrate = [integrate_cycles(words) for words in per_step]
+    else:
+        integrate = [paired_integrate_cycles([len(word) for word in words])
+                     for words in per_step]
     output = [output_cycles(int(h)) for h in hidden_per_step]
     overlapped = integrate[0]
     for t in range(1, timesteps):
@@ -159,7 +204,7 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
         else:
             overlapped += max(integrate[t], output[t - 1])
     exit_cycles = EXIT_CYCLES if timesteps in checkpoints else 0
-    return (max(SCAN_WORDS_CYCLES, chunks) + 1 + overlapped + timesteps * (chunks + FIRE_OVERHEAD)
+    return (scan_cycles(chunks, events) + overlapped + timesteps * (chunks + FIRE_OVERHEAD)
             + output[-1] + exit_cycles + CLASSIFY_CYCLES)
 
 
@@ -183,7 +228,8 @@ def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSetting
     for i, (image, steps) in enumerate(zip(images, result.counters["steps"], strict=True)):
         visited = frozenset(s for s in checkpoints if s <= steps)
         out[i] = image_cycles(image, geometry.chunks, result.hidden_per_step[i, :steps],
-                              visited, None if costs is None else costs(i)[:steps])
+                              visited, None if costs is None else costs(i)[:steps],
+                              config.issue_width)
     return out
 
 

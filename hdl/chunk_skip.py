@@ -22,14 +22,15 @@ from hdl.logic import any_of, registered_popcount, tree_sum
 from hdl.validated import ValidatedComponent
 
 
-def skip_counts(geometry: LayerGeometry) -> data.StructLayout:
-    """Per-cycle increments of the counters from skipped chunks and rows."""
-    most = PIXELS_PER_WORD + 1
+def skip_counts(geometry: LayerGeometry, pixels: int = PIXELS_PER_WORD) -> data.StructLayout:
+    """Per-cycle increments of the counters from skipped chunks and rows (at most a row's
+    chunks and the rows of one ``pixels``-pixel list word)."""
+    most = pixels + 1
     return data.StructLayout({
         "zero": range(most * geometry.fan_out + 1),
         "gated": range(most * geometry.fan_out + 1),
         "bits_read": range(most * MAGNITUDE_BITS * geometry.n_blocks + 1),
-        "input_spikes": range(PIXELS_PER_WORD + 1)})
+        "input_spikes": range(pixels + 1)})
 
 
 class ChunkSkip(ValidatedComponent):
@@ -39,6 +40,8 @@ class ChunkSkip(ValidatedComponent):
     ----------
     geometry : LayerGeometry
         Chunks and blocks of the hidden layer.
+    pixels : int
+        Pixels per list word (4 per event the core issues per cycle).
 
     Attributes
     ----------
@@ -48,7 +51,7 @@ class ChunkSkip(ValidatedComponent):
         Chunks with a block that has a neuron on (registered).
     skip_chunks : In(chunks)
         Chunks of an issued row that were skipped (a pulse per row).
-    skipped_rows : In(range(5))
+    skipped_rows : In(range(pixels + 1))
         Spikes dropped because their rows have no chunk on (a count per cycle).
     counts : Out(skip_counts(geometry))
         Their ``syn_zero``, ``syn_gated``, ``weight_bits_read`` and ``input_spikes``, three
@@ -56,17 +59,18 @@ class ChunkSkip(ValidatedComponent):
     """
 
     @classmethod
-    def validate(cls, *, geometry: LayerGeometry) -> None:
+    def validate(cls, *, geometry: LayerGeometry, pixels: int = PIXELS_PER_WORD) -> None:
         """Raise ``ValueError`` for a geometry that is not a hidden layer's."""
         if geometry.rows != N_INPUTS:
             raise ValueError(f"geometry must have {N_INPUTS} rows, not {geometry.rows}")
 
-    def __init__(self, *, geometry: LayerGeometry):
+    def __init__(self, *, geometry: LayerGeometry, pixels: int = PIXELS_PER_WORD):
         self._geometry = g = geometry
+        self._pixels = pixels
         super().__init__({
             "neuron_on": In(g.fan_out), "chunk_live": Out(g.chunks),
-            "skip_chunks": In(g.chunks), "skipped_rows": In(range(PIXELS_PER_WORD + 1)),
-            "counts": Out(skip_counts(g)),
+            "skip_chunks": In(g.chunks), "skipped_rows": In(range(pixels + 1)),
+            "counts": Out(skip_counts(g, pixels)),
         })
 
     def elaborate(self, platform):
@@ -90,13 +94,13 @@ class ChunkSkip(ValidatedComponent):
         m.d.sync += total_on.eq(tree_sum(lanes_on))
 
         skip = Signal(g.chunks)
-        rows = Signal(range(PIXELS_PER_WORD + 1))
+        rows = Signal(range(self._pixels + 1))
         m.d.sync += [skip.eq(self.skip_chunks), rows.eq(self.skipped_rows)]
 
         def times_rows(value):
             return tree_sum([Mux(rows[k], value << k, 0) for k in range(len(rows))])
 
-        layout = skip_counts(g)
+        layout = skip_counts(g, self._pixels)
         zero = Signal(layout["zero"].shape)
         gated = Signal(layout["gated"].shape)
         bits = Signal(layout["bits_read"].shape)

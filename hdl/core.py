@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
 from golden.geometry import hidden_geometry, output_geometry
 from golden.reference import block_maxima
-from golden.timing import IMAGE_WORDS, MARGIN_CYCLES
+from golden.timing import IMAGE_WORDS, MARGIN_CYCLES, PIXELS_PER_WORD
 from hdl import regmap
 from hdl.chunk_skip import ChunkSkip
 from hdl.classifier import Classifier
@@ -149,14 +149,17 @@ class SNNCore(ValidatedComponent):
         m = Module()
         cfg, hg = self._config, self._hidden
         m.submodules.registers = regs = RegisterFile(config=cfg, reset_bits=self._reset_bits)
-        m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg)
+        events = cfg.issue_width
+        m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg,
+                                                 events_per_cycle=events)
         m.submodules.inputs = inputs = EventList(
-            t_max=cfg.t_max, levels=chunk_levels(cfg, self._w_hidden))
-        m.submodules.skip = skip = ChunkSkip(geometry=hg)
+            t_max=cfg.t_max, levels=chunk_levels(cfg, self._w_hidden), events_per_cycle=events)
+        m.submodules.skip = skip = ChunkSkip(geometry=hg, pixels=PIXELS_PER_WORD * events)
         m.submodules.hidden = hidden_reader = SynapseRowReader(
             geometry=hg, weights=self._w_hidden, placeholder_seed=self._layer_seed(0),
-            block_ram=self._block_ram)
-        m.submodules.hidden_neurons = hidden = HiddenNeurons(config=cfg, geometry=hg)
+            block_ram=self._block_ram, ports=events)
+        m.submodules.hidden_neurons = hidden = HiddenNeurons(config=cfg, geometry=hg,
+                                                             ports=events)
         m.submodules.output = output_reader = SynapseRowReader(
             geometry=self._output, weights=self._w_out, register_request=True,
             placeholder_seed=self._layer_seed(1), block_ram=self._block_ram)
@@ -165,7 +168,7 @@ class SNNCore(ValidatedComponent):
         m.submodules.controller = ctl = PrecisionController(count_width=len(output.counts[0]))
         m.submodules.counters = counters = CounterBank(
             lanes=hg.lanes, hidden=hidden_reader.counts.shape(),
-            output=output_reader.counts.shape(), skipped=skip.counts.shape())
+            output=output_reader.counts.shape(), skipped=skip.counts.shape(), events=events)
 
         # The register file and the status.
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
@@ -220,11 +223,12 @@ class SNNCore(ValidatedComponent):
             hidden.weight_chunk.eq(hidden_reader.out_chunk),
             hidden.weight.eq(hidden_reader.weight),
             output.spikes.eq(hidden.spikes),
-            output_reader.row.eq(output.row), output_reader.valid.eq(output.row_valid),
+            output_reader.row[0].eq(output.row), output_reader.valid.eq(output.row_valid),
             output_reader.chunk.eq(0),
             output_reader.bits.eq(ctl.bits_out), output_reader.tau.eq(regs.tau.out),
             output_reader.post_mask.eq((1 << N_OUTPUTS) - 1),
-            output.weight_valid.eq(output_reader.out_valid), output.weight.eq(output_reader.weight),
+            output.weight_valid.eq(output_reader.out_valid),
+            output.weight.eq(output_reader.weight[0]),
             output.reader_busy.eq(output_reader.busy),
         ]
 

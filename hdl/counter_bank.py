@@ -28,6 +28,8 @@ class CounterBank(wiring.Component):
         Hidden neurons updated per cycle (width of ``hidden_fired``/``hidden_updated``).
     hidden, output : StructLayout
         Layouts of the two readers' ``counts`` (:func:`hdl.synapse_reader.synapse_counts`).
+    events : int
+        Most input spikes issued per cycle.
 
     Attributes
     ----------
@@ -35,8 +37,8 @@ class CounterBank(wiring.Component):
         An image starts: every counter returns to 0.
     busy : In(1)
         Counts ``cycles``.
-    input_spike : In(1)
-        An input spike was issued to the hidden reader.
+    input_spike : In(range(events + 1))
+        Input spikes issued to the hidden reader this cycle.
     hidden_counts, output_counts : In
         Synapse classes and weight bits of each reader's chunk.
     skipped_counts : In
@@ -55,9 +57,9 @@ class CounterBank(wiring.Component):
     """
 
     def __init__(self, *, lanes: int, hidden: data.StructLayout, output: data.StructLayout,
-                 skipped: data.StructLayout):
+                 skipped: data.StructLayout, events: int = 1):
         super().__init__({
-            "clear": In(1), "busy": In(1), "input_spike": In(1),
+            "clear": In(1), "busy": In(1), "input_spike": In(range(events + 1)),
             "hidden_counts": In(hidden), "output_counts": In(output),
             "skipped_counts": In(skipped),
             "hidden_fired": In(lanes), "hidden_updated": In(lanes),

@@ -35,6 +35,8 @@ class HiddenNeurons(wiring.Component):
         N, theta, leak and the membrane width of the hidden layer.
     geometry : LayerGeometry
         Chunks and lanes of the hidden layer.
+    ports : int
+        Weight chunks added per cycle (the hidden reader's ports; 2 only with one chunk).
 
     Attributes
     ----------
@@ -57,7 +59,8 @@ class HiddenNeurons(wiring.Component):
     read_chunk : In(range(chunks))
         Membrane read address (the result is there the next cycle).
     weight_valid, weight_chunk, weight : In
-        A chunk of the hidden reader's weights, added into its membranes.
+        The hidden reader's weights of chunk ``weight_chunk``, one lane vector per port,
+        all added into its membranes.
     fire_valid, fire_chunk : In
         The fire pass: fire, reset and leak chunk ``fire_chunk`` (read the cycle before).
     fire_next : In(1)
@@ -72,7 +75,10 @@ class HiddenNeurons(wiring.Component):
         (0 in other cycles).
     """
 
-    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry):
+    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry, ports: int = 1):
+        if ports not in (1, 2) or (ports > 1 and geometry.chunks > 1):
+            raise ValueError(f"ports must be 1, or 2 with one chunk, not {ports!r}")
+        self._ports = ports
         self._config = config
         self._geometry = geometry
         n, chunks, lanes = config.n_hidden, geometry.chunks, geometry.lanes
@@ -81,7 +87,7 @@ class HiddenNeurons(wiring.Component):
             "gate_blocks": In(8), "neuron_on": Out(n),
             "read_chunk": In(range(chunks)),
             "weight_valid": In(1), "weight_chunk": In(range(chunks)),
-            "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
+            "weight": In(data.ArrayLayout(data.ArrayLayout(signed(WEIGHT_BITS), lanes), ports)),
             "fire_valid": In(1), "fire_chunk": In(range(chunks)), "fire_next": In(1),
             "spikes": Out(chunks * lanes), "fired_ever": Out(chunks * lanes),
             "fired": Out(lanes), "updated": Out(lanes),
@@ -146,16 +152,17 @@ class HiddenNeurons(wiring.Component):
             m.d.comb += write.en.eq(1)
             for lane in range(lanes):
                 g = group_of[lane]
+                added = sum(self.weight[p][lane] for p in range(self._ports))
                 m.d.comb += write.data[lane].eq(
                     Mux(fire_copies[g], fire_value(lane),
-                        Mux(clear_copies[g], 0, read.data[lane] + self.weight[lane])))
+                        Mux(clear_copies[g], 0, read.data[lane] + added)))
         else:
             with m.If(clearing):
                 m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
             with m.If(self.weight_valid):
                 m.d.comb += [write.addr.eq(self.weight_chunk), write.en.eq(1)]
                 for lane in range(lanes):
-                    m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[lane])
+                    m.d.comb += write.data[lane].eq(read.data[lane] + self.weight[0][lane])
             with m.If(self.fire_valid):
                 m.d.comb += [write.addr.eq(self.fire_chunk), write.en.eq(1)]
                 for lane in range(lanes):

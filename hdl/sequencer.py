@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import lowest_set_bit
+from hdl.logic import lowest_set_bit, popcount
 
 
 class Sequencer(wiring.Component):
@@ -26,6 +26,8 @@ class Sequencer(wiring.Component):
         t_max (step counter width).
     geometry : LayerGeometry
         Chunks of the hidden layer.
+    events_per_cycle : int
+        E, input spikes issued per cycle (2 only with one chunk per row).
 
     Attributes
     ----------
@@ -46,12 +48,12 @@ class Sequencer(wiring.Component):
         (``ready`` is a register: computed a cycle early from the next state and row).
     list_scanned, list_idle, list_valid, list_pixel : In
         The event list's state (the list is built; scanning or walking is over) and its
-        current entry.
+        current up to E spikes.
     list_chunks : In(chunks)
         The chunks of the entry's row that are not skipped (at least one).
     row, chunk, row_valid : Out
-        Weight-row requests to the hidden reader, one chunk per cycle, only the chunks of
-        ``list_chunks``.
+        Weight-row requests to the hidden reader (up to E rows, one chunk of each per
+        cycle), only the chunks of ``list_chunks``.
     skip_chunks : Out(chunks)
         The chunks of the row taken in the previous cycle that are skipped (registered; 0
         in other cycles).
@@ -64,8 +66,8 @@ class Sequencer(wiring.Component):
         The fire pass (registered).
     fire_next : Out(1)
         ``fire_valid`` of the next cycle.
-    input_spike : Out(1)
-        An input spike was issued.
+    input_spike : Out(range(E + 1))
+        Input spikes issued this cycle.
     output_start : Out(1)
         Run the output layer on this step's hidden spikes.
     output_idle : In(1)
@@ -82,21 +84,24 @@ class Sequencer(wiring.Component):
         The classifier wrote the result.
     """
 
-    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry):
+    def __init__(self, *, config: SNNConfig, geometry: LayerGeometry,
+                 events_per_cycle: int = 1):
         self._chunks = chunks = geometry.chunks
+        events = events_per_cycle
         super().__init__({
             "start": In(1), "begin": Out(1),
             "busy": Out(1), "done": Out(1), "scanning": Out(1),
             "timesteps": In(8), "dynamic": In(1), "interval": In(8),
             "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
-            "list_scanned": In(1), "list_idle": In(1), "list_valid": In(1),
-            "list_pixel": In(range(N_INPUTS)),
+            "list_scanned": In(1), "list_idle": In(1), "list_valid": In(events),
+            "list_pixel": In(data.ArrayLayout(range(N_INPUTS), events)),
             "list_chunks": In(chunks), "skip_chunks": Out(chunks),
-            "row": Out(range(N_INPUTS)), "chunk": Out(range(chunks)), "row_valid": Out(1),
+            "row": Out(data.ArrayLayout(range(N_INPUTS), events)),
+            "chunk": Out(range(chunks)), "row_valid": Out(events),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
             "read_chunk": Out(range(chunks)),
             "fire_valid": Out(1), "fire_chunk": Out(range(chunks)), "fire_next": Out(1),
-            "input_spike": Out(1),
+            "input_spike": Out(range(events + 1)),
             "output_start": Out(1), "output_idle": In(1),
             "check": Out(1), "decided": In(1), "leave": In(1), "gate_decision": In(1),
             "gate": Out(1),
@@ -130,21 +135,22 @@ class Sequencer(wiring.Component):
         # row and the next chunks still to issue: the state decode reaches neither the event
         # list nor the row registers (a retiming: the same values, the same cycles).
         integrating, integrating_next = Signal(), Signal()
-        row_valid_next, rest_next = Signal(), Signal(chunks)
+        row_valid_next, rest_next = Signal.like(self.row_valid), Signal(chunks)
         m.d.comb += [integrating_next.eq(integrating), row_valid_next.eq(self.row_valid),
                      rest_next.eq(rest)]
         with m.If(self.ready):
             m.d.comb += [row_valid_next.eq(self.list_valid),
                          rest_next.eq(self.list_chunks & ~first),
-                         self.input_spike.eq(self.list_valid)]
+                         self.input_spike.eq(popcount(self.list_valid))]
             m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
-                         self.skip_chunks.eq(Mux(self.list_valid, ~self.list_chunks, 0))]
+                         self.skip_chunks.eq(Mux(self.list_valid[0], ~self.list_chunks, 0))]
         with m.Elif(integrating):
             m.d.comb += rest_next.eq(rest & ~following)
             m.d.sync += self.chunk.eq(next_index)
         m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
                      integrating.eq(integrating_next),
-                     self.ready.eq(integrating_next & (~row_valid_next | (rest_next == 0)))]
+                     self.ready.eq(integrating_next
+                                   & (~row_valid_next.any() | (rest_next == 0)))]
         with m.If(integrating):
             m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
         m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
@@ -171,7 +177,8 @@ class Sequencer(wiring.Component):
                 # The end of the integration (walk over, reader and output layer idle) is
                 # registered: the reader's stage flags are spread over the die. It cannot
                 # revert within INTEGRATE, so the registered copy is exact, one cycle later.
-                m.d.sync += integrated.eq(self.list_idle & ~self.row_valid & ~self.reader_busy
+                m.d.sync += integrated.eq(self.list_idle & ~self.row_valid.any()
+                                          & ~self.reader_busy
                                           & self.output_idle)
                 with m.If(integrated):
                     m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]

@@ -98,11 +98,14 @@ class SynapseRowReader(ValidatedComponent):
     block_ram : bool
         Ask Yosys to put every weight memory into block RAM (it puts small ones into logic
         otherwise), so that a routed design's weights can all be patched.
+    ports : int
+        P, rows read per cycle (1, or 2 with one chunk per row): P pipelines, each with a
+        read port on every memory (a block RAM's two ports with P = 2).
 
     Attributes
     ----------
-    row, chunk, valid : In
-        The read request (one chunk per cycle).
+    row, chunk, valid : In(ArrayLayout(range(rows), P)), In(range(chunks)), In(P)
+        The read requests (one chunk per cycle and port; all ports read chunk ``chunk``).
     bits, tau : In
         Precision 2..8 and magnitude threshold 0..127, sampled with the request.
     post_mask : In(fan_out)
@@ -113,11 +116,12 @@ class SynapseRowReader(ValidatedComponent):
     next_chunk : Out
         The chunk that ``out_chunk`` will carry in the next cycle (for a synchronous
         read-modify-write of the consumer's memory).
-    weight : Out(ArrayLayout(signed(8), lanes))
-        ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes (all 0
-        while ``out_valid`` is low).
-    counts : Out(synapse_counts(lanes, ...))
-        ``active``, ``zero``, ``below``, ``gated``: synapses of each class of a chunk,
+    weight : Out(ArrayLayout(ArrayLayout(signed(8), lanes), P))
+        Per port, ``q_b(w)`` of active synapses, 0 for zero, below, gated and padding lanes
+        (all 0 while that port's request is not out).
+    counts : Out(synapse_counts(P * lanes, ...))
+        ``active``, ``zero``, ``below``, ``gated``: synapses of each class of a chunk
+        (summed over the ports),
         :data:`COUNT_DELAY` cycles after its ``out_valid``; 0 when no chunk is counted.
         ``bits_read``: weight-memory bits a chunk adds to ``weight_bits_read`` (DESIGN.md
         section 2), with its ``out_valid``; 0 otherwise.
@@ -128,31 +132,37 @@ class SynapseRowReader(ValidatedComponent):
 
     @classmethod
     def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False,
-                 placeholder_seed=None, block_ram: bool = False):
-        """Raise ``ValueError`` for weights that do not fit ``geometry``."""
+                 placeholder_seed=None, block_ram: bool = False, ports: int = 1):
+        """Raise ``ValueError`` for weights that do not fit ``geometry`` or an impossible
+        port count."""
         check_weights("weights", weights, geometry.rows, geometry.fan_out)
+        if isinstance(ports, bool) or ports not in (1, 2):
+            raise ValueError(f"ports must be 1 or 2, not {ports!r}")
+        if ports > 1 and geometry.chunks > 1:
+            raise ValueError(f"two read ports need one chunk per row, not {geometry.chunks}")
 
     def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False,
-                 placeholder_seed=None, block_ram: bool = False):
+                 placeholder_seed=None, block_ram: bool = False, ports: int = 1):
         self._block_ram = bool(block_ram)
+        self._ports = ports
         self._geometry = geometry
         self._register_request = bool(register_request)
         self._placeholder_seed = placeholder_seed
         self._weights = check_weights("weights", weights, geometry.rows, geometry.fan_out)
         lanes = geometry.lanes
-        max_bits = geometry.slots * (MAGNITUDE_BITS + WEIGHT_BITS * geometry.block_size)
+        max_bits = ports * geometry.slots * (MAGNITUDE_BITS + WEIGHT_BITS * geometry.block_size)
         super().__init__({
-            "row": In(range(geometry.rows)),
+            "row": In(data.ArrayLayout(range(geometry.rows), ports)),
             "chunk": In(range(geometry.chunks)),
-            "valid": In(1),
+            "valid": In(ports),
             "bits": In(PRECISION_WIDTH),
             "tau": In(TAU_WIDTH),
             "post_mask": In(geometry.fan_out),
             "out_valid": Out(1),
             "out_chunk": Out(range(geometry.chunks)),
             "next_chunk": Out(range(geometry.chunks)),
-            "weight": Out(data.ArrayLayout(signed(WEIGHT_BITS), lanes)),
-            "counts": Out(synapse_counts(lanes, max_bits)),
+            "weight": Out(data.ArrayLayout(data.ArrayLayout(signed(WEIGHT_BITS), lanes), ports)),
+            "counts": Out(synapse_counts(ports * lanes, max_bits)),
             "busy": Out(1),
         })
 
@@ -176,35 +186,46 @@ class SynapseRowReader(ValidatedComponent):
         planes = [memories[p * segments:(p + 1) * segments] for p in range(WEIGHT_BITS)]
         metadata = memories[-1]
 
-        # The request, registered on request (cuts the requester's logic from the address
-        # path).
-        request = Signal(data.StructLayout({
-            "valid": 1, "row": range(g.rows), "chunk": range(g.chunks),
-            "bits": PRECISION_WIDTH, "tau": TAU_WIDTH}), name="request")
-        domain = m.d.sync if self._register_request else m.d.comb
-        domain += [request.valid.eq(self.valid), request.row.eq(self.row),
-                   request.chunk.eq(self.chunk), request.bits.eq(self.bits),
-                   request.tau.eq(self.tau)]
+        # Per read port, one pipeline: every memory has a read port per pipeline (both ports
+        # of a block RAM read with two).
+        in_flight, stages = [], []
+        for port in range(self._ports):
+            # The request, registered on request (cuts the requester's logic from the
+            # address path).
+            request = Signal(data.StructLayout({
+                "valid": 1, "row": range(g.rows), "chunk": range(g.chunks),
+                "bits": PRECISION_WIDTH, "tau": TAU_WIDTH}), name=f"request{port}")
+            domain = m.d.sync if self._register_request else m.d.comb
+            domain += [request.valid.eq(self.valid[port]), request.row.eq(self.row[port]),
+                       request.chunk.eq(self.chunk), request.bits.eq(self.bits),
+                       request.tau.eq(self.tau)]
 
-        lookup, metadata_stage = self._read_metadata(m, metadata, request)
-        plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
-        plane_read, plane_bits = self._read_planes(m, planes, plane_request, addresses)
-        magnitudes = self._keep_magnitudes(m, plane_bits)
-        synapses = self._classify(m, magnitudes)
+            lookup, metadata_stage = self._read_metadata(m, metadata, request)
+            plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
+            plane_read, plane_bits = self._read_planes(m, planes, plane_request, addresses)
+            magnitudes = self._keep_magnitudes(m, plane_bits)
+            synapses = self._classify(m, magnitudes)
+            stages.append((magnitudes, synapses))
+            if self._register_request:
+                in_flight.append(request.valid)
+            in_flight += [lookup.valid, metadata_stage.valid, plane_request.valid,
+                          plane_read.valid, plane_bits.valid, magnitudes.valid]
 
-        # The weights out; the class counts follow (pipelined popcounts, zero when idle).
-        in_flight = [request.valid] if self._register_request else []
+        # The weights out; the class counts follow (pipelined popcounts, zero when idle),
+        # summed over the ports.
+        magnitudes, synapses = stages[0]
         m.d.comb += [
-            self.out_valid.eq(synapses.valid),
+            self.out_valid.eq(any_of([synapses.valid for _, synapses in stages])),
             self.out_chunk.eq(synapses.chunk),
             self.next_chunk.eq(magnitudes.chunk),
-            self.weight.eq(synapses.weight),
-            *[self.counts[name].eq(registered_popcount(m, synapses[name], f"n_{name}"))
+            *[self.weight[port].eq(synapses.weight)
+              for port, (_, synapses) in enumerate(stages)],
+            *[self.counts[name].eq(tree_sum([
+                registered_popcount(m, synapses[name], f"n{port}_{name}")
+                for port, (_, synapses) in enumerate(stages)]))
               for name in SYNAPSE_CLASSES],
-            self.counts.bits_read.eq(synapses.bits_read),
-            self.busy.eq(any_of([*in_flight, lookup.valid, metadata_stage.valid,
-                                 plane_request.valid, plane_read.valid, plane_bits.valid,
-                                 magnitudes.valid])),
+            self.counts.bits_read.eq(tree_sum([synapses.bits_read for _, synapses in stages])),
+            self.busy.eq(any_of(in_flight)),
         ]
         return m
 
