@@ -75,13 +75,14 @@ def _shape_sweep(network: Network, images: np.ndarray) -> list[Batch]:
             Batch(plain, images[30:35])]
 
 
-@pytest.mark.parametrize("n_hidden", [128, 48])
-def test_default_shape_random_weights(n_hidden):
+@pytest.mark.parametrize(("n_hidden", "events"), [(128, None), (48, None), (48, 1)])
+def test_default_shape_random_weights(n_hidden, events):
     """The shipped shapes (N = L, one chunk) with leaks and 50 % zero weights, which the
-    committed weights (no leak) do not exercise."""
+    committed weights (no leak) do not exercise; two events per cycle (the default) and
+    one."""
     rng = np.random.default_rng(n_hidden)
     config = SNNConfig(n_hidden=n_hidden, lanes=n_hidden, block_size=16, theta_hidden=700,
-                       theta_out=300, leak_hidden=3, leak_out=4)
+                       theta_out=300, leak_hidden=3, leak_out=4, events_per_cycle=events)
     network = Network(config, random_weights(rng, (784, n_hidden), 0.5),
                       random_weights(rng, (n_hidden, 10), 0.2), seed=n_hidden)
     images, _ = mnist_images(35, offset=100)

@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--block-size", type=cli.neurons, default=DEFAULT_BLOCK, metavar="B",
                    help="neurons per weight-metadata block B (skip granularity; min(B, N) is "
                         f"used; the lane-26 25F build uses 26) (default: {DEFAULT_BLOCK})")
+    cli.add_events_argument(p)
     p.add_argument("--timesteps", type=cli.steps,
                    help="time steps T per image (default: the weights file's)")
     p.add_argument("--weights", nargs="+", metavar="FILE",
@@ -191,7 +192,9 @@ def plan_one(args, n: int, weights_spec: str | None) -> tuple:
     timesteps = args.timesteps or weights.timesteps
     try:
         config = weights.config(lanes=min(args.lanes, n), block_size=min(args.block_size, n),
-                                t_max=max(32, timesteps)).replace(timesteps=timesteps)
+                                t_max=max(32, timesteps),
+                                events_per_cycle=args.events_per_cycle).replace(
+                                    timesteps=timesteps)
     except ValueError as err:
         raise UserError(f"invalid configuration for N={n}: {err}") from None
     settings = settings_from_args(args, timesteps=args.timesteps)
@@ -283,7 +286,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
     report = {
         "config": {"neurons": n, "bits": int(bits) if bits.isdigit() else bits,
                    "registers": mode_json(settings), "lanes": min(args.lanes, n),
-                   "block_size": config.block_size, "timesteps": timesteps,
+                   "events_per_cycle": config.issue_width, "block_size": config.block_size, "timesteps": timesteps,
                    "t_max": config.t_max},
         "board": args.board, "device": device.name, "package": device.package,
         "speed_grade": device.speed, "seed": args.seed, "router": args.router,

@@ -68,10 +68,17 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--block-size", type=cli.neurons, default=None, metavar="B",
                    help="neurons per weight-metadata block B, min(B, N) is used (default: 16 "
                         "for --weights, drawn from the seed for --random-seed)")
+    cli.add_events_argument(p)
 
 
 def network_from_args(args) -> Network:
     """The network that :func:`add_network_arguments`' options describe."""
+    network = _network(args)
+    config = cli.events_config(network.config, args.events_per_cycle)
+    return Network(config, network.w_hidden, network.w_out, network.seed)
+
+
+def _network(args) -> Network:
     if not 1 <= args.neurons <= 1024:
         raise UserError(f"--neurons must be in 1..1024, not {args.neurons}")
     if args.lanes is not None and not 1 <= args.lanes <= 1024:
@@ -118,6 +125,7 @@ def verify(network: Network, settings: RunSettings, images, labels) -> dict[str,
     return {
         **score.summary(),
         "neurons": config.n_hidden, "lanes": min(config.lanes, config.n_hidden),
+        "events_per_cycle": config.issue_width,
         "block_size": config.block_size, "bits": settings.bits_hidden
         if settings.controller is None else "dynamic", "registers": mode_json(settings),
         "timesteps": config.timesteps,

@@ -183,3 +183,23 @@ def strict_json(value, **kwargs) -> str:
         return json.dumps(value, allow_nan=False, **kwargs)
     except ValueError as err:
         raise UserError(f"a result is not a finite number ({err})") from None
+
+
+def add_events_argument(p: argparse.ArgumentParser) -> None:
+    """``--events-per-cycle`` (read by :func:`events_config`)."""
+    p.add_argument("--events-per-cycle", type=int, choices=(1, 2), default=None, metavar="E",
+                   help="input spikes the core integrates per clock cycle, 1 or 2 (2 reads "
+                        "the hidden weights through both ports of every block RAM and needs a "
+                        "whole hidden row per cycle, L >= N; only the cycles per image, the "
+                        "latency and the energy depend on it) (default: 2 when L >= N, else 1)")
+
+
+def events_config(config, events: int | None):
+    """``config`` with ``events_per_cycle = events`` (None keeps it), or a
+    :class:`UserError` saying why that configuration cannot take it."""
+    if events is None:
+        return config
+    try:
+        return config.replace(events_per_cycle=events)
+    except ValueError as err:
+        raise UserError(f"--events-per-cycle {events}: {err}") from None

@@ -176,6 +176,39 @@ def output_cycles(hidden_spikes: int) -> int:
     return hidden_spikes + OUTPUT_CYCLES + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0)
 
 
+def image_phases(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
+                 checkpoints: frozenset[int] | set[int] = frozenset(),
+                 costs: np.ndarray | None = None, events: int = 1) -> dict[str, int]:
+    """The cycles of one image by phase (:data:`PHASES`; their sum is :func:`image_cycles`):
+    ``scan``, ``integrate`` (the input walks), ``output_exposed`` (the output layer's cycles
+    that no input walk hides: its excess over the next walk, after a checkpoint all of it,
+    and the last step's), ``controller`` (checkpoint decisions and an early exit), ``fire``
+    (the hidden fire passes) and ``classify``."""
+    timesteps = len(hidden_per_step)
+    per_step = step_costs(image, timesteps, costs, chunks, events)
+    if events == 1:
+        integrate = [integrate_cycles(words) for words in per_step]
+    else:
+        integrate = [paired_integrate_cycles([len(word) for word in words])
+                     for words in per_step]
+    output = [output_cycles(int(h)) for h in hidden_per_step]
+    exposed, decisions = output[-1], 0
+    for t in range(1, timesteps):
+        if t in checkpoints:
+            exposed += output[t - 1]
+            decisions += CHECKPOINT_CYCLES
+        else:
+            exposed += max(0, output[t - 1] - integrate[t])
+    decisions += EXIT_CYCLES if timesteps in checkpoints else 0
+    return {"scan": scan_cycles(chunks, events), "integrate": sum(integrate),
+            "output_exposed": exposed, "controller": decisions,
+            "fire": timesteps * (chunks + FIRE_OVERHEAD), "classify": CLASSIFY_CYCLES}
+
+
+PHASES = ("scan", "integrate", "output_exposed", "controller", "fire", "classify")
+"""The phases of :func:`image_phases`, in the order they first occur."""
+
+
 def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
                  checkpoints: frozenset[int] | set[int] = frozenset(),
                  costs: np.ndarray | None = None, events: int = 1) -> int:
@@ -189,23 +222,8 @@ def image_cycles(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
     None: every spike issues all ``chunks``).  ``events``: input spikes per cycle (2 needs
     ``chunks == 1``).
     """
-    timesteps = len(hidden_per_step)
-    per_step = step_costs(image, timesteps, costs, chunks, events)
-    if events == 1:
-        integrate = [integrate_cycles(words) for words in per_step]
-    else:
-        integrate = [paired_integrate_cycles([len(word) for word in words])
-                     for words in per_step]
-    output = [output_cycles(int(h)) for h in hidden_per_step]
-    overlapped = integrate[0]
-    for t in range(1, timesteps):
-        if t in checkpoints:
-            overlapped += output[t - 1] + CHECKPOINT_CYCLES + integrate[t]
-        else:
-            overlapped += max(integrate[t], output[t - 1])
-    exit_cycles = EXIT_CYCLES if timesteps in checkpoints else 0
-    return (scan_cycles(chunks, events) + overlapped + timesteps * (chunks + FIRE_OVERHEAD)
-            + output[-1] + exit_cycles + CLASSIFY_CYCLES)
+    return sum(image_phases(image, chunks, hidden_per_step, checkpoints, costs,
+                            events).values())
 
 
 def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSettings,
@@ -216,6 +234,13 @@ def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSetting
     Static and dynamic mode alike: the steps each image ran and its hidden spikes per step
     come from ``result``; the checkpoints it passed from ``settings.controller``.
     """
+    return phases_per_image(config, images, settings, result).sum(axis=1)
+
+
+def phases_per_image(config: SNNConfig, images: np.ndarray, settings: RunSettings,
+                     result: InferenceResult) -> np.ndarray:
+    """The cycles of every image by phase (:data:`PHASES`, :func:`image_phases`): int64
+    ``[n, len(PHASES)]``."""
     timesteps, _ = settings.resolve(config)
     if result.hidden_per_step.shape != (len(images), timesteps):
         raise ValueError(f"result holds {result.hidden_per_step.shape} hidden spike counts; "
@@ -224,12 +249,13 @@ def cycles_per_image(config: SNNConfig, images: np.ndarray, settings: RunSetting
                    if settings.controller is not None else ())
     geometry = hidden_geometry(config)
     costs = image_costs(config, settings, result)
-    out = np.zeros(len(images), dtype=np.int64)
+    out = np.zeros((len(images), len(PHASES)), dtype=np.int64)
     for i, (image, steps) in enumerate(zip(images, result.counters["steps"], strict=True)):
         visited = frozenset(s for s in checkpoints if s <= steps)
-        out[i] = image_cycles(image, geometry.chunks, result.hidden_per_step[i, :steps],
+        phases = image_phases(image, geometry.chunks, result.hidden_per_step[i, :steps],
                               visited, None if costs is None else costs(i)[:steps],
                               config.issue_width)
+        out[i] = [phases[name] for name in PHASES]
     return out
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import cli
+from golden.cycle_model import PHASES, phases_per_image
 from golden.config import PRECISIONS, ControllerSettings
 from golden.energy import event_energy
 from golden.errors import UserError, run_cli
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=cli.neurons, default=128,
                    help="hidden neurons the hardware updates per cycle (min(L, N) is used); "
                         "only the cycles per image and the energy depend on it (default: 128)")
+    cli.add_events_argument(p)
     p.add_argument("--block-size", type=cli.neurons, default=DEFAULT_BLOCK, metavar="B",
                    help="neurons per weight-metadata block B (min(B, N) is used): the unit "
                         "of weight_bits_read and of the hardware's skips (default: "
@@ -159,9 +161,9 @@ def run(args, weights, test, bits: str) -> dict:
     --predictions)."""
     if args.lanes < 1:
         raise UserError(f"--lanes must be >= 1, not {args.lanes}")
-    config = weights.config(lanes=min(args.lanes, weights.n_hidden),
-                            block_size=min(args.block_size, weights.n_hidden),
-                            t_max=max(weights.timesteps, args.timesteps or 0, 1))
+    config = cli.events_config(weights.config(
+        lanes=min(args.lanes, weights.n_hidden), block_size=min(args.block_size, weights.n_hidden),
+        t_max=max(weights.timesteps, args.timesteps or 0, 1)), args.events_per_cycle)
     settings = settings_from_args(args, bits, timesteps=args.timesteps,
                                   hidden_mask=parse_mask(args.hidden_mask, weights.n_hidden))
     check_settings(settings, config)
@@ -178,12 +180,15 @@ def run(args, weights, test, bits: str) -> dict:
         "registers": mode_json(settings),
         "tau": args.tau,
         "timesteps": settings.timesteps or weights.timesteps,
+        "lanes": config.lanes, "events_per_cycle": config.issue_width,
         "accuracy": accuracy,
         "images_per_second": len(test.images) / seconds if seconds > 0 else None,
         "data": test.source,
         "fallback_data": test.fallback,
         "counters": result.summed_counters(),
         **energy,
+        "cycles_by_phase": dict(zip(PHASES, (float(v) for v in np.mean(
+            phases_per_image(config, test.images, settings, result), axis=0)), strict=True)),
     }
     if args.predictions:
         buffer = io.BytesIO()

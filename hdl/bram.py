@@ -20,7 +20,8 @@ from hdl.event_list import WORD_BITS
 
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 """(depth, width) configurations of one DP16KD (512 x 36 is pseudo-dual-port, read-only
-use is fine)."""
+use is fine with one read port; two read ports need the true-dual-port shapes, up to 18
+bits wide)."""
 MIN_BRAM_BITS = 2048
 """Memories smaller than this are left to LUT RAM / flip-flops."""
 MAX_DISTRIBUTED_DEPTH = 16
@@ -36,14 +37,15 @@ class MemoryUse:
     depth: int
     width: int
     count: int = 1
+    read_ports: int = 1
 
     @property
     def blocks_each(self) -> int:
         """DP16KD per copy (0 when left to LUTs/FFs)."""
         if self.depth * self.width < MIN_BRAM_BITS or self.depth <= MAX_DISTRIBUTED_DEPTH:
             return 0
-        return min(math.ceil(self.depth / d) * math.ceil(self.width / w)
-                   for d, w in DP16KD_SHAPES)
+        shapes = DP16KD_SHAPES if self.read_ports == 1 else DP16KD_SHAPES[:-1]
+        return min(math.ceil(self.depth / d) * math.ceil(self.width / w) for d, w in shapes)
 
     @property
     def blocks(self) -> int:
@@ -53,16 +55,20 @@ class MemoryUse:
 def memories(config: SNNConfig) -> list[MemoryUse]:
     """Every memory of the core for ``config`` (sizes in words and bits)."""
     hidden, output = hidden_geometry(config), output_geometry(config)
+    ports, list_bits = config.issue_width, WORD_BITS * config.issue_width
+    list_words = IMAGE_WORDS // config.issue_width
     return [
         *[MemoryUse(f"hidden weight planes, lanes {segment.start}..{segment.stop - 1}",
-                    hidden.words, len(segment), WEIGHT_BITS) for segment in hidden.segments],
-        MemoryUse("hidden block metadata", hidden.words, MAGNITUDE_BITS * hidden.slots),
+                    hidden.words, len(segment), WEIGHT_BITS, ports)
+          for segment in hidden.segments],
+        MemoryUse("hidden block metadata", hidden.words, MAGNITUDE_BITS * hidden.slots, 1,
+                  ports),
         MemoryUse("hidden membranes", hidden.chunks,
                   hidden.lanes * config.hidden_membrane_width),
         MemoryUse("output weight planes", output.words, N_OUTPUTS, WEIGHT_BITS),
         MemoryUse("output block metadata", output.words, MAGNITUDE_BITS),
-        MemoryUse("image", IMAGE_WORDS, WORD_BITS),
-        MemoryUse("input word list", IMAGE_WORDS, WORD_BITS + 8),
+        MemoryUse("image", list_words, list_bits),
+        MemoryUse("input word list", list_words, list_bits + 8),
     ]
 
 

@@ -42,7 +42,7 @@ MODE_OPTIONS = {"--tau": bad_integers(0, 127), "--interval": bad_integers(1, 255
 OPTIONS = {
     "evaluate": {**MODE_OPTIONS, "--timesteps": bad_integers(1, 255),
                  "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),
-                 "--limit": bad_integers(1)},
+                 "--limit": bad_integers(1), "--events-per-cycle": bad_integers(1, 2)},
     "train": {"--neurons": bad_integers(1, 1024), "--epochs": bad_integers(1),
               "--batch": bad_integers(1), "--val": bad_integers(1),
               "--train-limit": bad_integers(0), "--timesteps": bad_integers(1, 255),
@@ -61,13 +61,15 @@ OPTIONS = {
               "--prune-end": bad_numbers(0, 1)},
     "verify": {**MODE_OPTIONS, "--neurons": bad_integers(1, 1024),
                "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),
-               "--images": bad_integers(1), "--sparsity": bad_numbers(0, 1)},
+               "--images": bad_integers(1), "--sparsity": bad_numbers(0, 1),
+               "--events-per-cycle": bad_integers(1, 2)},
     "pareto": {"--limit": bad_integers(1), "--clock-mhz": bad_numbers(above=0, hi=500)},
     "build": {**MODE_OPTIONS, "--neurons": bad_integers(1, 1024),
               "--lanes": bad_integers(1, 1024), "--block-size": bad_integers(1, 1024),
               "--timesteps": bad_integers(1, 255), "--seed": bad_integers(0, 2**32 - 1),
               "--freq": bad_numbers(above=0, hi=500), "--images": bad_integers(1),
-              "--activity-images": bad_integers(0), "--sweep-images": bad_integers(1)},
+              "--activity-images": bad_integers(0), "--sweep-images": bad_integers(1),
+              "--events-per-cycle": bad_integers(1, 2)},
     "demo": {**MODE_OPTIONS, "--images": bad_integers(1), "--show": bad_integers(0),
              "--baud": bad_integers(1, 12_000_000), "--clock-mhz": bad_numbers(above=0, hi=500),
              "--timeout": bad_numbers(above=0, hi=3600)},
@@ -135,6 +137,18 @@ def test_no_run_with_bogus_figures(bad_files, workdir, capsys, no_work, tool, ex
         args = ["--neurons", "12", "--images", "2"]
     code, _, err = run_tool(tool, [*args, *extra], capsys, workdir)
     assert code == 2, err
+
+
+@pytest.mark.parametrize("tool", ["evaluate", "verify", "build"])
+def test_two_events_per_cycle_need_a_whole_row_per_cycle(bad_files, workdir, capsys, no_work,
+                                                         tool):
+    """Two events per cycle read a whole hidden row per port: with L < N the option is
+    refused in one sentence that names it and the lanes."""
+    paths = {**work_paths(workdir), "tiny": bad_files["tiny"]}
+    code, _, err = run_tool(tool, [*base_args(tool, paths), "--lanes", "4",
+                                   "--events-per-cycle", "2"], capsys, workdir)
+    assert code == 2, err
+    assert "--events-per-cycle" in err and "lanes" in err, err
 
 
 def test_evaluate_all_bits_json_is_one_object(bad_files, workdir, capsys):

@@ -20,7 +20,14 @@ def test_small_and_shallow_memories_stay_out_of_block_ram():
 
 def test_n48_fits_a_25f_and_n128_needs_a_bigger_device():
     assert dp16kd_total(SNNConfig(n_hidden=48, lanes=48)) <= LFE5U_25F_DP16KD
-    assert dp16kd_total(SNNConfig(n_hidden=128, lanes=128)) == 71
+    # two events per cycle (the default at L = N): the 98 x 64-bit image memory takes two
+    # 512 x 36 blocks where the 196 x 32-bit one took one
+    assert dp16kd_total(SNNConfig(n_hidden=128, lanes=128)) == 72
+    assert dp16kd_total(SNNConfig(n_hidden=128, lanes=128, events_per_cycle=1)) == 71
+    # the metadata (56 bits) read through two ports cannot use the 36-bit shape
+    assert MemoryUse("metadata", 784, 56, read_ports=2).blocks == 4
+    assert MemoryUse("metadata", 600, 56, read_ports=2).blocks == 4
+    assert MemoryUse("metadata", 500, 56).blocks == 2
     # One memory per plane and block (784 x 16 bits: one 1024 x 18 DP16KD each), as many
     # blocks as one 784 x 128 memory per plane took.
     planes = [m for m in memories(SNNConfig(n_hidden=128, lanes=128))

@@ -19,7 +19,9 @@ from golden.cycle_model import (
     cycles_per_image,
     image_cycles,
     integrate_cycles,
+    paired_integrate_cycles,
     row_costs,
+    scan_cycles,
 )
 from golden.geometry import hidden_geometry
 from golden.reference import infer
@@ -43,23 +45,41 @@ def _memory_read_ports(text: str) -> list[tuple[str, int]]:
     return out
 
 
-@pytest.mark.parametrize(("n_hidden", "lanes"), [(48, 48), (128, 128), (128, 32)])
-def test_default_shapes_elaborate_with_bit_plane_memories(n_hidden, lanes):
+@pytest.mark.parametrize(("n_hidden", "lanes", "events"),
+                         [(48, 48, None), (48, 48, 1), (128, 128, None), (128, 32, None)])
+def test_default_shapes_elaborate_with_bit_plane_memories(n_hidden, lanes, events):
     """Both shipped shapes (and a multi-chunk one) elaborate: each layer reads 8 bit-plane
     memories per metadata block of a chunk (one bit per lane of the block, planes 0..7, each
-    its own memory and read enable) and one metadata memory of 7 bits per slot."""
+    its own memory and read enable) and one metadata memory of 7 bits per slot; with two
+    events per cycle (the default with one chunk) every hidden memory has two read ports."""
     w_hidden, w_out = _weights(n_hidden)
-    config = SNNConfig(n_hidden=n_hidden, lanes=lanes)
+    config = SNNConfig(n_hidden=n_hidden, lanes=lanes, events_per_cycle=events)
+    assert config.issue_width == (events or (2 if lanes >= n_hidden else 1))
     text = rtlil.convert(SNNCore(config=config, w_hidden=w_hidden, w_out=w_out),
                          name="snn_core")
     ports = _memory_read_ports(text)
     blocks = lanes // config.block_size
     hidden = sorted(name for name, w in ports if name.startswith("plane") and w == 16)
-    assert hidden == sorted(f"plane{k}_seg{s}" for k in range(8) for s in range(blocks)), ports
+    assert hidden == sorted(f"plane{k}_seg{s}" for k in range(8) for s in range(blocks)
+                            for _ in range(config.issue_width)), ports
     output = sorted(name for name, w in ports if name.startswith("plane") and w == 10)
     assert output == [f"plane{k}" for k in range(8)], ports
     slots = hidden_geometry(config).slots
-    assert ("metadata", 7 * slots) in ports and ("metadata", 7) in ports
+    assert ports.count(("metadata", 7 * slots)) == config.issue_width
+    assert ports.count(("metadata", 7)) == 1
+
+
+def test_events_per_cycle_default_and_limits():
+    assert SNNConfig(n_hidden=48, lanes=48).issue_width == 2
+    assert SNNConfig(n_hidden=48, lanes=128).issue_width == 2
+    assert SNNConfig(n_hidden=48, lanes=16).issue_width == 1
+    # the default follows the lanes when they change
+    assert SNNConfig(n_hidden=48, lanes=48).replace(lanes=16).issue_width == 1
+    with pytest.raises(ValueError, match="lanes >= N"):
+        SNNConfig(n_hidden=48, lanes=16, events_per_cycle=2)
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="events_per_cycle"):
+            SNNConfig(n_hidden=48, lanes=48, events_per_cycle=bad)
 
 
 @pytest.mark.parametrize("bits", [1, 9])
@@ -113,6 +133,30 @@ def test_integrate_cycles_follow_the_chunks_issued():
     assert integrate_cycles([[4], [4]]) == integrate_cycles(np.array([1, 1]), chunks=4)
     assert integrate_cycles([[1, 2], [], [3]]) == 2 + 4 + (1 + 1 + 2) + 3 + 7
     assert integrate_cycles([[], []]) == integrate_cycles(np.array([0, 0]), chunks=3)
+
+
+def test_paired_walk_issues_two_spikes_per_cycle_and_drops_silent_words():
+    # 8-pixel list words; word j is offered in walk cycle j + 5 and its k spikes issue two
+    # per cycle from the next cycle on; the phase ends 2 + 7 cycles after the last issue, or
+    # 2 cycles after the last word left the prefetch.
+    assert paired_integrate_cycles([]) == 3
+    assert paired_integrate_cycles([3, 0, 1]) == 2 + (5 + 2 + 1) + 7  # word 2 waits for word 0
+    assert paired_integrate_cycles([3, 0, 0, 0, 1]) == 2 + (9 + 1) + 7  # prefetch-bound
+    assert paired_integrate_cycles([4, 4]) == 2 + (5 + 2 + 2) + 7
+    assert paired_integrate_cycles([0, 0, 0]) == 2 + 3 + 5  # nothing issued: the walk only
+    # against one event per cycle: a 4-spike word costs 2 cycles instead of 4
+    assert paired_integrate_cycles([8] * 10) == 2 + 5 + 40 + 7
+
+
+def test_scan_reads_eight_pixels_per_cycle_with_two_events():
+    assert scan_cycles(1, 1) == 196 + 2 + 1
+    assert scan_cycles(1, 2) == 98 + 2 + 1
+    image = np.zeros(784, np.uint8)
+    image[:16] = 255  # two 8-pixel list words, 8 spikes each at every step
+    one = image_cycles(image, 1, np.array([0, 0]), events=1)
+    two = image_cycles(image, 1, np.array([0, 0]), events=2)
+    assert one - two == (199 - 101) + 2 * (integrate_cycles(np.array([4, 4, 4, 4]), chunks=1)
+                                           - paired_integrate_cycles([8, 8]))
 
 
 def test_row_costs_skip_zero_and_dead_chunks():
