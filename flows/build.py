@@ -286,7 +286,8 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
     report = {
         "config": {"neurons": n, "bits": int(bits) if bits.isdigit() else bits,
                    "registers": mode_json(settings), "lanes": min(args.lanes, n),
-                   "events_per_cycle": config.issue_width, "block_size": config.block_size, "timesteps": timesteps,
+                   "events_per_cycle": config.issue_width, "block_size": config.block_size,
+                   "timesteps": timesteps,
                    "t_max": config.t_max},
         "board": args.board, "device": device.name, "package": device.package,
         "speed_grade": device.speed, "seed": args.seed, "router": args.router,

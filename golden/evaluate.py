@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from golden import cli
-from golden.cycle_model import PHASES, phases_per_image
 from golden.config import PRECISIONS, ControllerSettings
+from golden.cycle_model import PHASES, phases_per_image
 from golden.energy import event_energy
 from golden.errors import UserError, run_cli
 from golden.mnist import load_split
