@@ -150,21 +150,32 @@ def paired_integrate_cycles(spikes_per_word) -> int:
 
     ``spikes_per_word`` lists the issued spikes of every listed word (8 pixels), in list
     order.  The prefetch reads list word ``j`` in walk cycle ``j`` (never held back: its FIFO
-    has a place for every list word) and offers it to the walker ``WALK_LATENCY + 1`` cycles
-    later; a word with no issued spike never reaches the walker.  The walker takes a word as
-    soon as it is offered and the previous word is done, and issues its spikes two per
-    cycle from the next cycle on (``ceil(k / 2)`` cycles).  The walk is over once the last
-    word has left the prefetch; the phase ends when the walk is over and the last request has
-    left the reader (:data:`READER_LATENCY` cycles).
+    has a place for every list word) and offers it to the walker from cycle ``j +
+    WALK_LATENCY + 1`` on; a word with no issued spike never reaches it.  Every cycle the
+    walker issues the two lowest spikes of its pending word followed by the offered word
+    (the pending word's odd spike pairs with the next word's first), and it takes the offered
+    word (one per cycle) in every cycle that leaves nothing pending.  The walk is over once
+    the last word has left the prefetch; the phase ends when the walk is over and the last
+    request has left the reader (:data:`READER_LATENCY` cycles).
     """
     length = len(spikes_per_word)
     if length == 0:
         return WALK_DELAY + 2
-    free, last_issue = WALK_DELAY, None  # the walker can take a word from walk cycle 1 on
-    for j, spikes in enumerate(spikes_per_word):
-        if spikes:
-            taken = max(free, j + WALK_LATENCY + 1)
-            free = last_issue = taken + (int(spikes) + 1) // 2
+    offered = [(j + WALK_LATENCY + 1, int(k)) for j, k in enumerate(spikes_per_word) if k]
+    cycle, pending, taken, last_issue = WALK_DELAY, 0, 0, None
+    while taken < len(offered) or pending:
+        if not pending:  # wait for the next word; its first two spikes issue when offered
+            cycle = max(cycle, offered[taken][0])
+            pending = max(0, offered[taken][1] - 2)
+            taken += 1
+        else:  # up to two: from the pending word, then from the offered one (taken)
+            issued = min(2, pending)
+            pending -= issued
+            if not pending and taken < len(offered) and offered[taken][0] <= cycle:
+                pending = offered[taken][1] - (2 - issued)
+                taken += 1
+        last_issue = cycle
+        cycle += 1
     walk_end = length + WALK_LATENCY + 1
     if last_issue is None:
         return WALK_DELAY + 1 + walk_end

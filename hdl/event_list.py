@@ -313,21 +313,22 @@ class EventList(wiring.Component):
             head_flags.eq(Mux(fifo_count != 0, stored_flags, flags5)),
         ]
 
-        # The walker hands out the lowest E pending pixels.
-        remaining, word_flags = Signal(pixels), Signal(flag_bits)
-        left = pending
-        for e in range(events):
-            lane, one_hot = lowest_set_bit(m, left, f"spiking_pixel{e}")
-            m.d.comb += [self.valid[e].eq(left.any()),
-                         self.pixel[e].eq(word * pixels + lane)]
-            if e == 0:
-                m.d.comb += self.chunks_on.eq(word_flags.word_select(lane, chunks))
-            rest = Signal(pixels, name=f"pending_after{e}")
-            m.d.comb += rest.eq(left & ~one_hot)
-            left = rest
-        m.d.comb += remaining.eq(Mux(self.ready, left, pending))
+        remaining, word_flags, latched = Signal(pixels), Signal(flag_bits), Signal(pixels)
         take = Signal()
-        m.d.comb += take.eq(walking & (remaining == 0) & head_valid)
+        if events == 1:
+            # The walker hands out the lowest pending pixel; it latches the head entry once
+            # nothing is pending after this cycle.
+            lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
+            m.d.comb += [self.valid[0].eq(pending.any()),
+                         self.pixel[0].eq(word * pixels + lane),
+                         self.chunks_on.eq(word_flags.word_select(lane, chunks)),
+                         remaining.eq(Mux(self.ready, pending & ~one_hot, pending)),
+                         take.eq(walking & (remaining == 0) & head_valid),
+                         latched.eq(head_spikes)]
+        else:
+            self._hand_out_pairs(m, pending, word, head_spikes, head_word,
+                                 walking & head_valid & self.ready, remaining, take, latched)
+            m.d.comb += self.chunks_on.eq(1)
 
         pop = take & (fifo_count != 0)
         push = arriving & ~(take & (fifo_count == 0))
@@ -348,7 +349,7 @@ class EventList(wiring.Component):
             m.d.sync += [walking.eq(1), issued.eq(length != 0), consumed.eq(0),
                          pending.eq(0)]
         with m.Elif(take):
-            m.d.sync += [consumed.eq(consumed + 1), pending.eq(head_spikes),
+            m.d.sync += [consumed.eq(consumed + 1), pending.eq(latched),
                          word.eq(head_word), word_flags.eq(head_flags)]
         with m.Else():
             m.d.sync += pending.eq(remaining)
@@ -357,3 +358,38 @@ class EventList(wiring.Component):
         m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walk & ~walking
                                  & ~pending.any())
         return m
+
+    def _hand_out_pairs(self, m: Module, pending, word, head_spikes, head_word, head_ready,
+                        remaining, take, latched):
+        """E = 2: hand out the two lowest spikes of the pending word followed by the head
+        entry (so a word's odd spike pairs with the next word's first), and take the head
+        (one entry per cycle) in every cycle that leaves nothing pending; ``latched`` is
+        what it leaves pending then."""
+        pixels = self._pixels
+        own = [lowest_set_bit(m, pending, "pending_first")]
+        own_rest = Signal(pixels)
+        m.d.comb += own_rest.eq(pending & ~own[0][1])
+        own.append(lowest_set_bit(m, own_rest, "pending_second"))
+        own_left = Signal(pixels)
+        m.d.comb += own_left.eq(own_rest & ~own[1][1])
+        head = [lowest_set_bit(m, head_spikes, "head_first")]
+        head_rest = Signal(pixels)
+        m.d.comb += head_rest.eq(head_spikes & ~head[0][1])
+        head.append(lowest_set_bit(m, head_rest, "head_second"))
+        head_left = Signal(pixels)
+        m.d.comb += head_left.eq(head_rest & ~head[1][1])
+        one, two = pending.any(), own_rest.any()
+
+        def pixel_of(base, lane):
+            return base * pixels + lane
+
+        m.d.comb += [
+            self.valid[0].eq(one | head_ready),
+            self.pixel[0].eq(Mux(one, pixel_of(word, own[0][0]), pixel_of(head_word, head[0][0]))),
+            self.valid[1].eq(two | (head_ready & (one | head_rest.any()))),
+            self.pixel[1].eq(Mux(two, pixel_of(word, own[1][0]),
+                                 pixel_of(head_word, Mux(one, head[0][0], head[1][0])))),
+            remaining.eq(Mux(self.ready, own_left, pending)),
+            take.eq(head_ready & (own_left == 0)),
+            latched.eq(Mux(two, head_spikes, Mux(one, head_rest, head_left))),
+        ]

@@ -136,16 +136,17 @@ def test_integrate_cycles_follow_the_chunks_issued():
 
 
 def test_paired_walk_issues_two_spikes_per_cycle_and_drops_silent_words():
-    # 8-pixel list words; word j is offered in walk cycle j + 5 and its k spikes issue two
-    # per cycle from the next cycle on; the phase ends 2 + 7 cycles after the last issue, or
-    # 2 cycles after the last word left the prefetch.
+    # 8-pixel list words; word j is offered from walk cycle j + 5 on; every cycle issues the
+    # two lowest spikes of the pending word followed by the offered one; the phase ends
+    # 2 + 7 cycles after the last issue, or 2 cycles after the last word left the prefetch.
     assert paired_integrate_cycles([]) == 3
-    assert paired_integrate_cycles([3, 0, 1]) == 2 + (5 + 2 + 1) + 7  # word 2 waits for word 0
-    assert paired_integrate_cycles([3, 0, 0, 0, 1]) == 2 + (9 + 1) + 7  # prefetch-bound
-    assert paired_integrate_cycles([4, 4]) == 2 + (5 + 2 + 2) + 7
     assert paired_integrate_cycles([0, 0, 0]) == 2 + 3 + 5  # nothing issued: the walk only
-    # against one event per cycle: a 4-spike word costs 2 cycles instead of 4
-    assert paired_integrate_cycles([8] * 10) == 2 + 5 + 40 + 7
+    assert paired_integrate_cycles([4, 4]) == 2 + 8 + 7  # issues in cycles 5..8
+    assert paired_integrate_cycles([3, 3]) == 2 + 7 + 7  # odd spikes pair across words
+    assert paired_integrate_cycles([3, 0, 1]) == 2 + 7 + 7  # word 2 is offered in cycle 7
+    assert paired_integrate_cycles([3, 0, 0, 0, 1]) == 2 + 9 + 7  # prefetch-bound
+    assert paired_integrate_cycles([1, 1, 1, 1]) == 2 + 8 + 7  # one word taken per cycle
+    assert paired_integrate_cycles([8] * 10) == 2 + (5 + 39) + 7  # 80 spikes in 40 cycles
 
 
 def test_scan_reads_eight_pixels_per_cycle_with_two_events():
