@@ -182,9 +182,11 @@ def paired_integrate_cycles(spikes_per_word) -> int:
     return WALK_DELAY + 1 + max(walk_end, last_issue + READER_LATENCY)
 
 
-def output_cycles(hidden_spikes: int) -> int:
-    """Cycles of one step's output layer with ``hidden_spikes`` hidden spikes."""
-    return hidden_spikes + OUTPUT_CYCLES + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0)
+def output_cycles(hidden_spikes: int, events: int = 1) -> int:
+    """Cycles of one step's output layer with ``hidden_spikes`` hidden spikes, ``events``
+    of them taken per cycle."""
+    return (-(-hidden_spikes // events) + OUTPUT_CYCLES
+            + (OUTPUT_DRAIN_CYCLES if hidden_spikes else 0))
 
 
 def image_phases(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
@@ -202,7 +204,7 @@ def image_phases(image: np.ndarray, chunks: int, hidden_per_step: np.ndarray,
     else:
         integrate = [paired_integrate_cycles([len(word) for word in words])
                      for words in per_step]
-    output = [output_cycles(int(h)) for h in hidden_per_step]
+    output = [output_cycles(int(h), events) for h in hidden_per_step]
     exposed, decisions = output[-1], 0
     for t in range(1, timesteps):
         if t in checkpoints:

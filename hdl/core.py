@@ -162,8 +162,9 @@ class SNNCore(ValidatedComponent):
                                                              ports=events)
         m.submodules.output = output_reader = SynapseRowReader(
             geometry=self._output, weights=self._w_out, register_request=True,
-            placeholder_seed=self._layer_seed(1), block_ram=self._block_ram)
-        m.submodules.output_layer = output = OutputLayer(config=cfg, spike_width=len(hidden.spikes))
+            placeholder_seed=self._layer_seed(1), block_ram=self._block_ram, ports=events)
+        m.submodules.output_layer = output = OutputLayer(
+            config=cfg, spike_width=len(hidden.spikes), events=events)
         m.submodules.classifier = classifier = Classifier(config=cfg)
         m.submodules.controller = ctl = PrecisionController(count_width=len(output.counts[0]))
         m.submodules.counters = counters = CounterBank(
@@ -223,12 +224,12 @@ class SNNCore(ValidatedComponent):
             hidden.weight_chunk.eq(hidden_reader.out_chunk),
             hidden.weight.eq(hidden_reader.weight),
             output.spikes.eq(hidden.spikes),
-            output_reader.row[0].eq(output.row), output_reader.valid.eq(output.row_valid),
+            output_reader.row.eq(output.row), output_reader.valid.eq(output.row_valid),
             output_reader.chunk.eq(0),
             output_reader.bits.eq(ctl.bits_out), output_reader.tau.eq(regs.tau.out),
             output_reader.post_mask.eq((1 << N_OUTPUTS) - 1),
             output.weight_valid.eq(output_reader.out_valid),
-            output.weight.eq(output_reader.weight[0]),
+            output.weight.eq(output_reader.weight),
             output.reader_busy.eq(output_reader.busy),
         ]
 

@@ -23,6 +23,9 @@ class OutputLayer(wiring.Component):
         theta, leak and membrane width of the output layer, t_max (count width).
     spike_width : int
         Bits of the hidden spike vector (chunks x lanes: padding lanes never spike).
+    events : int
+        Hidden spikes taken per cycle, 1 or 2 (two rows requested and two weight vectors
+        added per cycle).
 
     Attributes
     ----------
@@ -34,10 +37,11 @@ class OutputLayer(wiring.Component):
         The hidden spikes of the step, taken in LEAK.
     idle : Out(1)
         No step is running.
-    row, row_valid : Out
-        Read requests to the output reader (one hidden spike per cycle).
+    row, row_valid : Out(ArrayLayout(range(N), events)), Out(events)
+        Read requests to the output reader (``events`` hidden spikes per cycle).
     weight_valid, weight : In
-        The reader's weights for one hidden spike, added into the membranes.
+        The reader's weights, one vector per port (0 where no request was made), all added
+        into the membranes.
     reader_busy : In(1)
         The reader has requests in flight.
     fire : Out(1)
@@ -48,14 +52,17 @@ class OutputLayer(wiring.Component):
         Output spike counts and membrane potentials.
     """
 
-    def __init__(self, *, config: SNNConfig, spike_width: int):
+    def __init__(self, *, config: SNNConfig, spike_width: int, events: int = 1):
         self._config = config
         self._spike_width = spike_width
+        self._events = events
         super().__init__({
             "clear": In(1), "start": In(1), "spikes": In(spike_width), "idle": Out(1),
-            "row": Out(range(config.n_hidden)), "row_valid": Out(1),
+            "row": Out(data.ArrayLayout(range(config.n_hidden), events)),
+            "row_valid": Out(events),
             "weight_valid": In(1),
-            "weight": In(data.ArrayLayout(signed(WEIGHT_BITS), N_OUTPUTS)),
+            "weight": In(data.ArrayLayout(data.ArrayLayout(signed(WEIGHT_BITS), N_OUTPUTS),
+                                          events)),
             "reader_busy": In(1),
             "fire": Out(1), "fired": Out(N_OUTPUTS),
             "counts": Out(data.ArrayLayout(range(config.t_max + 1), N_OUTPUTS)),
@@ -67,11 +74,13 @@ class OutputLayer(wiring.Component):
         cfg = self._config
         membranes = [self.membranes[k] for k in range(N_OUTPUTS)]
         counts = [self.counts[k] for k in range(N_OUTPUTS)]
-        m.submodules.spike_walker = walker = SpikeWalker(width=self._spike_width)
+        m.submodules.spike_walker = walker = SpikeWalker(width=self._spike_width,
+                                                         events=self._events)
         m.d.comb += walker.spikes.eq(self.spikes)
 
         with m.If(self.weight_valid):
-            m.d.sync += [v.eq(v + self.weight[k]) for k, v in enumerate(membranes)]
+            m.d.sync += [v.eq(v + sum(self.weight[p][k] for p in range(self._events)))
+                         for k, v in enumerate(membranes)]
         with m.If(self.clear):
             m.d.sync += [self.membranes.eq(0), self.counts.eq(0)]
 
@@ -98,9 +107,9 @@ class OutputLayer(wiring.Component):
                 m.d.comb += walker.load.eq(1)
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                m.d.comb += [self.row.eq(walker.index), self.row_valid.eq(walker.valid),
-                             walker.advance.eq(1)]
-                with m.If(~walker.valid):
+                m.d.comb += [*[self.row[e].eq(walker.index[e]) for e in range(self._events)],
+                             self.row_valid.eq(walker.valid), walker.advance.eq(1)]
+                with m.If(~walker.valid[0]):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # Until the last row's weights have been added (the reader is idle): the

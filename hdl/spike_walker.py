@@ -1,7 +1,8 @@
-"""The output layer's walk over one step's hidden spikes: the lowest spiking neuron per cycle.
+"""The output layer's walk over one step's hidden spikes: the lowest spiking neurons per cycle.
 
 A step's spike vector (``width`` bits) is loaded at once; every cycle with ``advance`` the
-lowest set bit is handed out (``index``, ``valid``) and cleared.  The vector is kept in groups
+lowest set bit (with ``events = 2``, the two lowest) is handed out (``index``, ``valid``) and
+cleared.  The vector is kept in groups
 of :data:`hdl.logic.PRIORITY_GROUP` bits with a registered non-empty flag per group, so the
 loop from the registers back to themselves stays inside a group, except for the choice of the
 lowest non-empty group, which reads only the flags (a priority encoder over all 128 bits of
@@ -10,7 +11,8 @@ N = 128 was a critical path).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from hdl.logic import PRIORITY_GROUP, one_hot_index
@@ -18,12 +20,14 @@ from hdl.validated import ValidatedComponent
 
 
 class SpikeWalker(ValidatedComponent):
-    """Hands out the set bits of a loaded vector in ascending order, one per cycle.
+    """Hands out the set bits of a loaded vector in ascending order, ``events`` per cycle.
 
     Parameters
     ----------
     width : int
         Bits of the spike vector (hidden neurons, padded to whole lane chunks), >= 1.
+    events : int
+        Bits handed out per cycle, 1 or 2.
 
     Attributes
     ----------
@@ -32,23 +36,27 @@ class SpikeWalker(ValidatedComponent):
     spikes : In(width)
         The vector to walk.
     advance : In(1)
-        Clear the bit handed out in this cycle (if any).
-    valid : Out(1)
-        A set bit remains.
-    index : Out(range(width))
-        The lowest remaining set bit (0 when none).
+        Clear the bits handed out in this cycle (if any).
+    valid : Out(events)
+        Per output, a set bit is handed out (the lowest remaining set bits, in order).
+    index : Out(ArrayLayout(range(width), events))
+        The lowest remaining set bits (0 when none).
     """
 
     @classmethod
-    def validate(cls, *, width: int) -> None:
-        """Raise ``ValueError`` unless ``width`` is a positive integer."""
+    def validate(cls, *, width: int, events: int = 1) -> None:
+        """Raise ``ValueError`` unless ``width`` is a positive integer and ``events`` 1 or 2."""
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive integer, not {width!r}")
+        if isinstance(events, bool) or events not in (1, 2):
+            raise ValueError(f"events must be 1 or 2, not {events!r}")
 
-    def __init__(self, *, width: int):
+    def __init__(self, *, width: int, events: int = 1):
         self._width = width
+        self._events = events
         super().__init__({"load": In(1), "spikes": In(width), "advance": In(1),
-                          "valid": Out(1), "index": Out(range(max(width, 2)))})
+                          "valid": Out(events),
+                          "index": Out(data.ArrayLayout(range(max(width, 2)), events))})
 
     def elaborate(self, platform):
         m = Module()
@@ -58,25 +66,56 @@ class SpikeWalker(ValidatedComponent):
         groups = [Signal(size, name=f"group{g}") for g, size in enumerate(sizes)]
         nonempty = Signal(len(groups))
 
-        # The lowest non-empty group, from the registered flags only.
-        first = Signal(len(groups))
-        m.d.comb += first.eq((nonempty & -nonempty)[:len(groups)])
+        # The lowest non-empty group (and the next one), from the registered flags only.
+        first, later, second = Signal(len(groups)), Signal(len(groups)), Signal(len(groups))
+        m.d.comb += [first.eq((nonempty & -nonempty)[:len(groups)]),
+                     later.eq(nonempty & ~first),
+                     second.eq((later & -later)[:len(groups)])]
         first_index = one_hot_index(m, first, "first_index")
-        local_index = []
+        second_index = one_hot_index(m, second, "second_index")
+        local_index, next_index, several = [], [], Signal(len(groups))
+        cleared = []  # per group: (rest after its lowest bit, rest after its two lowest)
         for g, group in enumerate(groups):
             lowest = Signal(len(group), name=f"lowest{g}")
             m.d.comb += lowest.eq((group & -group)[:len(group)])
             local_index.append(one_hot_index(m, lowest, f"local_index{g}"))
             rest = Signal(len(group), name=f"rest{g}")
             m.d.comb += rest.eq(group & ~lowest)
-            with m.If(self.load):
-                m.d.sync += [group.eq(self.spikes[starts[g]:starts[g] + sizes[g]]),
-                             nonempty[g].eq(self.spikes[starts[g]:starts[g] + sizes[g]].any())]
-            with m.Elif(self.advance & first[g]):
-                m.d.sync += [group.eq(rest), nonempty[g].eq(rest.any())]
+            following = Signal(len(group), name=f"following{g}")
+            m.d.comb += following.eq((rest & -rest)[:len(group)])
+            next_index.append(one_hot_index(m, following, f"next_index{g}"))
+            rest2 = Signal(len(group), name=f"rest_after_two{g}")
+            m.d.comb += [rest2.eq(rest & ~following), several[g].eq(rest.any())]
+            cleared.append((rest, rest2))
 
         selected = Signal(range(max(PRIORITY_GROUP, 2)))
         m.d.comb += selected.eq(Array(local_index)[first_index])
-        m.d.comb += [self.valid.eq(nonempty.any()),
-                     self.index.eq(first_index * PRIORITY_GROUP + selected)]
+        m.d.comb += [self.valid[0].eq(nonempty.any()),
+                     self.index[0].eq(first_index * PRIORITY_GROUP + selected)]
+        pair_in_first = Signal()
+        if self._events == 2:
+            # The second bit: the next of the first group when it has several, else the
+            # lowest of the next non-empty group.
+            m.d.comb += pair_in_first.eq((several & first).any())
+            following_selected = Signal.like(selected)
+            second_selected = Signal.like(selected)
+            m.d.comb += [
+                following_selected.eq(Array(next_index)[first_index]),
+                second_selected.eq(Array(local_index)[second_index]),
+                self.valid[1].eq(pair_in_first | later.any()),
+                self.index[1].eq(Mux(pair_in_first,
+                                     first_index * PRIORITY_GROUP + following_selected,
+                                     second_index * PRIORITY_GROUP + second_selected)),
+            ]
+        for g, group in enumerate(groups):
+            rest, rest2 = cleared[g]
+            chunk = self.spikes[starts[g]:starts[g] + sizes[g]]
+            with m.If(self.load):
+                m.d.sync += [group.eq(chunk), nonempty[g].eq(chunk.any())]
+            with m.Elif(self.advance & first[g]):
+                after = rest2 if self._events == 2 else rest
+                m.d.sync += [group.eq(after), nonempty[g].eq(after.any())]
+            if self._events == 2:
+                with m.Elif(self.advance & second[g] & ~pair_in_first):
+                    m.d.sync += [group.eq(rest), nonempty[g].eq(rest.any())]
         return m

@@ -38,15 +38,19 @@ def test_lowest_set_bit_matches_python(width):
         assert got_index == (lowest.bit_length() - 1 if value else 0), hex(value)
 
 
+@pytest.mark.parametrize("events", [1, 2])
 @pytest.mark.parametrize("width", [1, 5, PRIORITY_GROUP, 40, 128])
-def test_spike_walker_hands_out_every_set_bit_in_order(width):
+def test_spike_walker_hands_out_every_set_bit_in_order(width, events):
+    """Every set bit once, in ascending order, ``events`` per cycle (two per cycle also
+    across groups, and one in the last cycle of an odd count)."""
     from hdl.spike_walker import SpikeWalker
 
-    dut = SpikeWalker(width=width)
+    dut = SpikeWalker(width=width, events=events)
     rng = random.Random(width)
-    vectors = [0, (1 << width) - 1, 1 << (width - 1)]
+    vectors = [0, (1 << width) - 1, 1 << (width - 1), 1 | (1 << (width - 1))]
     vectors += [rng.getrandbits(width) & rng.getrandbits(width) for _ in range(12)]
-    walks = []
+    vectors += [sum(1 << i for i in range(0, width, PRIORITY_GROUP))]  # one bit per group
+    walks, cycles = [], []
 
     async def bench(ctx):
         for vector in vectors:
@@ -55,18 +59,23 @@ def test_spike_walker_hands_out_every_set_bit_in_order(width):
             await ctx.tick()
             ctx.set(dut.load, 0)
             ctx.set(dut.advance, 1)
-            handed = []
-            while ctx.get(dut.valid):
-                handed.append(ctx.get(dut.index))
+            handed, taken = [], 0
+            while ctx.get(dut.valid[0]):
+                valid = [ctx.get(dut.valid[e]) for e in range(events)]
+                assert valid == sorted(valid, reverse=True)  # valid ones first
+                handed += [ctx.get(dut.index[e]) for e in range(events) if valid[e]]
+                taken += 1
                 await ctx.tick()
-            assert ctx.get(dut.index) == 0
+            assert ctx.get(dut.index[0]) == 0 and not ctx.get(dut.valid)
             walks.append(handed)
+            cycles.append(taken)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
     assert walks == [[i for i in range(width) if (v >> i) & 1] for v in vectors]
+    assert cycles == [-(-bin(v).count("1") // events) for v in vectors]
 
 
 def test_spike_walker_rejects_a_bad_width():
