@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = PROJECT_ROOT / "build" / "sim"
 TOPLEVEL = "snn_core"
 SIMULATORS = ("verilator", "icarus")
-VISIBLE_PORTS = ("clk", "rst", "bus__*", "busy", "done")
+VISIBLE_PORTS = ("clk", "rst", "bus__*", "busy", "done", "finish")
 """The ports the testbench touches (the only signals Verilator exposes)."""
 RUNTIME_CACHE = BUILD_ROOT / "verilator-runtime"
 """Verilator's runtime library objects, compiled once for every build directory."""
@@ -41,21 +41,28 @@ class Batch:
     """Images run back to back with one register setting.
 
     ``reset_after``: if set, the first image is started and the core reset after that many
-    cycles (a reset in the middle of an image) before the batch runs normally.
+    cycles (a reset in the middle of an image) before the batch runs normally.  ``queued``:
+    each next image is written and queued while the previous one runs (back to back: its
+    SCAN overlaps the end of the previous image); otherwise each starts once the previous
+    one is done.
     """
 
     settings: RunSettings
     images: np.ndarray
     reset_after: int | None = None
+    queued: bool = False
 
 
 @dataclass
 class RtlResults:
-    """What the RTL reported per image: ``pred [n]``, ``counts [n, 10]``, ``counters``."""
+    """What the RTL reported per image: ``pred [n]``, ``counts [n, 10]``, ``counters``, and
+    ``finished [n]``, the clock cycle (since the simulation started) in which each image
+    finished."""
 
     pred: np.ndarray
     counts: np.ndarray
     counters: dict[str, np.ndarray]
+    finished: np.ndarray | None = None
 
 
 def simulator_name() -> str:
@@ -183,14 +190,15 @@ def _cached_verilator():
             build_dir = Path(self.build_dir)
             binary = build_dir / self.hdl_toplevel
             sources = [Path(source) for source in self.sources]
-            if binary.exists() and all(binary.stat().st_mtime >= source.stat().st_mtime
-                                       for source in sources):
+            control = build_dir / "ports.vlt"
+            visible = "`verilator_config\n" + "".join(
+                f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"\n' for port in VISIBLE_PORTS)
+            if (binary.exists() and control.exists() and control.read_text() == visible
+                    and all(binary.stat().st_mtime >= source.stat().st_mtime
+                            for source in sources)):
                 return []
             verilate, make = super()._build_command()
-            control = build_dir / "ports.vlt"
-            control.write_text("`verilator_config\n" + "".join(
-                f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"\n'
-                for port in VISIBLE_PORTS))
+            control.write_text(visible)
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"] + [str(control)]
             cached = sorted(str(path) for path in RUNTIME_CACHE.glob("verilated*.o"))
             seed = [["cp", *cached, str(build_dir)]] if cached else []
@@ -269,7 +277,7 @@ def add_verilator_make_flags() -> None:
 
 
 def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
-    registers, masks, sizes, resets = [], [], [], []
+    registers, masks, sizes, resets, queued = [], [], [], [], []
     for batch in batches:
         timesteps, mask = batch.settings.resolve(config)
         s = batch.settings
@@ -278,8 +286,9 @@ def _write_case(path: Path, config: SNNConfig, batches: list[Batch]) -> None:
         masks.append(mask)
         sizes.append(len(batch.images))
         resets.append(-1 if batch.reset_after is None else batch.reset_after)
+        queued.append(bool(batch.queued))
     np.savez(path, registers=np.array(registers, dtype=np.int64), masks=np.array(masks),
-             sizes=np.array(sizes), resets=np.array(resets),
+             sizes=np.array(sizes), resets=np.array(resets), queued=np.array(queued),
              images=np.concatenate([np.asarray(b.images, dtype=np.uint8).reshape(-1, 784)
                                     for b in batches]),
              max_cycles=np.array(counter_bound(config)))
@@ -339,6 +348,7 @@ def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch]
             raise RuntimeError(f"the cocotb testbench failed ({build_dir}):\n{log}")
         with np.load(result) as arrays:
             pred, counts, counters = arrays["pred"], arrays["counts"], arrays["counters"]
+            finished = arrays["finished"]
         if inspect is not None:
             inspect(Path(run_dir))
     out, start = [], 0
@@ -346,6 +356,7 @@ def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch]
         stop = start + len(batch.images)
         out.append(RtlResults(
             pred=pred[start:stop], counts=counts[start:stop].reshape(-1, N_OUTPUTS),
-            counters={name: counters[start:stop, i] for i, name in enumerate(COUNTER_ORDER)}))
+            counters={name: counters[start:stop, i] for i, name in enumerate(COUNTER_ORDER)},
+            finished=finished[start:stop]))
         start = stop
     return out

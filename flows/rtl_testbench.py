@@ -2,10 +2,12 @@
 
 The case file (``$SNN_CASE``, written by :func:`flows.rtl_sim.run_rtl`) holds batches
 of images with their register settings; the results (class, output counts, every counter)
-go to ``$SNN_RESULT``.  Comparison against the reference happens in the caller.  Inputs are
-driven and outputs sampled on the falling clock edge.  Once the core has scanned an image
-(``CONTROL`` bit 2 clear) the next image is written while it computes; then the testbench
-awaits the rising edge of ``done`` (no clock stepping from Python while the core computes).
+go to ``$SNN_RESULT``, with the clock cycle in which each image finished.  Comparison against
+the reference happens in the caller.  Inputs are driven and outputs sampled on the falling
+clock edge.  Once the core has scanned an image (``CONTROL`` bit 2 clear) the next image is
+written while it computes; then the testbench awaits the image's ``finish`` strobe (no clock
+stepping from Python while the core computes).  In a *queued* batch the next image is also
+started (queued) while the current one computes, so the two overlap (back to back).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
+from cocotb.utils import get_sim_time
 
 from golden.timing import IMAGE_WORDS, PIXELS_PER_WORD
 from hdl import regmap
@@ -66,12 +69,35 @@ async def load_image(bus: BusDriver, image: np.ndarray) -> None:
         await bus.write(regmap.IMAGE + w, int(word))
 
 
-async def wait_for_scan(bus: BusDriver) -> None:
-    """Return once the core has scanned its image (the image memory is free again)."""
-    await Timer(SCAN_WAIT_CYCLES * CLOCK_NS - 1, "ns")
-    await FallingEdge(bus.dut.clk)
+async def wait_for_scan(bus: BusDriver, *, at_once: bool = False) -> None:
+    """Return once the core has scanned its image (the image memory is free again);
+    ``at_once``: poll from now on (the scan may have started long ago)."""
+    if not at_once:
+        await Timer(SCAN_WAIT_CYCLES * CLOCK_NS - 1, "ns")
+        await FallingEdge(bus.dut.clk)
     while await bus.read(regmap.CONTROL) & regmap.SCANNING:
-        await ClockCycles(bus.dut.clk, 16, rising=False)
+        await ClockCycles(bus.dut.clk, 4 if at_once else 16, rising=False)
+
+
+class FinishMonitor:
+    """Records the clock cycle of every ``finish`` strobe (an image finished)."""
+
+    def __init__(self, dut):
+        self.dut, self.cycles = dut, []
+        cocotb.start_soon(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await RisingEdge(self.dut.finish)
+            self.cycles.append(round(get_sim_time("ns") / CLOCK_NS))
+
+    async def wait_for(self, count: int, timeout_cycles: int) -> None:
+        """Return in the first cycle in which the results of the ``count``-th finished
+        image (1-based) are readable (the cycle after its strobe), at the falling edge."""
+        while len(self.cycles) < count:
+            await with_timeout(RisingEdge(self.dut.finish), timeout_cycles * CLOCK_NS, "ns")
+            await FallingEdge(self.dut.clk)  # (the watcher has recorded it by now)
+        await FallingEdge(self.dut.clk)
 
 
 async def reset(dut, cycles: int = 2) -> None:
@@ -100,7 +126,7 @@ async def run_case(dut):
     """Run every batch of the case file and save the RTL's answers."""
     with np.load(os.environ["SNN_CASE"]) as case:
         registers, masks, sizes = case["registers"], case["masks"], case["sizes"]
-        resets, images = case["resets"], case["images"]
+        resets, images, queued = case["resets"], case["images"], case["queued"]
         max_cycles = int(case["max_cycles"])
     bus = BusDriver(dut)
     dut.bus__w_en.value = 0
@@ -109,11 +135,13 @@ async def run_case(dut):
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await reset(dut)
     await check_register_file(bus, masks.shape[1])
+    monitor = FinishMonitor(dut)
     n = len(images)
     pred = np.zeros(n, dtype=np.int64)
     counts = np.zeros((n, 10), dtype=np.int64)
     counters = np.zeros((n, len(regmap.COUNTER_ORDER)), dtype=np.int64)
-    first = 0
+    finished = np.zeros(n, dtype=np.int64)
+    first, expected = 0, 0  # images finished so far (a reset aborts one without a strobe)
     for b, size in enumerate(sizes):
         if resets[b] >= 0:
             await configure(bus, registers[b], masks[b])
@@ -128,18 +156,23 @@ async def run_case(dut):
         await configure(bus, registers[b], masks[b])
         await load_image(bus, images[first])
         last = first + int(size)
+        await bus.write(regmap.CONTROL, regmap.START)
         for i in range(first, last):
-            await bus.write(regmap.CONTROL, regmap.START)
             if i + 1 < last:  # the next image goes in while this one computes
-                await wait_for_scan(bus)
+                await wait_for_scan(bus, at_once=bool(queued[b]))
                 await load_image(bus, images[i + 1])
-            if not int(dut.done.value):
-                await with_timeout(RisingEdge(dut.done), max_cycles * CLOCK_NS, "ns")
-                await FallingEdge(dut.clk)
+                if queued[b]:  # queued (or started, if this image is done already)
+                    await bus.write(regmap.CONTROL, regmap.START)
+            expected += 1
+            await monitor.wait_for(expected, max_cycles)
+            finished[i] = monitor.cycles[expected - 1]
             pred[i] = await bus.read(regmap.RESULT)
             for k in range(10):
                 counts[i, k] = await bus.read(regmap.COUNTS + k)
             for c in range(len(regmap.COUNTER_ORDER)):
                 counters[i, c] = await bus.read(regmap.COUNTERS + c)
+            if i + 1 < last and not queued[b]:
+                await bus.write(regmap.CONTROL, regmap.START)
         first += int(size)
-    np.savez(os.environ["SNN_RESULT"], pred=pred, counts=counts, counters=counters)
+    np.savez(os.environ["SNN_RESULT"], pred=pred, counts=counts, counters=counters,
+             finished=finished)

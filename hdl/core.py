@@ -20,7 +20,15 @@ from amaranth.lib.wiring import In, Out
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
 from golden.geometry import hidden_geometry, output_geometry
 from golden.reference import block_maxima
-from golden.timing import IMAGE_WORDS, MARGIN_CYCLES, PIXELS_PER_WORD
+from golden.cycle_model import scan_cycles
+from golden.timing import (
+    CLASSIFY_CYCLES,
+    IMAGE_WORDS,
+    MARGIN_CYCLES,
+    OUTPUT_CYCLES,
+    OUTPUT_READER_LATENCY,
+    PIXELS_PER_WORD,
+)
 from hdl import regmap
 from hdl.chunk_skip import ChunkSkip
 from hdl.classifier import Classifier
@@ -50,6 +58,23 @@ def counter_bound(config: SNNConfig) -> int:
     per_step_cycles = (N_INPUTS * hidden.chunks + IMAGE_WORDS + hidden.chunks
                        + config.n_hidden + 64 + MARGIN_CYCLES + 2)
     return 4 * IMAGE_WORDS + hidden.chunks + config.t_max * max(per_step_bits, per_step_cycles)
+
+
+def early_launch(config: SNNConfig) -> bool:
+    """Whether a queued image may launch its SCAN as soon as the running image is in FINISH:
+    iff the longest FINISH (the last step's output layer with all N hidden neurons
+    spiking), CLASSIFY and the handover, with a margin, end before a SCAN can (else it
+    launches in CLASSIFY).  Either way an image's cycles do not depend on whether it was
+    queued (docs/cycle_model.md, "Back to back")."""
+    finish = (-(-config.n_hidden // config.issue_width) + OUTPUT_CYCLES + OUTPUT_READER_LATENCY
+              + CLASSIFY_CYCLES + 1)
+    return finish + HANDOVER_MARGIN <= scan_cycles(hidden_geometry(config).chunks,
+                                                   config.issue_width)
+
+
+HANDOVER_MARGIN = 4
+"""Cycles an early launch keeps in hand between the running image's end and the end of the
+queued image's SCAN."""
 
 
 def chunk_levels(config: SNNConfig, w_hidden) -> np.ndarray:
@@ -106,7 +131,10 @@ class SNNCore(ValidatedComponent):
     busy : Out(1)
         An image is being processed.
     done : Out(1)
-        The last image finished; cleared by the next start.
+        The last image finished; cleared by the next start (or queued start).
+    finish : Out(1)
+        A strobe: an image finished (its results are readable from the next cycle on, until
+        the next image finishes).
     """
 
     @classmethod
@@ -135,7 +163,8 @@ class SNNCore(ValidatedComponent):
         self._reset_bits = reset_bits
         self._hidden = hidden_geometry(config)
         self._output = output_geometry(config)
-        super().__init__({"bus": In(regmap.ControlBus()), "busy": Out(1), "done": Out(1)})
+        super().__init__({"bus": In(regmap.ControlBus()), "busy": Out(1), "done": Out(1),
+                          "finish": Out(1)})
 
     @property
     def config(self) -> SNNConfig:
@@ -151,7 +180,8 @@ class SNNCore(ValidatedComponent):
         m.submodules.registers = regs = RegisterFile(config=cfg, reset_bits=self._reset_bits)
         events = cfg.issue_width
         m.submodules.sequencer = seq = Sequencer(config=cfg, geometry=hg,
-                                                 events_per_cycle=events)
+                                                 events_per_cycle=events,
+                                                 early_launch=early_launch(cfg))
         m.submodules.inputs = inputs = EventList(
             t_max=cfg.t_max, levels=chunk_levels(cfg, self._w_hidden), events_per_cycle=events)
         m.submodules.skip = skip = ChunkSkip(geometry=hg, pixels=PIXELS_PER_WORD * events)
@@ -174,8 +204,11 @@ class SNNCore(ValidatedComponent):
         # The register file and the status.
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         m.d.comb += [
-            self.busy.eq(seq.busy), self.done.eq(seq.done),
-            regs.busy.eq(seq.busy), regs.done.eq(seq.done), regs.scanning.eq(seq.scanning),
+            self.busy.eq(seq.busy), self.done.eq(seq.done), self.finish.eq(seq.finish),
+            regs.busy.eq(seq.busy), regs.done.eq(seq.done),
+            regs.scanning.eq(seq.scanning | ~inputs.scanned),
+            regs.finish.eq(seq.finish), regs.take_queued.eq(seq.take_queued),
+            seq.queued.eq(regs.queued), seq.acknowledge.eq(regs.acknowledge),
             regs.bits_in_force.hidden.eq(ctl.bits_hidden),
             regs.bits_in_force.out.eq(ctl.bits_out),
             regs.result.eq(classifier.result), regs.counts.eq(output.counts),
@@ -201,7 +234,7 @@ class SNNCore(ValidatedComponent):
             hidden_reader.valid.eq(seq.row_valid),
             seq.reader_busy.eq(hidden_reader.busy),
             seq.reader_next_chunk.eq(hidden_reader.next_chunk),
-            hidden.clear.eq(seq.begin), hidden.read_chunk.eq(seq.read_chunk),
+            hidden.clear.eq(seq.launch), hidden.read_chunk.eq(seq.read_chunk),
             hidden.fire_valid.eq(seq.fire_valid), hidden.fire_chunk.eq(seq.fire_chunk),
             hidden.fire_next.eq(seq.fire_next),
             hidden.gate.eq(seq.gate),
@@ -247,7 +280,8 @@ class SNNCore(ValidatedComponent):
         ]
 
         m.d.comb += [
-            counters.clear.eq(seq.begin), counters.busy.eq(seq.busy),
+            counters.clear.eq(seq.begin), counters.cycles_before.eq(seq.cycles_before),
+            counters.busy.eq(seq.busy),
             counters.input_spike.eq(seq.input_spike),
             counters.hidden_counts.eq(hidden_reader.counts),
             counters.output_counts.eq(output_reader.counts),

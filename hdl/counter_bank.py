@@ -34,7 +34,9 @@ class CounterBank(wiring.Component):
     Attributes
     ----------
     clear : In(1)
-        An image starts: every counter returns to 0.
+        An image starts: every counter returns to 0, ``cycles`` to ``cycles_before``.
+    cycles_before : In
+        Cycles the starting image has already run (its SCAN, when it was queued).
     busy : In(1)
         Counts ``cycles``.
     input_spike : In(range(events + 1))
@@ -59,7 +61,8 @@ class CounterBank(wiring.Component):
     def __init__(self, *, lanes: int, hidden: data.StructLayout, output: data.StructLayout,
                  skipped: data.StructLayout, events: int = 1):
         super().__init__({
-            "clear": In(1), "busy": In(1), "input_spike": In(range(events + 1)),
+            "clear": In(1), "cycles_before": In(range(2048)), "busy": In(1),
+            "input_spike": In(range(events + 1)),
             "hidden_counts": In(hidden), "output_counts": In(output),
             "skipped_counts": In(skipped),
             "hidden_fired": In(lanes), "hidden_updated": In(lanes),
@@ -92,5 +95,5 @@ class CounterBank(wiring.Component):
         with m.If(self.busy):
             m.d.sync += counters.cycles.eq(counters.cycles + 1)
         with m.If(self.clear):
-            m.d.sync += counters.eq(0)
+            m.d.sync += [counters.eq(0), counters.cycles.eq(self.cycles_before)]
         return m

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
@@ -31,6 +31,12 @@ class RegisterFile(ValidatedComponent):
         The register bus.
     busy, done, scanning : In(1)
         The status bits ``CONTROL`` reads.
+    finish : In(1)
+        The running image is done: ``result``, ``counts`` and ``counters`` are final in the
+        next cycle, and ``RESULT``, ``COUNTS`` and ``COUNTERS`` read them from then on until
+        the next image is done (a queued image may already be running and counting).
+    take_queued : In(1)
+        The queued image was launched.
     bits_in_force : In(PRECISION_FIELDS)
         The precisions ``PRECISION`` reads (the controller's in dynamic mode).
     result : In(4)
@@ -41,6 +47,10 @@ class RegisterFile(ValidatedComponent):
         The event counters.
     start : Out(1)
         A start write while idle (a one-cycle strobe).
+    queued : Out(1)
+        A start was written while busy and its image waits (until ``take_queued``).
+    acknowledge : Out(1)
+        A start was written (taken or queued).
     image_addr, image_data, image_we : Out
         Image word writes, for the event list's image memory.
     precision : Out(PRECISION_FIELDS)
@@ -69,7 +79,8 @@ class RegisterFile(ValidatedComponent):
         n = config.n_hidden
         super().__init__({
             "bus": In(regmap.ControlBus()),
-            "busy": In(1), "done": In(1), "scanning": In(1),
+            "busy": In(1), "done": In(1), "scanning": In(1), "finish": In(1),
+            "take_queued": In(1), "queued": Out(1), "acknowledge": Out(1),
             "bits_in_force": In(regmap.PRECISION_FIELDS),
             "result": In(4),
             "counts": In(data.ArrayLayout(range(config.t_max + 1), N_OUTPUTS)),
@@ -98,9 +109,14 @@ class RegisterFile(ValidatedComponent):
         m.d.comb += [
             self.image_addr.eq(bus.addr), self.image_data.eq(bus.w_data),
             self.image_we.eq(bus.w_en & (bus.addr < IMAGE_WORDS)),
-            self.start.eq(bus.w_en & (bus.addr == regmap.CONTROL)
-                          & written(regmap.CONTROL_FIELDS).start & ~self.busy),
+            self.acknowledge.eq(bus.w_en & (bus.addr == regmap.CONTROL)
+                                & written(regmap.CONTROL_FIELDS).start),
+            self.start.eq(self.acknowledge & ~self.busy),
         ]
+        with m.If(self.take_queued):
+            m.d.sync += self.queued.eq(0)
+        with m.If(self.acknowledge & self.busy):
+            m.d.sync += self.queued.eq(1)
         with m.If(bus.w_en):
             with m.Switch(bus.addr):
                 with m.Case(regmap.PRECISION):
@@ -126,7 +142,20 @@ class RegisterFile(ValidatedComponent):
 
         status = Signal(regmap.STATUS_FIELDS)
         m.d.comb += [status.busy.eq(self.busy), status.done.eq(self.done),
-                     status.scanning.eq(self.scanning)]
+                     status.scanning.eq(self.scanning), status.queued.eq(self.queued)]
+        # The last finished image's result, counts and counters: the live values in the
+        # cycle after `finish`, kept from then on.
+        finished = Signal()
+        kept_result, kept_counts = Signal.like(self.result), Signal.like(self.counts)
+        kept_counters = Signal.like(self.counters)
+        m.d.sync += finished.eq(self.finish)
+        with m.If(finished):
+            m.d.sync += [kept_result.eq(self.result), kept_counts.eq(self.counts),
+                         kept_counters.eq(self.counters)]
+        result = Mux(finished, self.result, kept_result)
+        counts = Mux(finished, self.counts.as_value(), kept_counts.as_value())
+        counts = data.ArrayLayout(self.counts.shape().elem_shape, N_OUTPUTS)(counts)
+        counters = COUNTERS(Mux(finished, self.counters.as_value(), kept_counters.as_value()))
         info = regmap.INFO_FIELDS.const({"n_hidden": n, "t_max": cfg.t_max})
         readable = {
             regmap.CONTROL: status,
@@ -135,10 +164,10 @@ class RegisterFile(ValidatedComponent):
             regmap.CHECKPOINTS: self.checkpoints,
             regmap.TAU: self.tau,
             regmap.TIMESTEPS: self.timesteps,
-            regmap.RESULT: self.result,
+            regmap.RESULT: result,
             regmap.INFO: Const(info.as_bits(), regmap.INFO_FIELDS.size),
-            **{regmap.COUNTS + k: self.counts[k] for k in range(N_OUTPUTS)},
-            **{regmap.COUNTERS + i: self.counters[name]
+            **{regmap.COUNTS + k: counts[k] for k in range(N_OUTPUTS)},
+            **{regmap.COUNTERS + i: counters[name]
                for i, name in enumerate(regmap.COUNTER_ORDER)},
             **{regmap.MASK + k: self.mask.word_select(k, width)
                for k in range(regmap.mask_words(n))},

@@ -7,11 +7,14 @@ the register addressed in the previous cycle (``r_data`` is registered).
 address                   R/W   contents
 ========================  ====  =========================================================
 ``IMAGE`` + w (0..195)    W     pixels ``4w .. 4w+3``, pixel ``4w+i`` in bits ``8i+7:8i``
-``CONTROL``               R/W   W: bit 0 = 1 starts an image (ignored while busy);
-                                R: bit 0 busy, bit 1 done (cleared by the next start),
-                                bit 2 scanning (the image memory is being read; once it
-                                reads 0 the next image may be written while the core
-                                computes)
+``CONTROL``               R/W   W: bit 0 = 1 starts an image, or while busy queues it
+                                (it starts as the running image finishes, its SCAN
+                                overlapping that image's end; a second queued start is
+                                ignored);
+                                R: bit 0 busy, bit 1 done (an image finished; cleared by
+                                the next start or queued start), bit 2 scanning (the image
+                                memory is being read; once it reads 0 the next image may be
+                                written while the core computes), bit 3 queued
 ``PRECISION``             R/W   bits 3:0 hidden precision, 7:4 output precision (2..8;
                                 writes are clamped into 2..8); may change between steps;
                                 reads the precision in force (in dynamic mode the
@@ -27,15 +30,20 @@ address                   R/W   contents
                                 0 = static mode
 ``CHECKPOINTS``           R/W   bits 7:0 checkpoint interval (steps; 0 acts as 1),
                                 15:8 escalate margin, 23:16 exit margin (0 = never)
-``RESULT``                R     bits 3:0 class of the last image
+``RESULT``                R     bits 3:0 class of the last finished image
 ``INFO``                  R     bits 15:0 N, 23:16 t_max
-``COUNTS`` + k (0..9)     R     output spike count of class k
-``COUNTERS`` + i          R     event counter ``COUNTER_ORDER[i]`` (32 bits)
+``COUNTS`` + k (0..9)     R     output spike count of class k (last finished image)
+``COUNTERS`` + i          R     event counter ``COUNTER_ORDER[i]`` (32 bits; last finished
+                                image)
 ``MASK`` + k              R/W   hidden neuron mask bits ``32k+31 .. 32k`` (1 = on)
 ========================  ====  =========================================================
 
-Write the mask, tau, T and the controller registers only while the core is idle, the image
-while idle or once ``SCANNING`` reads 0.
+Write the mask, tau, T and the controller registers only while the core is idle (a queued
+image runs with the registers of the running one), the image while idle or once
+``SCANNING`` reads 0.  Back to back: write image k + 1 once image k has been scanned
+(``SCANNING`` reads 0), queue it (a start write, which also clears ``done``), wait for
+``done`` (image k is finished), read its results (they stay readable until image k + 1 is
+done), and repeat.
 
 The fields of every register are described once, as the layouts below (``*_FIELDS``); the
 core's register file views bus words through them, and host code packs and unpacks register
@@ -80,7 +88,7 @@ IMAGE_FIELDS = data.ArrayLayout(8, 4)
 """An ``IMAGE`` word: pixel ``4w + i`` in element ``i``."""
 CONTROL_FIELDS = _fields(start=(0, 0))
 """A ``CONTROL`` write."""
-STATUS_FIELDS = _fields(busy=(0, 0), done=(1, 1), scanning=(2, 2))
+STATUS_FIELDS = _fields(busy=(0, 0), done=(1, 1), scanning=(2, 2), queued=(3, 3))
 """A ``CONTROL`` read."""
 PRECISION_FIELDS = _fields(hidden=(3, 0), out=(7, 4))
 TAU_FIELDS = _fields(hidden=(6, 0), out=(14, 8))
@@ -111,7 +119,8 @@ def unpack(layout: data.Layout, value: int) -> data.Const:
 
 START = pack(CONTROL_FIELDS, start=1)
 """``CONTROL`` write value that starts an image."""
-BUSY, DONE, SCANNING = (pack(STATUS_FIELDS, **{name: 1}) for name in ("busy", "done", "scanning"))
+BUSY, DONE, SCANNING, QUEUED = (pack(STATUS_FIELDS, **{name: 1})
+                                 for name in ("busy", "done", "scanning", "queued"))
 """``CONTROL`` read bits."""
 
 

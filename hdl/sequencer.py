@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import N_INPUTS, SNNConfig
+from golden.config import MAX_NEURONS, N_INPUTS, SNNConfig
 from golden.geometry import LayerGeometry
 from hdl.logic import lowest_set_bit, popcount
 
@@ -20,6 +20,13 @@ class Sequencer(wiring.Component):
     FIRE sweeps the membranes chunk by chunk through the fire pass, then hands the step's
     spikes to the output layer.
 
+    A start while an image runs is *queued* (``queued``): the queued image's SCAN is
+    *launched* while the running image finishes (its last output layer and CLASSIFY, when
+    ``early_launch``; else CLASSIFY only), so that both overlap; it becomes the running image
+    (``begin``) in the cycle the running one is done.  The launch point is chosen so that the
+    running image is always done before the queued image's SCAN is over: an image's cycles
+    are the same whether it was queued or not.
+
     Parameters
     ----------
     config : SNNConfig
@@ -28,16 +35,34 @@ class Sequencer(wiring.Component):
         Chunks of the hidden layer.
     events_per_cycle : int
         E, input spikes issued per cycle (2 only with one chunk per row).
+    early_launch : bool
+        Launch a queued image's SCAN as soon as the running image is in FINISH (True only
+        where FINISH and CLASSIFY are always shorter than a SCAN).
 
     Attributes
     ----------
     start : In(1)
-        Start an image (a strobe, only while idle).
+        Start an image (a strobe, taken while idle).
+    queued : In(1)
+        A started image waits (a level, set by a start while busy).
+    launch : Out(1)
+        An image's SCAN starts: build the list and clear the hidden membranes (with
+        ``begin`` when started while idle; while the previous image finishes when queued).
+    take_queued : Out(1)
+        The queued image was launched (clears ``queued``).
     begin : Out(1)
-        The image starts (``start`` taken).
+        The image becomes the running one: clear the counters, the output layer and the
+        controller.
+    cycles_before : Out(range)
+        With ``begin``: the cycles the image has already run (its SCAN while the previous
+        image finished), the start value of its ``cycles`` counter.
     busy, done, scanning : Out(1)
-        An image is running; the last image finished (cleared by the next start); the
-        image memory is being read.
+        An image is running; the last image finished (cleared by the next start or queued
+        start: ``acknowledge``); the SCAN state.
+    acknowledge : In(1)
+        A start was written (taken or queued): clear ``done``.
+    finish : Out(1)
+        The running image is done (its result, counts and counters are final).
     timesteps : In(8)
         T, sampled at ``start``.
     dynamic : In(1)
@@ -85,11 +110,14 @@ class Sequencer(wiring.Component):
     """
 
     def __init__(self, *, config: SNNConfig, geometry: LayerGeometry,
-                 events_per_cycle: int = 1):
+                 events_per_cycle: int = 1, early_launch: bool = False):
         self._chunks = chunks = geometry.chunks
+        self._early_launch = bool(early_launch)
         events = events_per_cycle
         super().__init__({
-            "start": In(1), "begin": Out(1),
+            "start": In(1), "queued": In(1), "launch": Out(1), "take_queued": Out(1),
+            "begin": Out(1), "cycles_before": Out(range(2 * MAX_NEURONS)), "acknowledge": In(1),
+            "finish": Out(1),
             "busy": Out(1), "done": Out(1), "scanning": Out(1),
             "timesteps": In(8), "dynamic": In(1), "interval": In(8),
             "scan": Out(1), "walk": Out(1), "ready": Out(1), "step": Out(range(config.t_max + 1)),
@@ -123,11 +151,30 @@ class Sequencer(wiring.Component):
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
         # `busy` is a register (set when an image starts, cleared when it is done), not a
         # state decode: the start strobe and every clear of an image start come from it.
-        m.d.comb += [self.begin.eq(self.start & ~self.busy), self.scan.eq(self.begin)]
+        # A queued image is launched in FINISH (early_launch) or CLASSIFY; `launched` holds
+        # until it begins, `ahead` counts its cycles until then.
+        launched, ahead, finishing = Signal(), Signal.like(self.cycles_before), Signal()
+        handover = Signal()  # the launched image begins (the cycle after the running is done)
+        idle_start, follows = (self.start | self.queued) & ~self.busy, Signal()
+        m.d.comb += [
+            self.take_queued.eq(self.queued & ((~launched & finishing) | ~self.busy)),
+            self.launch.eq(idle_start | self.take_queued),
+            self.scan.eq(self.launch),
+            # (a queued image may also be launched in the very cycle the running one is done)
+            follows.eq(launched | (self.take_queued & self.busy)),
+            self.begin.eq(idle_start | handover),
+            self.cycles_before.eq(Mux(handover, ahead + 1, 0)),
+        ]
+        m.d.sync += ahead.eq(Mux(self.take_queued, 0, Mux(launched, ahead + 1, ahead)))
+        with m.If(self.launch):
+            m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
+        with m.If(self.acknowledge):
+            m.d.sync += self.done.eq(0)
         with m.If(self.begin):
-            m.d.sync += [self.busy.eq(1), self.done.eq(0), step.eq(0),
-                         last_step.eq(self.timesteps - 1), sweep_chunk.eq(0),
-                         sweep_running.eq(1), since_checkpoint.eq(0)]
+            m.d.sync += [self.busy.eq(1), step.eq(0), last_step.eq(self.timesteps - 1),
+                         since_checkpoint.eq(0), launched.eq(0)]
+        with m.If(self.take_queued & self.busy):
+            m.d.sync += launched.eq(1)
 
         # INTEGRATE issues the rows.  `integrating` (the FSM is in INTEGRATE) and `ready`
         # (INTEGRATE and no row chunk left to issue after this cycle: the event list hands
@@ -218,11 +265,23 @@ class Sequencer(wiring.Component):
                         m.d.sync += self.gate.eq(self.gate_decision)
                         m.next = "INTEGRATE"
             with m.State("FINISH"):
+                m.d.comb += finishing.eq(self._early_launch)
                 with m.If(self.output_idle):
                     m.d.comb += self.classify.eq(1)
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
+                m.d.comb += finishing.eq(1)
                 with m.If(self.classified):
-                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                    m.next = "IDLE"
+                    m.d.comb += self.finish.eq(1)
+                    m.d.sync += self.done.eq(1)
+                    with m.If(follows):
+                        m.next = "HANDOVER"
+                    with m.Else():
+                        m.d.sync += self.busy.eq(0)
+                        m.next = "IDLE"
+            with m.State("HANDOVER"):
+                # The finished image's results are read from their final registers in this
+                # cycle (the register file keeps them); the launched image begins.
+                m.d.comb += handover.eq(1)
+                m.next = "SCAN"
         return m
