@@ -18,9 +18,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_INPUTS, N_OUTPUTS, SNNConfig
+from golden.cycle_model import scan_cycles
 from golden.geometry import hidden_geometry, output_geometry
 from golden.reference import block_maxima
-from golden.cycle_model import scan_cycles
 from golden.timing import (
     CLASSIFY_CYCLES,
     IMAGE_WORDS,
