@@ -37,6 +37,9 @@ class Cycles:
     per_image: np.ndarray
     source: str
     mismatches: int | None = None
+    period: float | None = None
+    """Mean cycles from one image's end to the next one's when queued back to back (RTL
+    only; None from the cycle model)."""
 
     @property
     def mean(self) -> float:
@@ -57,19 +60,25 @@ def rtl_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
                settings: RunSettings) -> Cycles:
     """Cycles read from the RTL's ``cycles`` counter in a Verilator (cocotb) simulation.
 
-    Every image's class, output counts, counters and cycles are also compared with the
-    reference and the cycle model; ``mismatches`` says how many images differed.  The
-    simulation is compiled once per configuration and reads the weights when it starts.
+    The images run back to back (each next one written and queued while the previous one
+    runs, by a testbench host that writes one bus word per cycle), which also gives the
+    ``period`` between their ends.  Every image's class, output counts, counters and cycles
+    are compared with the reference and the cycle model; ``mismatches`` says how many images
+    differed.  The simulation is compiled once per configuration and reads the weights when
+    it starts.
     """
     from flows.rtl_sim import Batch, run_rtl, simulator_name
     from flows.scoreboard import score_batches
 
-    batches = [Batch(settings, images)]
+    batches = [Batch(settings, images, queued=True)]
     results = run_rtl(config, w_hidden, w_out, batches, loaded=True)
     score = score_batches(config, w_hidden, w_out, batches, results)
+    finished = results[0].finished
+    period = (float(finished[-1] - finished[0]) / (len(finished) - 1)
+              if len(finished) > 1 else None)
     return Cycles(results[0].counters["cycles"].astype(np.int64),
-                  f"RTL simulation ({simulator_name()} via cocotb), {len(images)} test images",
-                  mismatches=score.mismatches)
+                  f"RTL simulation ({simulator_name()} via cocotb), {len(images)} test images "
+                  f"back to back", mismatches=score.mismatches, period=period)
 
 
 def _segment_blocks(geometry: LayerGeometry) -> list[list[int | None]]:

@@ -300,6 +300,9 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
         "cells": synth.cells, "memory_groups": synth.memory_groups,
         "cycles_per_image": cycles.mean, "latency_us": latency_us,
+        "back_to_back_cycles_per_image": cycles.period,
+        "throughput_images_per_second": (clock_mhz * 1e6 / cycles.period
+                                         if cycles.period else None),
         "cycles": {"mean": cycles.mean, "min": int(np.min(cycles.per_image)),
                    "max": int(np.max(cycles.per_image)), "source": cycles.source,
                    "mismatches": cycles.mismatches},
@@ -496,8 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         written = write_reports(out_dir, report)
         reports.append(report)
         if not args.quiet:
+            rate = report.get("throughput_images_per_second")
             print(f"[N={n}] Fmax {report['fmax_mhz']} MHz, {report['cycles_per_image']:,.0f} "
-                  f"cycles/image, {report['latency_us']:.2f} us, "
+                  f"cycles/image, {report['latency_us']:.2f} us"
+                  + (f" ({rate:,.0f} images/s back to back)" if rate else "") + ", "
                   f"{report['power_mw']['total']:.0f} mW and "
                   f"{report['energy_per_image_uj']:.2f} uJ/image (estimates); "
                   f"wrote {', '.join(p.name for p in written)} in {out_dir}", file=sys.stderr)

@@ -111,12 +111,12 @@ class Stages:
 
 def encode_cycles(cycles: Cycles) -> dict:
     return {"per_image": [int(c) for c in cycles.per_image], "source": cycles.source,
-            "mismatches": cycles.mismatches}
+            "mismatches": cycles.mismatches, "period": cycles.period}
 
 
 def decode_cycles(value: dict) -> Cycles:
     return Cycles(np.asarray(value["per_image"], dtype=np.int64), value["source"],
-                  value["mismatches"])
+                  value["mismatches"], value.get("period"))
 
 
 def encode_toggles(toggles: Toggles) -> dict:

@@ -20,7 +20,7 @@ from flows.toolchain import ToolError
     (["--board", "ulx3s-25f", "--weights", "random", "--block-size", "0"],
      "--block-size: expected an integer in 1..1024"),
     (["--board", "ulx3s-25f", "--weights", "random"],
-     "needs about 71 DP16KD block RAMs and the LFE5U-25F has 56; try --lanes 26 "
+     "needs about 72 DP16KD block RAMs and the LFE5U-25F has 56; try --lanes 26 "
      "--block-size 26"),
 ])
 def test_bad_arguments(args, fragment, tmp_path):
