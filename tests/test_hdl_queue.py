@@ -1,0 +1,88 @@
+"""The register file's start queue and kept results (hdl/register_file.py) in the Amaranth
+simulator, and where the sequencer launches a queued image (hdl.core.early_launch)."""
+
+from amaranth.sim import Simulator
+
+from golden.config import SNNConfig
+from hdl import regmap
+from hdl.core import early_launch
+from hdl.register_file import RegisterFile
+
+CONFIG = SNNConfig(n_hidden=8, lanes=8, block_size=4)
+
+
+def _write(ctx, dut, address, value):
+    ctx.set(dut.bus.addr, address)
+    ctx.set(dut.bus.w_data, value)
+    ctx.set(dut.bus.w_en, 1)
+
+
+def test_a_start_while_busy_is_queued_once_and_cleared_when_taken():
+    dut = RegisterFile(config=CONFIG)
+    seen = []
+
+    async def bench(ctx):
+        _write(ctx, dut, regmap.CONTROL, regmap.START)  # idle: a start, acknowledged
+        seen.append(("idle", ctx.get(dut.start), ctx.get(dut.acknowledge)))
+        await ctx.tick()
+        ctx.set(dut.busy, 1)
+        seen.append(("busy", ctx.get(dut.start), ctx.get(dut.acknowledge)))  # queues
+        await ctx.tick()
+        ctx.set(dut.bus.w_en, 0)
+        seen.append(("queued", ctx.get(dut.queued)))
+        await ctx.tick()
+        seen.append(("still", ctx.get(dut.queued)))
+        ctx.set(dut.take_queued, 1)
+        await ctx.tick()
+        ctx.set(dut.take_queued, 0)
+        seen.append(("taken", ctx.get(dut.queued)))
+        _write(ctx, dut, regmap.CONTROL, 0)  # bit 0 clear: neither a start nor a queue
+        await ctx.tick()
+        seen.append(("zero", ctx.get(dut.queued), ctx.get(dut.acknowledge)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [("idle", 1, 1), ("busy", 0, 1), ("queued", 1), ("still", 1),
+                    ("taken", 0), ("zero", 0, 0)]
+
+
+def test_results_of_the_finished_image_stay_readable_while_the_next_one_counts():
+    dut = RegisterFile(config=CONFIG)
+    reads = []
+
+    async def read(ctx, address):
+        ctx.set(dut.bus.addr, address)
+        await ctx.tick()
+        return ctx.get(dut.bus.r_data)
+
+    async def bench(ctx):
+        ctx.set(dut.result, 9)  # the class is written at the end of the `finish` cycle
+        ctx.set(dut.finish, 1)
+        await ctx.tick()
+        ctx.set(dut.finish, 0)
+        # the next cycle: everything final, read live (a queued image clears its counters at
+        # the end of this cycle)
+        ctx.set(dut.result, 3)
+        ctx.set(dut.counters.cycles, 1234)
+        ctx.set(dut.counts[2], 7)
+        reads.append(await read(ctx, regmap.RESULT))
+        ctx.set(dut.counters.cycles, 17)  # the queued image counts
+        ctx.set(dut.counts[2], 0)
+        for address in (regmap.RESULT, regmap.COUNTERS + regmap.COUNTER_ORDER.index("cycles"),
+                        regmap.COUNTS + 2):
+            reads.append(await read(ctx, address))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert reads == [3, 3, 1234, 7]
+
+
+def test_early_launch_only_where_finish_cannot_outlast_a_scan():
+    assert early_launch(SNNConfig(n_hidden=128, lanes=128))  # 94 <= 101 cycles
+    assert early_launch(SNNConfig(n_hidden=128, lanes=26))  # one event: 158 <= 199
+    assert not early_launch(SNNConfig(n_hidden=200, lanes=200))
+    assert not early_launch(SNNConfig(n_hidden=256, lanes=64))
