@@ -320,7 +320,7 @@ class EventList(wiring.Component):
             # nothing is pending after this cycle.
             lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
             m.d.comb += [self.valid[0].eq(pending.any()),
-                         self.pixel[0].eq(Cat(lane, word)),
+                         self.pixel[0].eq(word * pixels + lane),
                          self.chunks_on.eq(word_flags.word_select(lane, chunks)),
                          remaining.eq(Mux(self.ready, pending & ~one_hot, pending)),
                          take.eq(walking & (remaining == 0) & head_valid),
@@ -380,8 +380,8 @@ class EventList(wiring.Component):
         m.d.comb += head_left.eq(head_rest & ~head[1][1])
         one, two = pending.any(), own_rest.any()
 
-        def pixel_of(base, lane):  # (4 or 8 pixels per word: the pixel index is a Cat)
-            return Cat(lane, base)
+        def pixel_of(base, lane):
+            return base * pixels + lane
 
         m.d.comb += [
             self.valid[0].eq(one | head_ready),

@@ -41,8 +41,7 @@ class HiddenNeurons(wiring.Component):
     Attributes
     ----------
     clear : In(1)
-        An image starts: clear the membranes, turn every neuron on, forget who fired (from
-        the next cycle on).
+        An image starts: clear the membranes, turn every neuron on, forget who fired.
     mask : In(N)
         The hidden neuron mask register.
     gate : In(1)
@@ -120,20 +119,16 @@ class HiddenNeurons(wiring.Component):
             for c in range(chunks))
 
         # The clear pass (registered flags: a state decode reached every membrane bit's reset).
-        # `clear` is registered first, once per group of lanes for the resets of `alive` and
-        # `fired_ever` (a start strobe reaching all of them was a critical path): the clear
-        # runs a cycle after the start, long before the first integration.
-        groups = [range(lo, min(lo + COPY_LANES, lanes)) for lo in range(0, lanes, COPY_LANES)]
-        group_of = [lane // COPY_LANES for lane in range(lanes)]
-        started = registered_copies(m, self.clear, len(groups) + 1, "clear_started")
         clearing, clear_chunk = Signal(), Signal(range(chunks))
         clearing_next = Signal()
         m.d.comb += clearing_next.eq(clearing)
-        with m.If(started[-1]):
+        with m.If(self.clear):
             m.d.comb += clearing_next.eq(1)
         with m.Elif(clearing & (clear_chunk == chunks - 1)):
             m.d.comb += clearing_next.eq(0)
         m.d.sync += clearing.eq(clearing_next)
+        groups = [range(lo, min(lo + COPY_LANES, lanes)) for lo in range(0, lanes, COPY_LANES)]
+        group_of = [lane // COPY_LANES for lane in range(lanes)]
         fire_copies = registered_copies(m, self.fire_next, len(groups), "fire_valid_copy")
         clear_copies = registered_copies(m, clearing_next, len(groups), "clearing_copy")
 
@@ -190,13 +185,8 @@ class HiddenNeurons(wiring.Component):
                 m.d.sync += [self.fired[lane].eq(fired[lane]),
                              self.updated[lane].eq(lane_on[lane])]
 
-        with m.If(started[-1]):
-            m.d.sync += clear_chunk.eq(0)
-        for j in range(n_bits):
-            with m.If(started[group_of[j % lanes]]):
-                m.d.sync += self.fired_ever[j].eq(0)
-                if j < n:
-                    m.d.sync += alive[j].eq(1)
+        with m.If(self.clear):
+            m.d.sync += [clear_chunk.eq(0), alive.eq((1 << n) - 1), self.fired_ever.eq(0)]
         return m
 
     def _busy_blocks(self, m: Module) -> Signal:

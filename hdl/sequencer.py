@@ -92,7 +92,7 @@ class Sequencer(wiring.Component):
     fire_next : Out(1)
         ``fire_valid`` of the next cycle.
     input_spike : Out(range(E + 1))
-        Input spikes issued in the previous cycle (registered).
+        Input spikes issued this cycle.
     output_start : Out(1)
         Run the output layer on this step's hidden spikes.
     output_idle : In(1)
@@ -187,15 +187,13 @@ class Sequencer(wiring.Component):
                      rest_next.eq(rest)]
         with m.If(self.ready):
             m.d.comb += [row_valid_next.eq(self.list_valid),
-                         rest_next.eq(self.list_chunks & ~first)]
+                         rest_next.eq(self.list_chunks & ~first),
+                         self.input_spike.eq(popcount(self.list_valid))]
             m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
                          self.skip_chunks.eq(Mux(self.list_valid[0], ~self.list_chunks, 0))]
         with m.Elif(integrating):
             m.d.comb += rest_next.eq(rest & ~following)
             m.d.sync += self.chunk.eq(next_index)
-        # The input spikes issued, counted a cycle later (registered: the walker's outputs
-        # reach the counters through no adder).
-        m.d.sync += self.input_spike.eq(Mux(self.ready, popcount(self.list_valid), 0))
         m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
                      integrating.eq(integrating_next),
                      self.ready.eq(integrating_next
