@@ -320,7 +320,7 @@ class EventList(wiring.Component):
             # nothing is pending after this cycle.
             lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
             m.d.comb += [self.valid[0].eq(pending.any()),
-                         self.pixel[0].eq(word * pixels + lane),
+                         self.pixel[0].eq(Cat(lane, word)),
                          self.chunks_on.eq(word_flags.word_select(lane, chunks)),
                          remaining.eq(Mux(self.ready, pending & ~one_hot, pending)),
                          take.eq(walking & (remaining == 0) & head_valid),
@@ -381,7 +381,8 @@ class EventList(wiring.Component):
         one, two = pending.any(), own_rest.any()
 
         def pixel_of(base, lane):
-            return base * pixels + lane
+            # base * pixels + lane, with pixels a power of two: no adder on the walk path.
+            return Cat(lane, base)
 
         m.d.comb += [
             self.valid[0].eq(one | head_ready),

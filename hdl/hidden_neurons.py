@@ -41,7 +41,8 @@ class HiddenNeurons(wiring.Component):
     Attributes
     ----------
     clear : In(1)
-        An image starts: clear the membranes, turn every neuron on, forget who fired.
+        An image starts: clear the membranes, turn every neuron on, forget who fired (the
+        last two a cycle later).
     mask : In(N)
         The hidden neuron mask register.
     gate : In(1)
@@ -131,6 +132,10 @@ class HiddenNeurons(wiring.Component):
         group_of = [lane // COPY_LANES for lane in range(lanes)]
         fire_copies = registered_copies(m, self.fire_next, len(groups), "fire_valid_copy")
         clear_copies = registered_copies(m, clearing_next, len(groups), "clearing_copy")
+        # An image start resets `alive` and `fired_ever` a cycle later, from a copy per lane
+        # group (the start decode reached all 2N of them across the die); neither is read
+        # before the image's first fire pass or gating decision.
+        start_copies = registered_copies(m, self.clear, len(groups), "start_copy")
 
         # The fire pass.
         lane_on, fired = Signal(lanes), Signal(lanes)
@@ -186,7 +191,12 @@ class HiddenNeurons(wiring.Component):
                              self.updated[lane].eq(lane_on[lane])]
 
         with m.If(self.clear):
-            m.d.sync += [clear_chunk.eq(0), alive.eq((1 << n) - 1), self.fired_ever.eq(0)]
+            m.d.sync += clear_chunk.eq(0)
+        for j in range(n_bits):
+            with m.If(start_copies[group_of[j % lanes]]):
+                m.d.sync += self.fired_ever[j].eq(0)
+                if j < n:
+                    m.d.sync += alive[j].eq(1)
         return m
 
     def _busy_blocks(self, m: Module) -> Signal:

@@ -92,7 +92,8 @@ class Sequencer(wiring.Component):
     fire_next : Out(1)
         ``fire_valid`` of the next cycle.
     input_spike : Out(range(E + 1))
-        Input spikes issued this cycle.
+        Input spikes issued in the previous cycle (registered: the walker's outputs reach
+        no counter).
     output_start : Out(1)
         Run the output layer on this step's hidden spikes.
     output_idle : In(1)
@@ -145,7 +146,8 @@ class Sequencer(wiring.Component):
         sweep_chunk, sweep_running = Signal(range(chunks)), Signal()
         integrated = Signal()
         # set in INTEGRATE / DECIDE only
-        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0), self.gate.eq(0)]
+        m.d.sync += [integrated.eq(0), self.skip_chunks.eq(0), self.gate.eq(0),
+                     self.input_spike.eq(0)]
         rest = Signal(chunks)
         first_index, first = lowest_set_bit(m, self.list_chunks, "first_chunk")
         next_index, following = lowest_set_bit(m, rest, "next_chunk")
@@ -187,9 +189,9 @@ class Sequencer(wiring.Component):
                      rest_next.eq(rest)]
         with m.If(self.ready):
             m.d.comb += [row_valid_next.eq(self.list_valid),
-                         rest_next.eq(self.list_chunks & ~first),
-                         self.input_spike.eq(popcount(self.list_valid))]
+                         rest_next.eq(self.list_chunks & ~first)]
             m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
+                         self.input_spike.eq(popcount(self.list_valid)),
                          self.skip_chunks.eq(Mux(self.list_valid[0], ~self.list_chunks, 0))]
         with m.Elif(integrating):
             m.d.comb += rest_next.eq(rest & ~following)
