@@ -192,11 +192,10 @@ def plan_one(args, n: int, weights_spec: str | None) -> tuple:
     timesteps = args.timesteps or weights.timesteps
     try:
         config = weights.config(lanes=min(args.lanes, n), block_size=min(args.block_size, n),
-                                t_max=max(32, timesteps),
-                                events_per_cycle=args.events_per_cycle).replace(
-                                    timesteps=timesteps)
+                                t_max=max(32, timesteps)).replace(timesteps=timesteps)
     except ValueError as err:
         raise UserError(f"invalid configuration for N={n}: {err}") from None
+    config = cli.events_config(config, args.events_per_cycle)
     settings = settings_from_args(args, timesteps=args.timesteps)
     check_settings(settings, config)
     check_block_ram(config, board_device(args.board))
