@@ -51,6 +51,18 @@ def summary_image(levels, chunks: int, pixels: int = PIXELS_PER_WORD) -> list[in
     return image
 
 
+def _two_lowest(m: Module, bits: Signal, name: str):
+    """``(first, second, rest, left)``: the indices of the two lowest set bits of ``bits``
+    (0 if none), ``bits`` without the first, and without both."""
+    first, first_one_hot = lowest_set_bit(m, bits, f"{name}_first")
+    rest = Signal(len(bits), name=f"{name}_rest")
+    m.d.comb += rest.eq(bits & ~first_one_hot)
+    second, second_one_hot = lowest_set_bit(m, rest, f"{name}_second")
+    left = Signal(len(bits), name=f"{name}_left")
+    m.d.comb += left.eq(rest & ~second_one_hot)
+    return first, second, rest, left
+
+
 def spikes_at(pixel: int | Signal, step: Signal):
     """Sigma-delta spike of ``pixel`` at ``step``: ``((t+1)x+128)>>8 != (tx+128)>>8``."""
     return crossing(step * pixel, pixel)
@@ -365,19 +377,8 @@ class EventList(wiring.Component):
         entry (so a word's odd spike pairs with the next word's first), and take the head
         (one entry per cycle) in every cycle that leaves nothing pending; ``latched`` is
         what it leaves pending then."""
-        pixels = self._pixels
-        own = [lowest_set_bit(m, pending, "pending_first")]
-        own_rest = Signal(pixels)
-        m.d.comb += own_rest.eq(pending & ~own[0][1])
-        own.append(lowest_set_bit(m, own_rest, "pending_second"))
-        own_left = Signal(pixels)
-        m.d.comb += own_left.eq(own_rest & ~own[1][1])
-        head = [lowest_set_bit(m, head_spikes, "head_first")]
-        head_rest = Signal(pixels)
-        m.d.comb += head_rest.eq(head_spikes & ~head[0][1])
-        head.append(lowest_set_bit(m, head_rest, "head_second"))
-        head_left = Signal(pixels)
-        m.d.comb += head_left.eq(head_rest & ~head[1][1])
+        own_first, own_second, own_rest, own_left = _two_lowest(m, pending, "pending")
+        head_first, head_second, head_rest, head_left = _two_lowest(m, head_spikes, "head")
         one, two = pending.any(), own_rest.any()
 
         def pixel_of(base, lane):
@@ -386,10 +387,10 @@ class EventList(wiring.Component):
 
         m.d.comb += [
             self.valid[0].eq(one | head_ready),
-            self.pixel[0].eq(Mux(one, pixel_of(word, own[0][0]), pixel_of(head_word, head[0][0]))),
+            self.pixel[0].eq(Mux(one, pixel_of(word, own_first), pixel_of(head_word, head_first))),
             self.valid[1].eq(two | (head_ready & (one | head_rest.any()))),
-            self.pixel[1].eq(Mux(two, pixel_of(word, own[1][0]),
-                                 pixel_of(head_word, Mux(one, head[0][0], head[1][0])))),
+            self.pixel[1].eq(Mux(two, pixel_of(word, own_second),
+                                 pixel_of(head_word, Mux(one, head_first, head_second)))),
             remaining.eq(Mux(self.ready, own_left, pending)),
             take.eq(head_ready & (own_left == 0)),
             latched.eq(Mux(two, head_spikes, Mux(one, head_rest, head_left))),
