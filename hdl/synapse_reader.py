@@ -405,9 +405,12 @@ class SynapseRowReader(ValidatedComponent):
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
         # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
         # registered here, the sum in the next cycle.
+        # `lane_on` and `lane_real` are 0 unless valid: the classification needs no valid
+        # (one flag for every lane's class and weight logic was a die-wide net).
         m.d.sync += [
             registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
-            registered.lane_on.eq(stage.lane_on), registered.lane_real.eq(stage.lane_real),
+            registered.lane_on.eq(Mux(stage.valid, stage.lane_on, 0)),
+            registered.lane_real.eq(Mux(stage.valid, stage.lane_real, 0)),
             registered.block_bits.eq(MAGNITUDE_BITS * stage.blocks),
             registered.plane_bits.eq(tree_sum([Mux(stage.bits[k], stage.width << k, 0)
                                                for k in range(PRECISION_WIDTH)])),
@@ -423,7 +426,7 @@ class SynapseRowReader(ValidatedComponent):
             "weight": data.ArrayLayout(signed(WEIGHT_BITS), g.lanes)}), name="synapses")
         for lane in range(g.lanes):
             magnitude = stage.magnitude[lane]
-            on = stage.lane_on[lane] & stage.valid
+            on = stage.lane_on[lane]
             nonzero = magnitude != 0
             at_least_tau = stage.at_least_tau[lane]
             is_active = on & nonzero & at_least_tau
@@ -431,8 +434,7 @@ class SynapseRowReader(ValidatedComponent):
                 registered.active[lane].eq(is_active),
                 registered.zero[lane].eq(on & ~nonzero),
                 registered.below[lane].eq(on & nonzero & ~at_least_tau),
-                registered.gated[lane].eq(stage.valid & stage.lane_real[lane]
-                                          & ~stage.lane_on[lane]),
+                registered.gated[lane].eq(stage.lane_real[lane] & ~stage.lane_on[lane]),
                 registered.weight[lane].eq(
                     Mux(is_active, Mux(stage.negative[lane], -magnitude, magnitude), 0)),
             ]
