@@ -80,6 +80,12 @@ def magnitude_mask(bits: int) -> int:
     return (WEIGHT_MAX << (WEIGHT_BITS - bits)) & WEIGHT_MAX
 
 
+def _keep_mask(bits):
+    """The :func:`magnitude_mask` of a precision register (a value)."""
+    return Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
+                 for b in range(2**PRECISION_WIDTH))[bits]
+
+
 class SynapseRowReader(ValidatedComponent):
     """Reads lane chunk ``chunk`` of weight row ``row`` at run-time precision ``bits``.
 
@@ -246,6 +252,16 @@ class SynapseRowReader(ValidatedComponent):
                             name="metadata_stage")
         m.d.sync += [*[registered[name].eq(lookup[name]) for name in fields],
                      registered.meta.eq(port.data)]
+        # What the plane enables take from the request besides the metadata, registered with
+        # it once per lane segment: each copy drives only its segment's enable logic (the
+        # shared registers reached the enable registers of every plane memory on the die).
+        controls = data.StructLayout({"valid": 1, "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
+                                      "plane_on": WEIGHT_BITS})
+        copies = registered_copies(m, Cat(
+            lookup.valid, _keep_mask(lookup.bits), Mux(lookup.tau == 0, 1, lookup.tau),
+            Cat(*[p < lookup.bits for p in range(WEIGHT_BITS)])), len(g.segments),
+            "segment_controls")
+        registered._segment_controls = [data.View(controls, copy) for copy in copies]
         return lookup, registered
 
     def _slot_tables(self):
@@ -258,8 +274,7 @@ class SynapseRowReader(ValidatedComponent):
         plane address, one copy per lane segment."""
         g = self._geometry
         keep = Signal(MAGNITUDE_BITS)
-        m.d.comb += keep.eq(Array(Const(magnitude_mask(b), MAGNITUDE_BITS)
-                                  for b in range(2**PRECISION_WIDTH))[stage.bits])
+        m.d.comb += keep.eq(_keep_mask(stage.bits))
         tau_or_one = Mux(stage.tau == 0, 1, stage.tau)
         # Which blocks have a neuron on, registered (the OR over a block's mask bits and the
         # chunk select were a critical path). The mask changes only between images or at a
@@ -268,28 +283,38 @@ class SynapseRowReader(ValidatedComponent):
         m.d.sync += block_on.eq(Cat(*[any_of([self.post_mask[j] for j in g.block_range(k)])
                                       for k in range(g.n_blocks)]))
         slot_tables = self._slot_tables()
-        nonzero_slots, passing_slots = [], []
+        slot_on = []
         for s in range(g.slots):
             entries = [table[s] if s < len(table) else None for table in slot_tables]
-            on = _chunk_lookup(m, f"slot{s}_on",
-                               [block_on[e.block] if e else 0 for e in entries], 1, stage.chunk)
+            slot_on.append(_chunk_lookup(m, f"slot{s}_on",
+                                         [block_on[e.block] if e else 0 for e in entries], 1,
+                                         stage.chunk))
+
+        def slot_flags(s, keep, tau):
             maximum = stage.meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
-            nonzero_slots.append(on & (maximum != 0))
-            passing_slots.append(on & (maximum != 0) & (maximum >= tau_or_one))
-        # Per lane segment: its block's magnitude planes are read iff the block is on and
-        # q_b(m) != 0, its sign plane iff the block also passes tau (a below-tau block needs
-        # its magnitudes only: zero and below are told apart by them).
+            nonzero = slot_on[s] & (maximum != 0)
+            return nonzero, nonzero & (maximum >= tau)
+
+        passing_slots = [slot_flags(s, keep, tau_or_one)[1] for s in range(g.slots)]
+        # Per lane segment, from its copy of the controls: its block's magnitude planes are
+        # read iff the block is on and q_b(m) != 0, its sign plane iff the block also passes
+        # tau (a below-tau block needs its magnitudes only: zero and below are told apart by
+        # them).
         segment_magnitude, segment_sign = [], []
-        for k, segment in enumerate(g.segments):
+        for k, (segment, control) in enumerate(zip(g.segments, stage._segment_controls,
+                                                   strict=True)):
             slots = [g.segment_slot(c, segment) for c in range(g.chunks)]
-            for name, flags, out in (("magnitude", nonzero_slots, segment_magnitude),
-                                     ("sign", passing_slots, segment_sign)):
+            flags = {s: slot_flags(s, control.keep, control.tau) for s in set(slots) - {None}}
+            for i, (name, out) in enumerate((("magnitude", segment_magnitude),
+                                              ("sign", segment_sign))):
                 flag = _chunk_lookup(m, f"segment{k}_{name}",
-                                     [0 if s is None else flags[s] for s in slots], 1,
+                                     [0 if s is None else flags[s][i] for s in slots], 1,
                                      stage.chunk)
-                out.append(stage.valid & flag)
+                out.append(control.valid & flag)
         plane_enables = [Cat(*(segment_sign if p == SIGN_PLANE
-                               else [flag & (p < stage.bits) for flag in segment_magnitude]))
+                               else [flag & control.plane_on[p] for flag, control
+                                     in zip(segment_magnitude, stage._segment_controls,
+                                            strict=True)]))
                          for p in range(n_planes)]
 
         padded_mask = Cat(self.post_mask, Const(0, g.chunks * g.lanes - g.fan_out))
@@ -405,9 +430,12 @@ class SynapseRowReader(ValidatedComponent):
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
         # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
         # registered here, the sum in the next cycle.
+        # `lane_on` and `lane_real` are 0 unless valid: the classification needs no valid
+        # (one flag for every lane's class and weight logic was a die-wide net).
         m.d.sync += [
             registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
-            registered.lane_on.eq(stage.lane_on), registered.lane_real.eq(stage.lane_real),
+            registered.lane_on.eq(Mux(stage.valid, stage.lane_on, 0)),
+            registered.lane_real.eq(Mux(stage.valid, stage.lane_real, 0)),
             registered.block_bits.eq(MAGNITUDE_BITS * stage.blocks),
             registered.plane_bits.eq(tree_sum([Mux(stage.bits[k], stage.width << k, 0)
                                                for k in range(PRECISION_WIDTH)])),
@@ -423,7 +451,7 @@ class SynapseRowReader(ValidatedComponent):
             "weight": data.ArrayLayout(signed(WEIGHT_BITS), g.lanes)}), name="synapses")
         for lane in range(g.lanes):
             magnitude = stage.magnitude[lane]
-            on = stage.lane_on[lane] & stage.valid
+            on = stage.lane_on[lane]
             nonzero = magnitude != 0
             at_least_tau = stage.at_least_tau[lane]
             is_active = on & nonzero & at_least_tau
@@ -431,8 +459,7 @@ class SynapseRowReader(ValidatedComponent):
                 registered.active[lane].eq(is_active),
                 registered.zero[lane].eq(on & ~nonzero),
                 registered.below[lane].eq(on & nonzero & ~at_least_tau),
-                registered.gated[lane].eq(stage.valid & stage.lane_real[lane]
-                                          & ~stage.lane_on[lane]),
+                registered.gated[lane].eq(stage.lane_real[lane] & ~stage.lane_on[lane]),
                 registered.weight[lane].eq(
                     Mux(is_active, Mux(stage.negative[lane], -magnitude, magnitude), 0)),
             ]
