@@ -11,7 +11,7 @@ N = 128 was a critical path).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
@@ -88,10 +88,12 @@ class SpikeWalker(ValidatedComponent):
             m.d.comb += [rest2.eq(rest & ~following), several[g].eq(rest.any())]
             cleared.append((rest, rest2))
 
+        # group * PRIORITY_GROUP + position, as a concatenation (no adder on the path)
+        assert PRIORITY_GROUP & (PRIORITY_GROUP - 1) == 0
         selected = Signal(range(max(PRIORITY_GROUP, 2)))
         m.d.comb += selected.eq(Array(local_index)[first_index])
         m.d.comb += [self.valid[0].eq(nonempty.any()),
-                     self.index[0].eq(first_index * PRIORITY_GROUP + selected)]
+                     self.index[0].eq(Cat(selected, first_index))]
         pair_in_first = Signal()
         if self._events == 2:
             # The second bit: the next of the first group when it has several, else the
@@ -104,8 +106,8 @@ class SpikeWalker(ValidatedComponent):
                 second_selected.eq(Array(local_index)[second_index]),
                 self.valid[1].eq(pair_in_first | later.any()),
                 self.index[1].eq(Mux(pair_in_first,
-                                     first_index * PRIORITY_GROUP + following_selected,
-                                     second_index * PRIORITY_GROUP + second_selected)),
+                                     Cat(following_selected, first_index),
+                                     Cat(second_selected, second_index))),
             ]
         for g, group in enumerate(groups):
             rest, rest2 = cleared[g]
