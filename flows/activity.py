@@ -73,12 +73,9 @@ def rtl_cycles(config: SNNConfig, w_hidden, w_out, images: np.ndarray,
     batches = [Batch(settings, images, queued=True)]
     results = run_rtl(config, w_hidden, w_out, batches, loaded=True)
     score = score_batches(config, w_hidden, w_out, batches, results)
-    finished = results[0].finished
-    period = (float(finished[-1] - finished[0]) / (len(finished) - 1)
-              if len(finished) > 1 else None)
     return Cycles(results[0].counters["cycles"].astype(np.int64),
                   f"RTL simulation ({simulator_name()} via cocotb), {len(images)} test images "
-                  f"back to back", mismatches=score.mismatches, period=period)
+                  f"back to back", mismatches=score.mismatches, period=results[0].period)
 
 
 def _segment_blocks(geometry: LayerGeometry) -> list[list[int | None]]:

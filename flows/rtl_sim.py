@@ -64,6 +64,13 @@ class RtlResults:
     counters: dict[str, np.ndarray]
     finished: np.ndarray | None = None
 
+    @property
+    def period(self) -> float | None:
+        """Mean cycles from one image's end to the next one's (None for fewer than two)."""
+        if self.finished is None or len(self.finished) < 2:
+            return None
+        return float(self.finished[-1] - self.finished[0]) / (len(self.finished) - 1)
+
 
 def simulator_name() -> str:
     """The simulator to use: ``$SIM`` or ``verilator``."""

@@ -128,9 +128,7 @@ def verify(network: Network, settings: RunSettings, images, labels, *,
                                      batches[0].settings, images[first.image_in_batch],
                                      run=run_rtl)
     config = network.config
-    finished = results[0].finished
-    period = (float(finished[-1] - finished[0]) / (len(finished) - 1)
-              if back_to_back and len(finished) > 1 else None)
+    period = results[0].period if back_to_back else None
     return {
         **score.summary(),
         "back_to_back": back_to_back, "back_to_back_cycles_per_image": period,

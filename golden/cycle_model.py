@@ -33,7 +33,6 @@ from golden.reference import InferenceResult, input_spikes
 from golden.timing import (
     CLASSIFY_CYCLES,
     FIRE_OVERHEAD,
-    IMAGE_WORDS,
     MARGIN_CYCLES,
     OUTPUT_CYCLES,
     OUTPUT_READER_LATENCY,
@@ -44,9 +43,6 @@ from golden.timing import (
     WALK_LATENCY,
 )
 
-SCAN_WORDS_CYCLES = IMAGE_WORDS + SCAN_LATENCY
-"""Cycles until the last scanned word is appended (read, then registered), one event per
-cycle (:func:`scan_cycles` in general)."""
 CHECKPOINT_CYCLES = MARGIN_CYCLES
 """Dynamic mode: cycles a checkpoint adds between the output layer of its step and the next
 step's integration, which then no longer overlap (the controller's count walk and decision;
