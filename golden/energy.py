@@ -46,14 +46,17 @@ def baseline_flip_flops(n_hidden: int) -> tuple[int, str]:
 
 
 def event_energy(config: SNNConfig, images: np.ndarray, settings: RunSettings,
-                 result: InferenceResult) -> dict[str, object]:
+                 result: InferenceResult, cycles: np.ndarray | None = None) -> dict[str, object]:
     """Mean event-model energy per image (uJ; central, with ``_low``/``_high`` ends), its
-    parts, and mean cycles per image."""
+    parts, and mean cycles per image (``cycles``: the cycle model's per-image cycles when the
+    caller has them already)."""
     if not len(images):
         return {"energy_per_image_uj": 0.0, "energy_per_image_uj_low": 0.0,
                 "energy_per_image_uj_high": 0.0, "energy_parts_uj": {},
                 "cycles_per_image": 0.0, "energy_model": MODEL}
-    cycles = float(np.mean(cycles_per_image(config, images, settings, result)))
+    if cycles is None:
+        cycles = cycles_per_image(config, images, settings, result)
+    cycles = float(np.mean(cycles))
     counters = {name: float(np.mean(result.counters[name])) for name in COUNTER_NAMES}
     counters["physical_bits_read"] = float(np.mean(result.physical_bits_read))
     ff_count, ff_source = baseline_flip_flops(config.n_hidden)

@@ -171,7 +171,8 @@ def run(args, weights, test, bits: str) -> dict:
     result = infer(weights.w_hidden, weights.w_out, test.images, config, settings)
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(result.pred == test.labels))
-    energy = event_energy(config, test.images, settings, result)
+    phases = phases_per_image(config, test.images, settings, result)  # one cycle-model run
+    energy = event_energy(config, test.images, settings, result, cycles=phases.sum(axis=1))
     report = {
         "weights": args.weights,
         "images": int(len(test.images)),
@@ -187,8 +188,8 @@ def run(args, weights, test, bits: str) -> dict:
         "fallback_data": test.fallback,
         "counters": result.summed_counters(),
         **energy,
-        "cycles_by_phase": dict(zip(PHASES, (float(v) for v in np.mean(
-            phases_per_image(config, test.images, settings, result), axis=0)), strict=True)),
+        "cycles_by_phase": dict(zip(PHASES, (float(v) for v in np.mean(phases, axis=0)),
+                                    strict=True)),
     }
     if args.predictions:
         buffer = io.BytesIO()
