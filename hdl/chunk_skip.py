@@ -80,13 +80,16 @@ class ChunkSkip(ValidatedComponent):
         block_on = [any_of([on[j] for j in g.block_range(k)]) for k in range(g.n_blocks)]
         m.d.sync += self.chunk_live.eq(Cat(*[any_of([block_on[k] for k in g.chunk_blocks(c)])
                                              for c in range(g.chunks)]))
-        # Neurons on per chunk (pipelined popcounts; the mask changes only between images or
-        # at a checkpoint, many cycles before the next skip).
+        # Neurons on per chunk: the flags registered, then pipelined popcounts (the mask
+        # changes only between images or at a checkpoint, many cycles before the next skip).
+        on_copy = Signal(g.fan_out)
+        m.d.sync += on_copy.eq(self.neuron_on)
         lanes_on = []
         for c in range(g.chunks):
             lo = c * g.lanes
-            lanes_on.append(registered_popcount(m, on[lo:min(lo + g.lanes, g.fan_out)],
-                                                f"chunk{c}_on"))
+            lanes_on.append(registered_popcount(
+                m, [on_copy[j] for j in range(lo, min(lo + g.lanes, g.fan_out))],
+                f"chunk{c}_on"))
         real = [min(g.lanes, g.fan_out - c * g.lanes) for c in range(g.chunks)]
         counted = [MAGNITUDE_BITS * sum(slot.counted for slot in g.chunk_slots(c))
                    for c in range(g.chunks)]

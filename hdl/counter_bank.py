@@ -82,8 +82,9 @@ class CounterBank(wiring.Component):
         terms["weight_bits_read"] = hidden.bits_read + output.bits_read + skipped.bits_read
         terms["input_spikes"] = self.input_spike + skipped.input_spikes
         terms.update({
-            "hidden_spikes": registered_popcount(m, self.hidden_fired, "hidden_fired"),
-            "membrane_updates": (registered_popcount(m, self.hidden_updated, "hidden_updated")
+            "hidden_spikes": registered_popcount(m, self.hidden_fired, "hidden_fired", stages=3),
+            "membrane_updates": (registered_popcount(m, self.hidden_updated, "hidden_updated",
+                                                     stages=3)
                                  + Mux(self.output_fire, N_OUTPUTS, 0)),
             "output_spikes": popcount(self.output_fired),
             "steps": self.output_fire,

@@ -13,7 +13,7 @@ dropped before the walker and costs no cycle of its own.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,7 +24,7 @@ from golden.timing import (
     PIXEL_BITS,
     PIXELS_PER_WORD,
 )
-from hdl.logic import any_of, lowest_set_bit, popcount
+from hdl.logic import any_of, lowest_set_bit, popcount, spike_sequence
 
 WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 
@@ -49,18 +49,6 @@ def summary_image(levels, chunks: int, pixels: int = PIXELS_PER_WORD) -> list[in
                 word |= int(levels[pixels * w + i][c]) << (LEVEL_BITS * (i * chunks + c))
         image.append(word)
     return image
-
-
-def _two_lowest(m: Module, bits: Signal, name: str):
-    """``(first, second, rest, left)``: the indices of the two lowest set bits of ``bits``
-    (0 if none), ``bits`` without the first, and without both."""
-    first, first_one_hot = lowest_set_bit(m, bits, f"{name}_first")
-    rest = Signal(len(bits), name=f"{name}_rest")
-    m.d.comb += rest.eq(bits & ~first_one_hot)
-    second, second_one_hot = lowest_set_bit(m, rest, f"{name}_second")
-    left = Signal(len(bits), name=f"{name}_left")
-    m.d.comb += left.eq(rest & ~second_one_hot)
-    return first, second, rest, left
 
 
 def spikes_at(pixel: int | Signal, step: Signal):
@@ -207,11 +195,10 @@ class EventList(wiring.Component):
         # runs dry once filled (the walker takes at most one entry per cycle), so the walk is
         # the unpipelined walk delayed by WALK_LATENCY cycles; with E = 2 an entry with no
         # spike left does not enter it (golden.cycle_model simulates this walk cycle by
-        # cycle).  `pending` holds the spiking pixels of the latched entry not yet consumed.
+        # cycle).
         walking, walk = Signal(), Signal()
         m.d.sync += walk.eq(self.walk)
-        issued, consumed = Signal(range(words + 1)), Signal(range(words + 1))
-        pending, word = Signal(pixels), Signal(range(words))
+        issued = Signal(range(words + 1))
         walk_port = entries.read_port()
         stage_valid = [Signal(name=f"prefetch{i}_valid") for i in range(1, 6)]
         data2 = Signal(list_bits + 8)
@@ -225,12 +212,8 @@ class EventList(wiring.Component):
                          init=summary_image(self._levels, chunks, pixels))
         m.submodules.chunk_summary = summary
         summary_port = summary.read_port()
-        summary4 = Signal(LEVEL_BITS * flag_bits)
         spikes5, word5 = Signal(pixels), Signal(range(words))
         flags5 = Signal(flag_bits)
-        fifo_spikes = [Signal(pixels, name=f"fifo{i}_spikes") for i in range(FIFO_DEPTH)]
-        fifo_flags = [Signal(flag_bits, name=f"fifo{i}_flags") for i in range(FIFO_DEPTH)]
-        fifo_word = [Signal(range(words), name=f"fifo{i}_word") for i in range(FIFO_DEPTH)]
         fifo_count = Signal(range(self._fifo_depth + 1))
         in_flight = Signal(range(len(stage_valid) + 1))
         m.d.comb += in_flight.eq(sum(stage_valid))
@@ -253,145 +236,209 @@ class EventList(wiring.Component):
             stage_valid[3].eq(stage_valid[2]), word4.eq(word3),
             spikes4.eq(Cat(*[crossing(p, pixels3[pixel_of[i]])
                              for i, p in enumerate(products)])),
-            summary4.eq(summary_port.data),
+            stage_valid[4].eq(stage_valid[3]), word5.eq(word4),
         ]
-        # The chunk summary of the word's rows is read with the registered entry; the next
-        # stage keeps the chunks that are on at this precision and live, and drops the
-        # spikes whose rows have none (counted in `skipped`).
+        # The chunk summary of the word's rows is read with the registered entry; the chunks
+        # that are on at this precision and live are kept, and the spikes whose rows have
+        # none are dropped (counted in `skipped`).
         m.d.comb += [summary_port.addr.eq(data2[list_bits:]), summary_port.en.eq(stage_valid[1])]
-        flags, row_on = [], []
-        for i in range(pixels):
-            pixel_flags = []
-            for c in range(chunks):
-                k = i * chunks + c
-                level = summary4[LEVEL_BITS * k:LEVEL_BITS * (k + 1)]
-                pixel_flags.append((level + self.bits > 8) & self.chunk_live[c])
-            flags.extend(pixel_flags)
-            row_on.append(any_of(pixel_flags))
-        dropped = Cat(*[spikes4[i] & ~row_on[i] for i in range(pixels)])
-        m.d.sync += [
-            stage_valid[4].eq(stage_valid[3]), word5.eq(word4), flags5.eq(Cat(*flags)),
-            spikes5.eq(spikes4 & Cat(*row_on)),
-            self.skipped.eq(Mux(stage_valid[3], popcount(dropped), 0)),
-        ]
+
+        def chunk_flags(summary):
+            flags, row_on = [], []
+            for i in range(pixels):
+                pixel_flags = []
+                for c in range(chunks):
+                    k = i * chunks + c
+                    level = summary[LEVEL_BITS * k:LEVEL_BITS * (k + 1)]
+                    pixel_flags.append((level + self.bits > 8) & self.chunk_live[c])
+                flags.extend(pixel_flags)
+                row_on.append(any_of(pixel_flags))
+            return flags, Cat(*row_on)
+
         with m.If(issue_read):
             m.d.sync += issued.eq(issued + 1)
-        # What arrives at the FIFO: every prefetched entry (E = 1), or only those with a
-        # spike left (E = 2).
-        arriving = Signal()
-        m.d.comb += arriving.eq(stage_valid[4] if events == 1
-                                else stage_valid[4] & spikes5.any())
+        with m.If(walk):
+            m.d.sync += [walking.eq(1), issued.eq(length != 0)]
+        if events == 1:
+            summary4 = Signal(LEVEL_BITS * flag_bits)
+            m.d.sync += summary4.eq(summary_port.data)
+            flags, row_on = chunk_flags(summary4)
+            m.d.sync += [flags5.eq(Cat(*flags)), spikes5.eq(spikes4 & row_on)]
+        else:
+            # One chunk per row: the rows' flags are registered beside the spikes, then the
+            # spikes kept are registered as the sequence of their lanes (lowest first), so
+            # that the walker needs no priority logic of its own.
+            row_on = Signal(pixels)
+            m.d.sync += row_on.eq(chunk_flags(summary_port.data)[1])
+            lanes, present = spike_sequence(m, spikes4 & row_on, "kept")
+            kept = SpikeSequence(pixels, words, "kept5")
+            m.d.sync += [*[a.eq(b) for a, b in zip(kept.lanes, lanes, strict=True)],
+                         *[a.eq(b) for a, b in zip(kept.present, present, strict=True)],
+                         kept.word.eq(word4)]
+        m.d.sync += self.skipped.eq(Mux(stage_valid[3], popcount(spikes4 & ~row_on), 0))
 
-        # FIFO, with E = 1 a ring of FIFO_DEPTH entries.  Every prefetch output is written at
-        # the write pointer (always a free entry: the reads are issued only as far as the FIFO
-        # has room), so no entry's write depends on `take`; it counts as pushed unless the
-        # walker takes it directly (FIFO empty).  The head is the entry at the read pointer.
-        # With E = 2 the FIFO is a memory with a place for every list word (read
-        # asynchronously: LUT RAM), so the reads are never held back: a walker held up by
-        # long words would otherwise delay every later read, and a run of silent words after
-        # it would then cost cycles that depend on that history.
-        read_ptr, write_ptr = Signal(range(self._fifo_depth)), Signal(range(self._fifo_depth))
+        if events == 1:
+            pending_any = self._walk_singles(
+                m, walk=walk, walking=walking, length=length, arriving=stage_valid[4],
+                entry=(spikes5, word5, flags5), fifo_count=fifo_count)
+        else:
+            pending_any = self._walk_pairs(
+                m, walk=walk, walking=walking, arriving=stage_valid[4] & kept.present[0],
+                kept=kept, prefetched=(issued == length) & ~any_of(stage_valid))
+        m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walk & ~walking
+                                 & ~pending_any)
+        return m
+
+    def _walk_singles(self, m: Module, *, walk, walking, length, arriving, entry, fifo_count):
+        """E = 1: a ring of FIFO_DEPTH entries (every prefetched entry enters it) and a
+        walker that hands out the lowest pending pixel and latches the head entry once
+        nothing is pending after this cycle.  Returns whether a pixel is pending."""
+        pixels, chunks = self._pixels, self._chunks
+        words = N_INPUTS // pixels
+        spikes5, word5, flags5 = entry
+        flag_bits = len(flags5)
+        # Every prefetch output is written at the write pointer (always a free entry: the
+        # reads are issued only as far as the FIFO has room), so no entry's write depends on
+        # `take`.  The head is the entry at the read pointer.
+        fifo_spikes = [Signal(pixels, name=f"fifo{i}_spikes") for i in range(FIFO_DEPTH)]
+        fifo_flags = [Signal(flag_bits, name=f"fifo{i}_flags") for i in range(FIFO_DEPTH)]
+        fifo_word = [Signal(range(words), name=f"fifo{i}_word") for i in range(FIFO_DEPTH)]
         stored_spikes, stored_word = Signal(pixels), Signal(range(words))
         stored_flags = Signal(flag_bits)
-        if events == 1:
-            with m.If(stage_valid[4]):
-                for i in range(FIFO_DEPTH):
-                    with m.If(write_ptr == i):
-                        m.d.sync += [fifo_spikes[i].eq(spikes5), fifo_word[i].eq(word5),
-                                     fifo_flags[i].eq(flags5)]
-            with m.Switch(read_ptr):
-                for i in range(FIFO_DEPTH):
-                    with m.Case(i):
-                        m.d.comb += [stored_spikes.eq(fifo_spikes[i]),
-                                     stored_word.eq(fifo_word[i]),
-                                     stored_flags.eq(fifo_flags[i])]
-        else:
-            fifo = Memory(shape=unsigned(pixels + len(stored_word) + flag_bits),
-                          depth=self._fifo_depth, init=[])
-            m.submodules.walk_fifo = fifo
-            fifo_write = fifo.write_port()
-            fifo_read = fifo.read_port(domain="comb")
-            m.d.comb += [fifo_write.addr.eq(write_ptr), fifo_write.en.eq(stage_valid[4]),
-                         fifo_write.data.eq(Cat(spikes5, word5, flags5)),
-                         fifo_read.addr.eq(read_ptr),
-                         Cat(stored_spikes, stored_word, stored_flags).eq(fifo_read.data)]
-        head_valid = Signal()
-        head_spikes, head_word = Signal(pixels), Signal(range(words))
-        head_flags = Signal(flag_bits)
-        m.d.comb += [
-            head_valid.eq((fifo_count != 0) | arriving),
-            head_spikes.eq(Mux(fifo_count != 0, stored_spikes, spikes5)),
-            head_word.eq(Mux(fifo_count != 0, stored_word, word5)),
-            head_flags.eq(Mux(fifo_count != 0, stored_flags, flags5)),
-        ]
+        read_ptr, write_ptr = Signal(range(FIFO_DEPTH)), Signal(range(FIFO_DEPTH))
+        with m.If(arriving):
+            for i in range(FIFO_DEPTH):
+                with m.If(write_ptr == i):
+                    m.d.sync += [fifo_spikes[i].eq(spikes5), fifo_word[i].eq(word5),
+                                 fifo_flags[i].eq(flags5)]
+        with m.Switch(read_ptr):
+            for i in range(FIFO_DEPTH):
+                with m.Case(i):
+                    m.d.comb += [stored_spikes.eq(fifo_spikes[i]), stored_word.eq(fifo_word[i]),
+                                 stored_flags.eq(fifo_flags[i])]
+        head_valid = (fifo_count != 0) | arriving
+        head_spikes = Mux(fifo_count != 0, stored_spikes, spikes5)
+        head_word = Mux(fifo_count != 0, stored_word, word5)
+        head_flags = Mux(fifo_count != 0, stored_flags, flags5)
 
-        remaining, word_flags, latched = Signal(pixels), Signal(flag_bits), Signal(pixels)
+        pending, word = Signal(pixels), Signal(range(words))
+        word_flags, remaining = Signal(flag_bits), Signal(pixels)
+        consumed = Signal(range(words + 1))
+        lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
         take = Signal()
-        if events == 1:
-            # The walker hands out the lowest pending pixel; it latches the head entry once
-            # nothing is pending after this cycle.
-            lane, one_hot = lowest_set_bit(m, pending, "spiking_pixel")
-            m.d.comb += [self.valid[0].eq(pending.any()),
-                         self.pixel[0].eq(Cat(lane, word)),
-                         self.chunks_on.eq(word_flags.word_select(lane, chunks)),
-                         remaining.eq(Mux(self.ready, pending & ~one_hot, pending)),
-                         take.eq(walking & (remaining == 0) & head_valid),
-                         latched.eq(head_spikes)]
-        else:
-            self._hand_out_pairs(m, pending, word, head_spikes, head_word,
-                                 walking & head_valid & self.ready, remaining, take, latched)
-            m.d.comb += self.chunks_on.eq(1)
-
+        m.d.comb += [self.valid[0].eq(pending.any()),
+                     self.pixel[0].eq(Cat(lane, word)),
+                     self.chunks_on.eq(word_flags.word_select(lane, chunks)),
+                     remaining.eq(Mux(self.ready, pending & ~one_hot, pending)),
+                     take.eq(walking & (remaining == 0) & head_valid)]
+        # The head is popped when taken from a non-empty FIFO; an arriving entry is pushed
+        # unless the walker takes it directly (FIFO empty).
         pop = take & (fifo_count != 0)
         push = arriving & ~(take & (fifo_count == 0))
-        last = self._fifo_depth - 1
         with m.If(pop):
-            m.d.sync += read_ptr.eq(Mux(read_ptr == last, 0, read_ptr + 1))
+            m.d.sync += read_ptr.eq(Mux(read_ptr == FIFO_DEPTH - 1, 0, read_ptr + 1))
         with m.If(push):
-            m.d.sync += write_ptr.eq(Mux(write_ptr == last, 0, write_ptr + 1))
+            m.d.sync += write_ptr.eq(Mux(write_ptr == FIFO_DEPTH - 1, 0, write_ptr + 1))
         m.d.sync += fifo_count.eq(fifo_count - pop + push)
-
-        # The walk is over when every entry has been taken (E = 1), or read, prefetched and
-        # taken or dropped (E = 2).
-        if events == 1:
-            exhausted = consumed == length
-        else:
-            exhausted = (issued == length) & ~any_of(stage_valid) & (fifo_count == 0)
+        # The walk is over when every entry has been taken.
         with m.If(walk):
-            m.d.sync += [walking.eq(1), issued.eq(length != 0), consumed.eq(0),
-                         pending.eq(0)]
+            m.d.sync += [consumed.eq(0), pending.eq(0)]
         with m.Elif(take):
-            m.d.sync += [consumed.eq(consumed + 1), pending.eq(latched),
+            m.d.sync += [consumed.eq(consumed + 1), pending.eq(head_spikes),
                          word.eq(head_word), word_flags.eq(head_flags)]
         with m.Else():
             m.d.sync += pending.eq(remaining)
-            with m.If(walking & (remaining == 0) & exhausted):
+            with m.If(walking & (remaining == 0) & (consumed == length)):
                 m.d.sync += walking.eq(0)
-        m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walk & ~walking
-                                 & ~pending.any())
-        return m
+        return pending.any()
 
-    def _hand_out_pairs(self, m: Module, pending, word, head_spikes, head_word, head_ready,
-                        remaining, take, latched):
-        """E = 2: hand out the two lowest spikes of the pending word followed by the head
-        entry (so a word's odd spike pairs with the next word's first), and take the head
-        (one entry per cycle) in every cycle that leaves nothing pending; ``latched`` is
-        what it leaves pending then."""
-        own_first, own_second, own_rest, own_left = _two_lowest(m, pending, "pending")
-        head_first, head_second, head_rest, head_left = _two_lowest(m, head_spikes, "head")
-        one, two = pending.any(), own_rest.any()
+    def _walk_pairs(self, m: Module, *, walk, walking, arriving, kept, prefetched):
+        """E = 2: a FIFO with a place for every list word (LUT RAM, read asynchronously), so
+        the reads are never held back (a walker held up by long words would otherwise delay
+        every later read, and a run of silent words after it would then cost cycles that
+        depend on that history).  The walker hands out the two lowest spikes of the pending
+        word followed by the head entry (a word's odd spike pairs with the next word's
+        first) and takes the head (one entry per cycle) in every cycle that leaves nothing
+        pending.  The walk is over once every entry is read, prefetched (``prefetched``) and
+        taken or dropped.  Returns whether a spike is pending."""
+        pixels = self._pixels
+        words = N_INPUTS // pixels
+        # Entry: the lane sequence, present[1:] (present[0] holds for every entry) and word.
+        # The pointers start at 0 with every walk (a walk writes each place at most once),
+        # so the FIFO is empty exactly when they are equal.
+        read_ptr, write_ptr = Signal(range(self._fifo_depth)), Signal(range(self._fifo_depth))
+        stored = SpikeSequence(pixels, words, "stored")
+        fifo = Memory(shape=unsigned(len(kept.fields(skip_first=True))),
+                      depth=self._fifo_depth, init=[])
+        m.submodules.walk_fifo = fifo
+        fifo_write = fifo.write_port()
+        fifo_read = fifo.read_port(domain="comb")
+        m.d.comb += [fifo_write.addr.eq(write_ptr), fifo_write.en.eq(arriving),
+                     fifo_write.data.eq(kept.fields(skip_first=True)),
+                     fifo_read.addr.eq(read_ptr),
+                     stored.fields(skip_first=True).eq(fifo_read.data),
+                     stored.present[0].eq(1)]
+        head = SpikeSequence(pixels, words, "head")
+        nonempty = read_ptr != write_ptr
+        m.d.comb += head.fields().eq(Mux(nonempty, stored.fields(), kept.fields()))
+        head_ready = walking & (nonempty | arriving) & self.ready
 
-        def pixel_of(base, lane):
-            # base * pixels + lane, with pixels a power of two: no adder on the walk path.
-            return Cat(lane, base)
-
+        pending = SpikeSequence(pixels, words, "pending")
+        one, two = pending.present[0], pending.present[1]
+        take = Signal()
         m.d.comb += [
             self.valid[0].eq(one | head_ready),
-            self.pixel[0].eq(Mux(one, pixel_of(word, own_first), pixel_of(head_word, head_first))),
-            self.valid[1].eq(two | (head_ready & (one | head_rest.any()))),
-            self.pixel[1].eq(Mux(two, pixel_of(word, own_second),
-                                 pixel_of(head_word, Mux(one, head_first, head_second)))),
-            remaining.eq(Mux(self.ready, own_left, pending)),
-            take.eq(head_ready & (own_left == 0)),
-            latched.eq(Mux(two, head_spikes, Mux(one, head_rest, head_left))),
+            self.pixel[0].eq(Mux(one, pending.pixel(0), head.pixel(0))),
+            self.valid[1].eq(two | (head_ready & (one | head.present[1]))),
+            self.pixel[1].eq(Mux(two, pending.pixel(1), Mux(one, head.pixel(0), head.pixel(1)))),
+            take.eq(head_ready & ~pending.present[2]),
+            self.chunks_on.eq(1),
         ]
+        with m.If(take & nonempty):
+            m.d.sync += read_ptr.eq(read_ptr + 1)
+        with m.If(arriving & ~(take & ~nonempty)):
+            m.d.sync += write_ptr.eq(write_ptr + 1)
+        with m.If(walk):
+            m.d.sync += [*[p.eq(0) for p in pending.present], read_ptr.eq(0), write_ptr.eq(0)]
+        with m.Elif(take):
+            # What is left of the head after the spikes paired with the pending ones.
+            with m.If(two):
+                m.d.sync += pending.fields().eq(head.fields())
+            with m.Elif(one):
+                m.d.sync += pending.fields().eq(head.shifted(1))
+            with m.Else():
+                m.d.sync += pending.fields().eq(head.shifted(2))
+        with m.Else():
+            with m.If(self.ready):
+                m.d.sync += pending.fields().eq(pending.shifted(2))
+            left = Mux(self.ready, ~pending.present[2], ~one)
+            with m.If(walking & left & prefetched & ~nonempty):
+                m.d.sync += walking.eq(0)
+        return one
+
+
+class SpikeSequence:
+    """The spikes of one list word as registers or wires: ``lanes[k]`` the lane (0..pixels-1)
+    of its ``k``-th lowest spike, ``present[k]`` whether it has one, and the list ``word``."""
+
+    def __init__(self, pixels: int, words: int, name: str):
+        lane_bits = (pixels - 1).bit_length()
+        self.lanes = [Signal(lane_bits, name=f"{name}_lane{k}") for k in range(pixels)]
+        self.present = [Signal(name=f"{name}_present{k}") for k in range(pixels)]
+        self.word = Signal(range(words), name=f"{name}_word")
+
+    def fields(self, *, skip_first: bool = False):
+        """All of it as one value (without ``present[0]`` with ``skip_first``)."""
+        present = self.present[1:] if skip_first else self.present
+        return Cat(*self.lanes, *present, self.word)
+
+    def pixel(self, k: int):
+        """Pixel index of spike ``k``: word * pixels + lane (pixels a power of two: no
+        adder)."""
+        return Cat(self.lanes[k], self.word)
+
+    def shifted(self, count: int):
+        """:meth:`fields` after its ``count`` lowest spikes are handed out."""
+        lane_bits = len(self.lanes[0])
+        return Cat(*self.lanes[count:], *[Const(0, lane_bits)] * count,
+                   *self.present[count:], *[Const(0, 1)] * count, self.word)

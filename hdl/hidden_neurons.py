@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import popcount, registered_copies
+from hdl.logic import registered_copies, registered_popcount
 
 COPY_LANES = 16
 """Lanes per registered copy of the fire pass and clear flags (each copy drives the write
@@ -108,8 +108,9 @@ class HiddenNeurons(wiring.Component):
         # Dynamic mode (docs/controller.md): `alive` clears the neurons a checkpoint gates.
         alive = Signal(n, init=(1 << n) - 1)
         m.d.comb += self.neuron_on.eq(self.mask & alive)
-        # What a gating decision keeps, registered (two cycles: the block counts, then the
-        # compare): `fired_ever` changes only in the fire pass, many cycles before a decision.
+        # What a gating decision keeps, registered (four cycles: the block counts in three
+        # stages, then the compare): `fired_ever` changes only in the fire pass, many cycles
+        # before a decision.
         keep = Signal(n)
         m.d.sync += keep.eq(Mux(self.gate_idle, self.fired_ever[:n], (1 << n) - 1)
                             & self._busy_blocks(m))
@@ -208,8 +209,8 @@ class HiddenNeurons(wiring.Component):
         busy = Signal(n)
         for start in range(0, n, size):
             width = min(size, n - start)
-            fired = Signal(range(width + 1), name=f"block{start // size}_fired")
-            m.d.sync += fired.eq(popcount([self.fired_ever[start + j] for j in range(width)]))
+            fired = registered_popcount(m, [self.fired_ever[start + j] for j in range(width)],
+                                        f"block{start // size}_fired", stages=3)
             m.d.comb += busy[start:start + width].eq(
                 Mux(fired >= threshold, (1 << width) - 1, 0))
         return busy

@@ -196,12 +196,19 @@ class Sequencer(wiring.Component):
         with m.Elif(integrating):
             m.d.comb += rest_next.eq(rest & ~following)
             m.d.sync += self.chunk.eq(next_index)
+        # (With one chunk per row no chunk is ever left to issue: `ready` is then just the
+        # next state's INTEGRATE.)
+        row_done = (~row_valid_next.any() | (rest_next == 0)) if chunks > 1 else 1
         m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
                      integrating.eq(integrating_next),
-                     self.ready.eq(integrating_next
-                                   & (~row_valid_next.any() | (rest_next == 0)))]
+                     self.ready.eq(integrating_next & row_done)]
         with m.If(integrating):
             m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
+        # The step's end tests, registered: the step and its checkpoint count change only at
+        # the end of a step, many cycles before the next end.
+        at_last_step, checkpoint_due = Signal(), Signal()
+        m.d.sync += [at_last_step.eq(step == last_step),
+                     checkpoint_due.eq(since_checkpoint + 1 >= interval)]
         m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
         m.d.sync += self.fire_valid.eq(self.fire_next)
 
@@ -245,9 +252,9 @@ class Sequencer(wiring.Component):
                     # decided).
                     m.d.comb += self.output_start.eq(1)
                     m.d.sync += [step.eq(step + 1), since_checkpoint.eq(since_checkpoint + 1)]
-                    with m.If(step == last_step):
+                    with m.If(at_last_step):
                         m.next = "FINISH"
-                    with m.Elif(self.dynamic & (since_checkpoint + 1 >= interval)):
+                    with m.Elif(self.dynamic & checkpoint_due):
                         m.d.sync += since_checkpoint.eq(0)
                         m.next = "CHECKPOINT"
                     with m.Else():

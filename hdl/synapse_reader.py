@@ -227,7 +227,7 @@ class SynapseRowReader(ValidatedComponent):
             *[self.weight[port].eq(synapses.weight)
               for port, (_, synapses) in enumerate(stages)],
             *[self.counts[name].eq(tree_sum([
-                registered_popcount(m, synapses[name], f"n{port}_{name}")
+                registered_popcount(m, synapses[name], f"n{port}_{name}", stages=3)
                 for port, (_, synapses) in enumerate(stages)]))
               for name in SYNAPSE_CLASSES],
             self.counts.bits_read.eq(tree_sum([synapses.bits_read for _, synapses in stages])),

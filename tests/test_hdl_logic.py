@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hdl.logic import PRIORITY_GROUP, lowest_set_bit
+from hdl.logic import PRIORITY_GROUP, lowest_set_bit, registered_popcount, spike_sequence
 
 
 @pytest.mark.parametrize("width", [4, PRIORITY_GROUP, 40, 128])
@@ -83,3 +83,62 @@ def test_spike_walker_rejects_a_bad_width():
 
     with pytest.raises(ValueError, match="width must be a positive integer"):
         SpikeWalker(width=0)
+
+
+@pytest.mark.parametrize("width", [2, 4, 8, 16])
+def test_spike_sequence_lists_the_set_bits_lowest_first(width):
+    """Every value of ``width`` bits (a sample above 8 bits): lane ``k`` is the ``k``-th set
+    bit and ``present[k]`` says whether there is one."""
+    m = Module()
+    bits = Signal(width)
+    lanes, present = spike_sequence(m, bits, "probe")
+    rng = random.Random(width)
+    values = (list(range(1 << width)) if width <= 8
+              else [0, (1 << width) - 1] + [rng.getrandbits(width) for _ in range(300)])
+    seen = []
+
+    async def bench(ctx):
+        for value in values:
+            ctx.set(bits, value)
+            seen.append((value, [ctx.get(lane) for lane in lanes],
+                         [ctx.get(flag) for flag in present]))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(seen) == len(values)
+    for value, got_lanes, got_present in seen:
+        set_bits = [i for i in range(width) if value >> i & 1]
+        assert got_present == [int(k < len(set_bits)) for k in range(width)], hex(value)
+        assert got_lanes[:len(set_bits)] == set_bits, hex(value)
+
+
+@pytest.mark.parametrize("stages", [2, 3])
+@pytest.mark.parametrize("width", [5, 16, 40, 128])
+def test_registered_popcount_counts_after_its_stages(width, stages):
+    """The count of the vector set ``stages`` cycles earlier, on a new vector every cycle."""
+    m = Module()
+    bits = Signal(width)
+    total = registered_popcount(m, bits, "probe", stages=stages)
+    rng = random.Random(width + stages)
+    values = [0, (1 << width) - 1] + [rng.getrandbits(width) for _ in range(60)]
+    seen = []
+
+    async def bench(ctx):
+        for value in values + [0] * stages:
+            ctx.set(bits, value)
+            seen.append(ctx.get(total))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen[stages:] == [bin(value).count("1") for value in values]
+
+
+def test_registered_popcount_refuses_other_stage_counts():
+    m = Module()
+    m._MustUse__silence = True  # never elaborated: the call is refused
+    with pytest.raises(ValueError, match="stages"):
+        registered_popcount(m, Signal(8), "probe", stages=4)
