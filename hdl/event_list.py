@@ -227,6 +227,9 @@ class EventList(wiring.Component):
             walk_port.addr.eq(Mux(walking, issued, 0)), walk_port.en.eq(1),
         ]
         pixel_of = [slice(PIXEL_BITS * i, PIXEL_BITS * (i + 1)) for i in range(pixels)]
+        spikes3 = Signal(pixels)
+        m.d.comb += spikes3.eq(Cat(*[crossing(p, pixels3[pixel_of[i]])
+                                     for i, p in enumerate(products)]))
         m.d.sync += [
             stage_valid[0].eq(issue_read), data2.eq(walk_port.data),
             stage_valid[1].eq(stage_valid[0]),
@@ -234,14 +237,18 @@ class EventList(wiring.Component):
             word3.eq(data2[list_bits:]),
             *[p.eq(self.step * data2[pixel_of[i]]) for i, p in enumerate(products)],
             stage_valid[3].eq(stage_valid[2]), word4.eq(word3),
-            spikes4.eq(Cat(*[crossing(p, pixels3[pixel_of[i]])
-                             for i, p in enumerate(products)])),
+            spikes4.eq(spikes3),
             stage_valid[4].eq(stage_valid[3]), word5.eq(word4),
         ]
-        # The chunk summary of the word's rows is read with the registered entry; the chunks
-        # that are on at this precision and live are kept, and the spikes whose rows have
-        # none are dropped (counted in `skipped`).
-        m.d.comb += [summary_port.addr.eq(data2[list_bits:]), summary_port.en.eq(stage_valid[1])]
+        # The chunk summary of the word's rows is read with the registered entry (E = 1) or
+        # the entry (E = 2); the chunks that are on at this precision and live are kept, and
+        # the spikes whose rows have none are dropped (counted in `skipped`).
+        if events == 1:
+            m.d.comb += [summary_port.addr.eq(data2[list_bits:]),
+                         summary_port.en.eq(stage_valid[1])]
+        else:
+            m.d.comb += [summary_port.addr.eq(walk_port.data[list_bits:]),
+                         summary_port.en.eq(stage_valid[0])]
 
         def chunk_flags(summary):
             flags, row_on = [], []
@@ -265,12 +272,13 @@ class EventList(wiring.Component):
             flags, row_on = chunk_flags(summary4)
             m.d.sync += [flags5.eq(Cat(*flags)), spikes5.eq(spikes4 & row_on)]
         else:
-            # One chunk per row: the rows' flags are registered beside the spikes, then the
-            # spikes kept are registered as the sequence of their lanes (lowest first), so
-            # that the walker needs no priority logic of its own.
-            row_on = Signal(pixels)
-            m.d.sync += row_on.eq(chunk_flags(summary_port.data)[1])
-            lanes, present = spike_sequence(m, spikes4 & row_on, "kept")
+            # One chunk per row: the rows' flags are registered a stage ahead of the spikes,
+            # the spikes kept are registered beside them, then as the sequence of their lanes
+            # (lowest first), so that the walker needs no priority logic of its own.
+            row_on3, row_on, kept4 = Signal(pixels), Signal(pixels), Signal(pixels)
+            m.d.sync += [row_on3.eq(chunk_flags(summary_port.data)[1]), row_on.eq(row_on3),
+                         kept4.eq(spikes3 & row_on3)]
+            lanes, present = spike_sequence(m, kept4, "kept")
             kept = SpikeSequence(pixels, words, "kept5")
             m.d.sync += [*[a.eq(b) for a, b in zip(kept.lanes, lanes, strict=True)],
                          *[a.eq(b) for a, b in zip(kept.present, present, strict=True)],
@@ -364,8 +372,7 @@ class EventList(wiring.Component):
         pixels = self._pixels
         words = N_INPUTS // pixels
         # Entry: the lane sequence, present[1:] (present[0] holds for every entry) and word.
-        # The pointers start at 0 with every walk (a walk writes each place at most once),
-        # so the FIFO is empty exactly when they are equal.
+        # The pointers start at 0 with every walk (a walk writes each place at most once).
         read_ptr, write_ptr = Signal(range(self._fifo_depth)), Signal(range(self._fifo_depth))
         stored = SpikeSequence(pixels, words, "stored")
         fifo = Memory(shape=unsigned(len(kept.fields(skip_first=True))),
@@ -379,7 +386,7 @@ class EventList(wiring.Component):
                      stored.fields(skip_first=True).eq(fifo_read.data),
                      stored.present[0].eq(1)]
         head = SpikeSequence(pixels, words, "head")
-        nonempty = read_ptr != write_ptr
+        nonempty = Signal()  # read_ptr != write_ptr, as a register
         m.d.comb += head.fields().eq(Mux(nonempty, stored.fields(), kept.fields()))
         head_ready = walking & (nonempty | arriving) & self.ready
 
@@ -394,12 +401,21 @@ class EventList(wiring.Component):
             take.eq(head_ready & ~pending.present[2]),
             self.chunks_on.eq(1),
         ]
-        with m.If(take & nonempty):
-            m.d.sync += read_ptr.eq(read_ptr + 1)
-        with m.If(arriving & ~(take & ~nonempty)):
+        # `read_after` = read_ptr + 1, a register of its own: the last entry is popped when
+        # it equals the write pointer (a compare of two registers, not of a sum).
+        read_after = Signal.like(read_ptr, init=1)
+        pop, push = take & nonempty, arriving & ~(take & ~nonempty)
+        with m.If(pop):
+            m.d.sync += [read_ptr.eq(read_after), read_after.eq(read_after + 1)]
+        with m.If(push):
             m.d.sync += write_ptr.eq(write_ptr + 1)
+        with m.If(push & ~pop):
+            m.d.sync += nonempty.eq(1)
+        with m.Elif(pop & ~push):
+            m.d.sync += nonempty.eq(read_after != write_ptr)
         with m.If(walk):
-            m.d.sync += [*[p.eq(0) for p in pending.present], read_ptr.eq(0), write_ptr.eq(0)]
+            m.d.sync += [*[p.eq(0) for p in pending.present], read_ptr.eq(0), read_after.eq(1),
+                         write_ptr.eq(0), nonempty.eq(0)]
         with m.Elif(take):
             # What is left of the head after the spikes paired with the pending ones.
             with m.If(two):
