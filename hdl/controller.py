@@ -84,14 +84,19 @@ class PrecisionController(ValidatedComponent):
             m.d.sync += [dyn_hidden.eq(clamp(self.start_hidden, lo, hi)),
                          dyn_out.eq(clamp(self.start_out, lo, hi))]
 
-        # Walk the counts: largest and second largest (a tie leaves a margin of 0).
+        # Walk the counts: largest and second largest (a tie leaves a margin of 0).  The
+        # counts are taken into a shift register at ``check`` (they are stable until
+        # ``decided``): the compares read a register, not a 10-way multiplexer.
         index = Signal(range(N_OUTPUTS + 1))
         walking = Signal()
         top, second = Signal(self._count_width), Signal(self._count_width)
+        pending = Signal(data.ArrayLayout(self._count_width, N_OUTPUTS))
+        count = pending[0]
         with m.If(self.check):
-            m.d.sync += [walking.eq(1), index.eq(0), top.eq(0), second.eq(0)]
+            m.d.sync += [walking.eq(1), index.eq(0), top.eq(0), second.eq(0),
+                         pending.eq(self.counts)]
         with m.Elif(walking):
-            count = self.counts[index]
+            m.d.sync += pending.eq(pending.as_value() >> self._count_width)
             with m.If(count > top):
                 m.d.sync += [top.eq(count), second.eq(top)]
             with m.Elif(count > second):
