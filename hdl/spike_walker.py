@@ -17,30 +17,40 @@ was a critical path).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from hdl.logic import PRIORITY_GROUP, any_of, one_hot_index, tree_sum
+from hdl.logic import PRIORITY_GROUP, any_of, one_hot_index
 from hdl.validated import ValidatedComponent
 
 
-def _nibble_count(bits: list) -> list:
-    """The number of set bits of up to four 1-bit values, as 3 bits of plain logic."""
-    a, b, c, d = (bits + [0, 0, 0])[:4]
-    low, high = a ^ b, c ^ d
-    pair_low, pair_high = a & b, c & d
-    return [low ^ high, pair_low ^ pair_high ^ (low & high), pair_low & pair_high]
+def _at_least(bits: list, k: int) -> list:
+    """``[count >= 1, ..., count >= k]`` of the 1-bit values ``bits``, in logic (halves
+    combined: no adder, no carry chain)."""
+    if len(bits) == 1:
+        return [bits[0]] + [Const(0, 1)] * (k - 1)
+    low, high = _at_least(bits[:len(bits) // 2], k), _at_least(bits[len(bits) // 2:], k)
+    one = Const(1, 1)
+    low, high = [one, *low], [one, *high]
+    return [any_of([low[x] & high[a - x] for x in range(a + 1)]) for a in range(1, k + 1)]
 
 
-def _count(bits: list):
-    """The number of set bits of ``bits`` (1-bit values): 4-bit counts in logic, then adds."""
-    return tree_sum([Cat(*_nibble_count(bits[i:i + 4])) for i in range(0, len(bits), 4)])
-
-
-def _several(bits: list):
-    """1 iff at least two of ``bits`` (1-bit values) are set."""
-    return any_of([bits[i] & any_of(bits[:i]) for i in range(1, len(bits))])
+def _lowest_index(bits: list) -> Value:
+    """The index of the lowest set bit of ``bits`` (0 if none): per 4 bits the local index
+    and a non-empty flag, then a priority choice among the quads (log depth)."""
+    bits = bits + [Const(0, 1)] * (-len(bits) % 4)
+    quads = [bits[i:i + 4] for i in range(0, len(bits), 4)]
+    if len(quads) == 1:
+        a, b, c, _ = bits
+        return Mux(a, 0, Mux(b, 1, Mux(c, 2, 3)))[:2]
+    width = (len(quads) - 1).bit_length()
+    index = Const(len(quads) - 1, width)
+    local = _lowest_index(quads[-1])
+    for q in reversed(range(len(quads) - 1)):
+        local = Mux(any_of(quads[q]), _lowest_index(quads[q]), local)
+        index = Mux(any_of(quads[q]), q, index)
+    return Cat(local, index)
 
 
 class SpikeWalker(ValidatedComponent):
@@ -91,8 +101,7 @@ class SpikeWalker(ValidatedComponent):
         sizes = [min(PRIORITY_GROUP, width - start) for start in starts]
         n = len(starts)
         groups = [Signal(size, name=f"group{g}") for g, size in enumerate(sizes)]
-        # Per group: its number of set bits, and the registered flags count >= 1, count >= 2.
-        counts = [Signal(range(size + 1), name=f"count{g}") for g, size in enumerate(sizes)]
+        # Per group, registered: it has a set bit, it has at least two.
         nonempty, several = Signal(n), Signal(n)
 
         # The lowest and the highest non-empty group, from the registered flags only.
@@ -103,19 +112,24 @@ class SpikeWalker(ValidatedComponent):
         first_index = one_hot_index(m, first, "first_index")
         last_index = one_hot_index(m, last, "last_index")
 
-        # Per group, its lowest and highest set bit (one-hot, then the index), in logic.
-        lowest, highest, lowest_index, highest_index = [], [], [], []
+        # Per group: whether a bit has no set bit below it (above it), and the index of its
+        # lowest (highest) set bit, in logic.
+        none_below, none_above, lowest_index, highest_index = [], [], [], []
         for g, group in enumerate(groups):
             bits = [group[i] for i in range(len(group))]
-            low = Signal(len(group), name=f"lowest{g}")
-            high = Signal(len(group), name=f"highest{g}")
-            m.d.comb += [low.eq(Cat(*[bits[i] & ~any_of(bits[:i]) for i in range(len(bits))])),
-                         high.eq(Cat(*[bits[i] & ~any_of(bits[i + 1:])
-                                       for i in range(len(bits))]))]
-            lowest.append(low)
-            highest.append(high)
-            lowest_index.append(one_hot_index(m, low, f"lowest_index{g}"))
-            highest_index.append(one_hot_index(m, high, f"highest_index{g}"))
+            below = Signal(len(group), name=f"none_below{g}")
+            above = Signal(len(group), name=f"none_above{g}")
+            m.d.comb += [below.eq(Cat(*[~any_of(bits[:i]) for i in range(len(bits))])),
+                         above.eq(Cat(*[~any_of(bits[i + 1:]) for i in range(len(bits))]))]
+            none_below.append(below)
+            none_above.append(above)
+            padded = bits + [Const(0, 1)] * (PRIORITY_GROUP - len(bits))
+            low = Signal(range(PRIORITY_GROUP), name=f"lowest_index{g}")
+            high = Signal(range(PRIORITY_GROUP), name=f"highest_index{g}")
+            m.d.comb += [low.eq(_lowest_index(padded)),
+                         high.eq(~_lowest_index(padded[::-1]))]
+            lowest_index.append(low)
+            highest_index.append(high)
 
         def select(one_hot, values, name):
             # The value of the group that ``one_hot`` selects, as an AND-OR (0 if none).
@@ -139,22 +153,22 @@ class SpikeWalker(ValidatedComponent):
         for g, group in enumerate(groups):
             chunk = self.spikes[starts[g]:starts[g] + sizes[g]]
             chunk_bits = [chunk[i] for i in range(len(chunk))]
-            count = counts[g]
+            bits = [group[i] for i in range(len(group))]
             take_low = self.advance & first[g]
-            take_high = (self.advance & last[g]) if two else 0
+            take_high = (self.advance & last[g]) if two else Const(0, 1)
             # Both ends from one group (the only non-empty one): two bits go if it has several.
             both = Signal(name=f"both{g}")
             m.d.comb += both.eq(first[g] & last[g] if two else 0)
+            at_least = _at_least(bits, 4)
             with m.If(self.load):
-                m.d.sync += [group.eq(chunk), count.eq(_count(chunk_bits)),
-                             nonempty[g].eq(any_of(chunk_bits)),
-                             several[g].eq(_several(chunk_bits))]
+                m.d.sync += [group.eq(chunk), nonempty[g].eq(any_of(chunk_bits)),
+                             several[g].eq(_at_least(chunk_bits, 2)[1])]
             with m.Elif(take_low | take_high):
                 m.d.sync += [
-                    group.eq(group & ~Mux(take_low, lowest[g], 0)
-                             & ~Mux(take_high, highest[g], 0)),
-                    count.eq(Mux(both & several[g], count - 2, count - 1)),
-                    nonempty[g].eq(Mux(both, count >= 3, several[g])),
-                    several[g].eq(Mux(both, count >= 4, count >= 3)),
+                    group.eq(Cat(*[bits[i] & ~(take_low & none_below[g][i])
+                                   & ~(take_high & none_above[g][i])
+                                   for i in range(len(bits))])),
+                    nonempty[g].eq(Mux(both, at_least[2], several[g])),
+                    several[g].eq(Mux(both, at_least[3], at_least[2])),
                 ]
         return m
