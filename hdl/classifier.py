@@ -3,7 +3,7 @@ class (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,7 +46,7 @@ class Classifier(wiring.Component):
         def key(k):
             # Class k's rank as one unsigned number: the count above the membrane (its sign
             # bit flipped: two's complement in unsigned order), so "better" is one compare.
-            membrane = self.membranes[k].as_value()
+            membrane = Value.cast(self.membranes[k])
             return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
 
         keys = Array(key(k) for k in range(N_OUTPUTS))
