@@ -123,9 +123,8 @@ class PrecisionController(ValidatedComponent):
             m.d.sync += [
                 self.leave.eq(leave),
                 escalate_q.eq(escalate),
-                self.changed.eq(escalate & ((_escalated(dyn_hidden, self.step_hidden)
-                                             != dyn_hidden)
-                                            | (_escalated(dyn_out, self.step_out) != dyn_out))),
+                self.changed.eq(escalate & (_escalation_changes(dyn_hidden, self.step_hidden)
+                                            | _escalation_changes(dyn_out, self.step_out))),
                 self.gate.eq(~leave & self.gate_idle),
                 new_hidden.eq(_escalated(dyn_hidden, self.step_hidden)),
                 new_out.eq(_escalated(dyn_out, self.step_out)),
@@ -139,3 +138,10 @@ def _escalated(bits, step):
     """``min(8, bits + min(step, 6))`` in 5-bit arithmetic."""
     raised = bits + Mux(step > MAX_ESCALATION, MAX_ESCALATION, step)
     return Mux(raised > PRECISIONS[-1], PRECISIONS[-1], raised)
+
+
+def _escalation_changes(bits, step):
+    """``_escalated(bits, step) != bits`` without the adder: a step raises a precision below
+    8 (above 8, which the controller never holds, the cap lowers it)."""
+    top = PRECISIONS[-1]
+    return ((step != 0) & (bits != top)) | (bits > top)
