@@ -3,7 +3,7 @@ class (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,29 +40,37 @@ class Classifier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        counts = Array(self.counts[k] for k in range(N_OUTPUTS))
-        membranes = Array(self.membranes[k] for k in range(N_OUTPUTS))
+        count_width = len(self.counts[0])
+        membrane_width = len(self.membranes[0])
+
+        def key(k):
+            # Class k's rank as one unsigned number: the count above the membrane (its sign
+            # bit flipped: two's complement in unsigned order), so "better" is one compare.
+            membrane = Value.cast(self.membranes[k])
+            return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
+
+        keys = Array(key(k) for k in range(N_OUTPUTS))
         class_index, compared = Signal(range(N_OUTPUTS + 1)), Signal(range(N_OUTPUTS))
-        best, best_count = Signal(range(N_OUTPUTS)), Signal.like(self.counts[0])
-        best_membrane = Signal.like(self.membranes[0])
-        selected_count = Signal.like(self.counts[0])
-        selected_membrane = Signal.like(self.membranes[0])
+        best = Signal(range(N_OUTPUTS))
+        # The best key so far (0 before class 0: class 0's key is >= 0, and if it is 0, class
+        # 0 stays the best as it should); the selected class's key, registered.
+        best_key = Signal(count_width + membrane_width)
+        selected_key = Signal.like(best_key)
+        comparing = Signal()  # selected_key holds a class (from the second COMPARE cycle on)
+        better = Signal()
+        m.d.comb += better.eq(selected_key > best_key)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += class_index.eq(0)
+                    m.d.sync += [class_index.eq(0), comparing.eq(0), best.eq(0),
+                                 best_key.eq(0)]
                     m.next = "COMPARE"
             with m.State("COMPARE"):
-                # Cycle i registers class i's count and membrane; cycle i + 1 compares them.
-                m.d.sync += [selected_count.eq(counts[class_index]),
-                             selected_membrane.eq(membranes[class_index]),
-                             compared.eq(class_index), class_index.eq(class_index + 1)]
-                better = ((compared == 0) | (selected_count > best_count)
-                          | ((selected_count == best_count)
-                             & (selected_membrane > best_membrane)))
-                with m.If((class_index != 0) & better):
-                    m.d.sync += [best.eq(compared), best_count.eq(selected_count),
-                                 best_membrane.eq(selected_membrane)]
+                # Cycle i registers class i's key; cycle i + 1 compares it.
+                m.d.sync += [selected_key.eq(keys[class_index]), compared.eq(class_index),
+                             class_index.eq(class_index + 1), comparing.eq(1)]
+                with m.If(comparing & better):
+                    m.d.sync += [best.eq(compared), best_key.eq(selected_key)]
                 with m.If(class_index == N_OUTPUTS):
                     m.d.comb += self.done.eq(1)
                     m.d.sync += self.result.eq(Mux(better, compared, best))

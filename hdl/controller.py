@@ -84,14 +84,19 @@ class PrecisionController(ValidatedComponent):
             m.d.sync += [dyn_hidden.eq(clamp(self.start_hidden, lo, hi)),
                          dyn_out.eq(clamp(self.start_out, lo, hi))]
 
-        # Walk the counts: largest and second largest (a tie leaves a margin of 0).
+        # Walk the counts: largest and second largest (a tie leaves a margin of 0).  The
+        # counts are taken into a shift register at ``check`` (they are stable until
+        # ``decided``): the compares read a register, not a 10-way multiplexer.
         index = Signal(range(N_OUTPUTS + 1))
         walking = Signal()
         top, second = Signal(self._count_width), Signal(self._count_width)
+        pending = Signal(data.ArrayLayout(self._count_width, N_OUTPUTS))
+        count = pending[0]
         with m.If(self.check):
-            m.d.sync += [walking.eq(1), index.eq(0), top.eq(0), second.eq(0)]
+            m.d.sync += [walking.eq(1), index.eq(0), top.eq(0), second.eq(0),
+                         pending.eq(self.counts)]
         with m.Elif(walking):
-            count = self.counts[index]
+            m.d.sync += pending.eq(pending.as_value() >> self._count_width)
             with m.If(count > top):
                 m.d.sync += [top.eq(count), second.eq(top)]
             with m.Elif(count > second):
@@ -118,9 +123,8 @@ class PrecisionController(ValidatedComponent):
             m.d.sync += [
                 self.leave.eq(leave),
                 escalate_q.eq(escalate),
-                self.changed.eq(escalate & ((_escalated(dyn_hidden, self.step_hidden)
-                                             != dyn_hidden)
-                                            | (_escalated(dyn_out, self.step_out) != dyn_out))),
+                self.changed.eq(escalate & (_escalation_changes(dyn_hidden, self.step_hidden)
+                                            | _escalation_changes(dyn_out, self.step_out))),
                 self.gate.eq(~leave & self.gate_idle),
                 new_hidden.eq(_escalated(dyn_hidden, self.step_hidden)),
                 new_out.eq(_escalated(dyn_out, self.step_out)),
@@ -134,3 +138,10 @@ def _escalated(bits, step):
     """``min(8, bits + min(step, 6))`` in 5-bit arithmetic."""
     raised = bits + Mux(step > MAX_ESCALATION, MAX_ESCALATION, step)
     return Mux(raised > PRECISIONS[-1], PRECISIONS[-1], raised)
+
+
+def _escalation_changes(bits, step):
+    """``_escalated(bits, step) != bits`` without the adder: a step raises a precision below
+    8 (above 8, which the controller never holds, the cap lowers it)."""
+    top = PRECISIONS[-1]
+    return ((step != 0) & (bits != top)) | (bits > top)

@@ -1,26 +1,60 @@
-"""The output layer's walk over one step's hidden spikes: the lowest spiking neurons per cycle.
+"""The output layer's walk over one step's hidden spikes: ``events`` spiking neurons per cycle.
 
 A step's spike vector (``width`` bits) is loaded at once; every cycle with ``advance`` the
-lowest set bit (with ``events = 2``, the two lowest) is handed out (``index``, ``valid``) and
-cleared.  The vector is kept in groups
-of :data:`hdl.logic.PRIORITY_GROUP` bits with a registered non-empty flag per group, so the
-loop from the registers back to themselves stays inside a group, except for the choice of the
-lowest non-empty group, which reads only the flags (a priority encoder over all 128 bits of
-N = 128 was a critical path).
+lowest remaining set bit (with ``events = 2``, also the highest remaining one) is handed out
+(``index``, ``valid``) and cleared.  The output layer adds every handed-out row's weights, so
+the order does not matter, only the number of cycles (``ceil(spikes / events)``); taking the
+two ends of the vector makes the two picks independent of each other (the two lowest bits
+needed the second search to follow the first).
+
+The vector is kept in groups of :data:`hdl.logic.PRIORITY_GROUP` bits, each with its number
+of set bits and registered "non-empty" and "several" (at least two) flags: which groups
+give up a bit (the lowest and the highest non-empty group) is decided from the flags alone,
+the next flags from the registered counts, and a group's lowest and highest bits by a logic
+tree within the group (no carry chain: ``bits & -bits`` across 16 bits, then the decision,
+was a critical path).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from hdl.logic import PRIORITY_GROUP, one_hot_index
+from hdl.logic import PRIORITY_GROUP, any_of, one_hot_index
 from hdl.validated import ValidatedComponent
 
 
+def _at_least(bits: list, k: int) -> list:
+    """``[count >= 1, ..., count >= k]`` of the 1-bit values ``bits``, in logic (halves
+    combined: no adder, no carry chain)."""
+    if len(bits) == 1:
+        return [bits[0]] + [Const(0, 1)] * (k - 1)
+    low, high = _at_least(bits[:len(bits) // 2], k), _at_least(bits[len(bits) // 2:], k)
+    one = Const(1, 1)
+    low, high = [one, *low], [one, *high]
+    return [any_of([low[x] & high[a - x] for x in range(a + 1)]) for a in range(1, k + 1)]
+
+
+def _lowest_index(bits: list) -> Value:
+    """The index of the lowest set bit of ``bits`` (0 if none): per 4 bits the local index
+    and a non-empty flag, then a priority choice among the quads (log depth)."""
+    bits = bits + [Const(0, 1)] * (-len(bits) % 4)
+    quads = [bits[i:i + 4] for i in range(0, len(bits), 4)]
+    if len(quads) == 1:
+        a, b, c, _ = bits
+        return Mux(a, 0, Mux(b, 1, Mux(c, 2, 3)))[:2]
+    width = (len(quads) - 1).bit_length()
+    index = Const(len(quads) - 1, width)
+    local = _lowest_index(quads[-1])
+    for q in reversed(range(len(quads) - 1)):
+        local = Mux(any_of(quads[q]), _lowest_index(quads[q]), local)
+        index = Mux(any_of(quads[q]), q, index)
+    return Cat(local, index)
+
+
 class SpikeWalker(ValidatedComponent):
-    """Hands out the set bits of a loaded vector in ascending order, ``events`` per cycle.
+    """Hands out the set bits of a loaded vector, ``events`` per cycle.
 
     Parameters
     ----------
@@ -38,9 +72,11 @@ class SpikeWalker(ValidatedComponent):
     advance : In(1)
         Clear the bits handed out in this cycle (if any).
     valid : Out(events)
-        Per output, a set bit is handed out (the lowest remaining set bits, in order).
+        Per output, a set bit is handed out (``valid[1]`` only with ``valid[0]``: at least
+        two bits remain).
     index : Out(ArrayLayout(range(width), events))
-        The lowest remaining set bits (0 when none).
+        ``index[0]``: the lowest remaining set bit; ``index[1]``: the highest remaining set bit
+        (0 when not valid).
     """
 
     @classmethod
@@ -60,64 +96,79 @@ class SpikeWalker(ValidatedComponent):
 
     def elaborate(self, platform):
         m = Module()
-        width = self._width
+        width, two = self._width, self._events == 2
         starts = list(range(0, width, PRIORITY_GROUP))
         sizes = [min(PRIORITY_GROUP, width - start) for start in starts]
+        n = len(starts)
         groups = [Signal(size, name=f"group{g}") for g, size in enumerate(sizes)]
-        nonempty = Signal(len(groups))
+        # Per group, registered: it has a set bit, it has at least two.
+        nonempty, several = Signal(n), Signal(n)
 
-        # The lowest non-empty group (and the next one), from the registered flags only.
-        first, later, second = Signal(len(groups)), Signal(len(groups)), Signal(len(groups))
-        m.d.comb += [first.eq((nonempty & -nonempty)[:len(groups)]),
-                     later.eq(nonempty & ~first),
-                     second.eq((later & -later)[:len(groups)])]
+        # The lowest and the highest non-empty group, from the registered flags only.
+        flags = [nonempty[g] for g in range(n)]
+        first, last = Signal(n), Signal(n)
+        m.d.comb += [first.eq(Cat(*[flags[g] & ~any_of(flags[:g]) for g in range(n)])),
+                     last.eq(Cat(*[flags[g] & ~any_of(flags[g + 1:]) for g in range(n)]))]
         first_index = one_hot_index(m, first, "first_index")
-        second_index = one_hot_index(m, second, "second_index")
-        local_index, next_index, several = [], [], Signal(len(groups))
-        cleared = []  # per group: (rest after its lowest bit, rest after its two lowest)
+        last_index = one_hot_index(m, last, "last_index")
+
+        # Per group: whether a bit has no set bit below it (above it), and the index of its
+        # lowest (highest) set bit, in logic.
+        none_below, none_above, lowest_index, highest_index = [], [], [], []
         for g, group in enumerate(groups):
-            lowest = Signal(len(group), name=f"lowest{g}")
-            m.d.comb += lowest.eq((group & -group)[:len(group)])
-            local_index.append(one_hot_index(m, lowest, f"local_index{g}"))
-            rest = Signal(len(group), name=f"rest{g}")
-            m.d.comb += rest.eq(group & ~lowest)
-            following = Signal(len(group), name=f"following{g}")
-            m.d.comb += following.eq((rest & -rest)[:len(group)])
-            next_index.append(one_hot_index(m, following, f"next_index{g}"))
-            rest2 = Signal(len(group), name=f"rest_after_two{g}")
-            m.d.comb += [rest2.eq(rest & ~following), several[g].eq(rest.any())]
-            cleared.append((rest, rest2))
+            bits = [group[i] for i in range(len(group))]
+            below = Signal(len(group), name=f"none_below{g}")
+            above = Signal(len(group), name=f"none_above{g}")
+            m.d.comb += [below.eq(Cat(*[~any_of(bits[:i]) for i in range(len(bits))])),
+                         above.eq(Cat(*[~any_of(bits[i + 1:]) for i in range(len(bits))]))]
+            none_below.append(below)
+            none_above.append(above)
+            padded = bits + [Const(0, 1)] * (PRIORITY_GROUP - len(bits))
+            low = Signal(range(PRIORITY_GROUP), name=f"lowest_index{g}")
+            high = Signal(range(PRIORITY_GROUP), name=f"highest_index{g}")
+            m.d.comb += [low.eq(_lowest_index(padded)),
+                         high.eq(~_lowest_index(padded[::-1]))]
+            lowest_index.append(low)
+            highest_index.append(high)
+
+        def select(one_hot, values, name):
+            # The value of the group that ``one_hot`` selects, as an AND-OR (0 if none).
+            value = Signal(range(PRIORITY_GROUP), name=name)
+            m.d.comb += value.eq(Cat(*[any_of([one_hot[g] & values[g][b] for g in range(n)
+                                               if b < len(values[g])])
+                                       for b in range(len(value))]))
+            return value
 
         # group * PRIORITY_GROUP + position, as a concatenation (no adder on the path)
         assert PRIORITY_GROUP & (PRIORITY_GROUP - 1) == 0
-        selected = Signal(range(max(PRIORITY_GROUP, 2)))
-        m.d.comb += selected.eq(Array(local_index)[first_index])
         m.d.comb += [self.valid[0].eq(nonempty.any()),
-                     self.index[0].eq(Cat(selected, first_index))]
-        pair_in_first = Signal()
-        if self._events == 2:
-            # The second bit: the next of the first group when it has several, else the
-            # lowest of the next non-empty group.
-            m.d.comb += pair_in_first.eq((several & first).any())
-            following_selected = Signal.like(selected)
-            second_selected = Signal.like(selected)
-            m.d.comb += [
-                following_selected.eq(Array(next_index)[first_index]),
-                second_selected.eq(Array(local_index)[second_index]),
-                self.valid[1].eq(pair_in_first | later.any()),
-                self.index[1].eq(Mux(pair_in_first,
-                                     Cat(following_selected, first_index),
-                                     Cat(second_selected, second_index))),
-            ]
+                     self.index[0].eq(Cat(select(first, lowest_index, "first_position"),
+                                          first_index))]
+        if two:
+            # Two bits remain iff a group has several or two groups are non-empty.
+            m.d.comb += [self.valid[1].eq(several.any() | (nonempty & ~first).any()),
+                         self.index[1].eq(Cat(select(last, highest_index, "last_position"),
+                                              last_index))]
+
         for g, group in enumerate(groups):
-            rest, rest2 = cleared[g]
             chunk = self.spikes[starts[g]:starts[g] + sizes[g]]
+            chunk_bits = [chunk[i] for i in range(len(chunk))]
+            bits = [group[i] for i in range(len(group))]
+            take_low = self.advance & first[g]
+            take_high = (self.advance & last[g]) if two else Const(0, 1)
+            # Both ends from one group (the only non-empty one): two bits go if it has several.
+            both = Signal(name=f"both{g}")
+            m.d.comb += both.eq(first[g] & last[g] if two else 0)
+            at_least = _at_least(bits, 4)
             with m.If(self.load):
-                m.d.sync += [group.eq(chunk), nonempty[g].eq(chunk.any())]
-            with m.Elif(self.advance & first[g]):
-                after = rest2 if self._events == 2 else rest
-                m.d.sync += [group.eq(after), nonempty[g].eq(after.any())]
-            if self._events == 2:
-                with m.Elif(self.advance & second[g] & ~pair_in_first):
-                    m.d.sync += [group.eq(rest), nonempty[g].eq(rest.any())]
+                m.d.sync += [group.eq(chunk), nonempty[g].eq(any_of(chunk_bits)),
+                             several[g].eq(_at_least(chunk_bits, 2)[1])]
+            with m.Elif(take_low | take_high):
+                m.d.sync += [
+                    group.eq(Cat(*[bits[i] & ~(take_low & none_below[g][i])
+                                   & ~(take_high & none_above[g][i])
+                                   for i in range(len(bits))])),
+                    nonempty[g].eq(Mux(both, at_least[2], several[g])),
+                    several[g].eq(Mux(both, at_least[3], at_least[2])),
+                ]
         return m

@@ -40,9 +40,10 @@ def test_lowest_set_bit_matches_python(width):
 
 @pytest.mark.parametrize("events", [1, 2])
 @pytest.mark.parametrize("width", [1, 5, PRIORITY_GROUP, 40, 128])
-def test_spike_walker_hands_out_every_set_bit_in_order(width, events):
-    """Every set bit once, in ascending order, ``events`` per cycle (two per cycle also
-    across groups, and one in the last cycle of an odd count)."""
+def test_spike_walker_hands_out_every_set_bit_from_both_ends(width, events):
+    """Every set bit once, ``events`` per cycle: the lowest remaining one, with two also the
+    highest remaining one (across groups, within one group, and one in the last cycle of an
+    odd count)."""
     from hdl.spike_walker import SpikeWalker
 
     dut = SpikeWalker(width=width, events=events)
@@ -50,6 +51,7 @@ def test_spike_walker_hands_out_every_set_bit_in_order(width, events):
     vectors = [0, (1 << width) - 1, 1 << (width - 1), 1 | (1 << (width - 1))]
     vectors += [rng.getrandbits(width) & rng.getrandbits(width) for _ in range(12)]
     vectors += [sum(1 << i for i in range(0, width, PRIORITY_GROUP))]  # one bit per group
+    vectors += [0b111 << (width - 3)] if width >= 3 else []  # several in the last group only
     walks, cycles = [], []
 
     async def bench(ctx):
@@ -74,7 +76,16 @@ def test_spike_walker_hands_out_every_set_bit_in_order(width, events):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert walks == [[i for i in range(width) if (v >> i) & 1] for v in vectors]
+    expected = []
+    for v in vectors:
+        remaining = [i for i in range(width) if (v >> i) & 1]
+        handed = []
+        while remaining:
+            handed.append(remaining.pop(0))
+            if events == 2 and remaining:
+                handed.append(remaining.pop())
+        expected.append(handed)
+    assert walks == expected
     assert cycles == [-(-bin(v).count("1") // events) for v in vectors]
 
 
