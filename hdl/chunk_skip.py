@@ -80,8 +80,10 @@ class ChunkSkip(ValidatedComponent):
         block_on = [any_of([on[j] for j in g.block_range(k)]) for k in range(g.n_blocks)]
         m.d.sync += self.chunk_live.eq(Cat(*[any_of([block_on[k] for k in g.chunk_blocks(c)])
                                              for c in range(g.chunks)]))
-        # Neurons on per chunk: the flags registered, then pipelined popcounts (the mask
-        # changes only between images or at a checkpoint, many cycles before the next skip).
+        # Neurons on per chunk and in all: the flags registered, then pipelined popcounts,
+        # four cycles in all (the mask changes only between images or at a checkpoint, many
+        # cycles before the next skip).  With one chunk the total is its count, counted in
+        # three stages; with several, each chunk's in two and the total in a third.
         on_copy = Signal(g.fan_out)
         m.d.sync += on_copy.eq(self.neuron_on)
         lanes_on = []
@@ -89,12 +91,15 @@ class ChunkSkip(ValidatedComponent):
             lo = c * g.lanes
             lanes_on.append(registered_popcount(
                 m, [on_copy[j] for j in range(lo, min(lo + g.lanes, g.fan_out))],
-                f"chunk{c}_on"))
+                f"chunk{c}_on", stages=3 if g.chunks == 1 else 2))
         real = [min(g.lanes, g.fan_out - c * g.lanes) for c in range(g.chunks)]
         counted = [MAGNITUDE_BITS * sum(slot.counted for slot in g.chunk_slots(c))
                    for c in range(g.chunks)]
-        total_on = Signal(range(g.fan_out + 1))
-        m.d.sync += total_on.eq(tree_sum(lanes_on))
+        if g.chunks == 1:
+            total_on = lanes_on[0]
+        else:
+            total_on = Signal(range(g.fan_out + 1))
+            m.d.sync += total_on.eq(tree_sum(lanes_on))
 
         skip = Signal(g.chunks)
         rows = Signal(range(self._pixels + 1))

@@ -13,7 +13,7 @@ docs/hdl.md describes the blocks, docs/cycle_model.md the cycle count.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -201,6 +201,13 @@ class SNNCore(ValidatedComponent):
             lanes=hg.lanes, hidden=hidden_reader.counts.shape(),
             output=output_reader.counts.shape(), skipped=skip.counts.shape(), events=events)
 
+        # The output layer, the counters and the controller's precisions are reset a cycle
+        # after an image begins, from registers (the begin decode reached them across the
+        # die): nothing is counted, read or decided in that cycle, and the cycle counter is
+        # preset with one cycle more.
+        begun, cycles_before = Signal(), Signal.like(seq.cycles_before)
+        m.d.sync += [begun.eq(seq.begin), cycles_before.eq(seq.cycles_before + 1)]
+
         # The register file and the status.
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         m.d.comb += [
@@ -240,9 +247,9 @@ class SNNCore(ValidatedComponent):
             hidden.gate.eq(seq.gate),
             hidden.gate_idle.eq(regs.controller.gate_idle),
             hidden.gate_blocks.eq(regs.controller.gate_blocks),
-            output.clear.eq(seq.begin), output.start.eq(seq.output_start),
+            output.clear.eq(begun), output.start.eq(seq.output_start),
             seq.output_idle.eq(output.idle),
-            ctl.begin.eq(seq.begin), ctl.check.eq(seq.check),
+            ctl.begin.eq(begun), ctl.check.eq(seq.check),
             seq.decided.eq(ctl.decided), seq.leave.eq(ctl.leave), seq.gate_decision.eq(ctl.gate),
             classifier.start.eq(seq.classify), seq.classified.eq(classifier.done),
             classifier.counts.eq(output.counts), classifier.membranes.eq(output.membranes),
@@ -280,7 +287,7 @@ class SNNCore(ValidatedComponent):
         ]
 
         m.d.comb += [
-            counters.clear.eq(seq.begin), counters.cycles_before.eq(seq.cycles_before),
+            counters.clear.eq(begun), counters.cycles_before.eq(cycles_before),
             counters.busy.eq(seq.busy),
             counters.input_spike.eq(seq.input_spike),
             counters.hidden_counts.eq(hidden_reader.counts),

@@ -11,7 +11,7 @@ from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
 from hdl.logic import registered_copies, registered_popcount
 
-COPY_LANES = 16
+COPY_LANES = 8
 """Lanes per registered copy of the fire pass and clear flags (each copy drives the write
 multiplexers of its lanes' membranes, not one flag all of them)."""
 
@@ -116,8 +116,13 @@ class HiddenNeurons(wiring.Component):
                             & self._busy_blocks(m))
         with m.If(self.gate):
             m.d.sync += alive.eq(alive & keep)
+        # The fire pass reads a registered copy of the neurons that are on (the mask register
+        # sits by the bus; the mask and `alive` change only between images or at a gating
+        # decision, many cycles before the next fire pass).
+        on_copy = Signal(n)
+        m.d.sync += on_copy.eq(self.neuron_on)
         lane_on_table = Array(
-            Cat(self.neuron_on, Const(0, chunks * lanes - n)).word_select(c, lanes)
+            Cat(on_copy, Const(0, chunks * lanes - n)).word_select(c, lanes)
             for c in range(chunks))
 
         # The clear pass (registered flags: a state decode reached every membrane bit's reset).
