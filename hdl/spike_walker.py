@@ -76,7 +76,7 @@ class SpikeWalker(ValidatedComponent):
         two bits remain).
     index : Out(ArrayLayout(range(width), events))
         ``index[0]``: the lowest remaining set bit; ``index[1]``: the highest remaining set bit
-        (0 when not valid).
+        (the same bit when only one remains; both 0 when none remains).
     """
 
     @classmethod
