@@ -104,13 +104,27 @@ def write_rtlil(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, path
     write_atomic(path, rtlil.convert(core, name=TOP, emit_src=False))
 
 
+ABC9_WIRE_DELAY_PS = 950
+"""The wire delay ABC9 adds per LUT level when it maps the core (``abc9 -W``; synth_ecp5
+uses 300 ps).  A routed ECP5 net costs about 1 ns, and ABC maps every path only as fast as
+its own model's slowest one: with 300 ps per level a long carry chain elsewhere made
+logic paths of 8-10 LUT levels look acceptable; at about a net's delay it keeps them flat."""
+
+
 def yosys_script(rtlil_path: Path, json_path: Path, abc9: bool) -> str:
     """The Yosys script of :func:`run_yosys` (the flip-flops of the core's registered fan-out
-    copies are kept, :func:`hdl.logic.registered_copies`)."""
+    copies are kept, :func:`hdl.logic.registered_copies`).  With ``abc9``, synth_ecp5 runs
+    in two parts around its LUT mapping, which is its own (``abc9 -W``
+    :data:`ABC9_WIRE_DELAY_PS`)."""
     from hdl.logic import FANOUT_COPY
-    return (f"read_rtlil {rtlil_path.name}; "
-            f"setattr -set keep 1 a:{FANOUT_COPY} %ci1 t:$dff %i; "
-            f"synth_ecp5 -top {TOP}{' -abc9' if abc9 else ''} -json {json_path.name}; stat")
+    head = (f"read_rtlil {rtlil_path.name}; "
+            f"setattr -set keep 1 a:{FANOUT_COPY} %ci1 t:$dff %i; ")
+    if not abc9:
+        return head + f"synth_ecp5 -top {TOP} -json {json_path.name}; stat"
+    return head + (f"synth_ecp5 -top {TOP} -abc9 -run :map_luts; "
+                   "techmap -map +/lattice/latches_map.v; "
+                   f"abc9 -W {ABC9_WIRE_DELAY_PS}; clean; "
+                   f"synth_ecp5 -top {TOP} -abc9 -run map_cells: -json {json_path.name}; stat")
 
 
 def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = True,

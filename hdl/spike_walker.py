@@ -7,12 +7,12 @@ the order does not matter, only the number of cycles (``ceil(spikes / events)``)
 two ends of the vector makes the two picks independent of each other (the two lowest bits
 needed the second search to follow the first).
 
-The vector is kept in groups of :data:`hdl.logic.PRIORITY_GROUP` bits, each with its number
-of set bits and registered "non-empty" and "several" (at least two) flags: which groups
-give up a bit (the lowest and the highest non-empty group) is decided from the flags alone,
-the next flags from the registered counts, and a group's lowest and highest bits by a logic
-tree within the group (no carry chain: ``bits & -bits`` across 16 bits, then the decision,
-was a critical path).
+The vector is kept in groups of :data:`hdl.logic.PRIORITY_GROUP` bits, each with registered
+"non-empty" and "several" (at least two set bits) flags: which groups give up a bit (the
+lowest and the highest non-empty group) is decided from the flags alone; a group's next flags
+come from its flags and logic thresholds of its bits (at least three, four set bits), and its
+lowest and highest bits from a logic tree within the group (no carry chain: ``bits & -bits``
+across 16 bits, then the decision, was a critical path).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class SpikeWalker(ValidatedComponent):
         two bits remain).
     index : Out(ArrayLayout(range(width), events))
         ``index[0]``: the lowest remaining set bit; ``index[1]``: the highest remaining set bit
-        (0 when not valid).
+        (the same bit when only one remains; both 0 when none remains).
     """
 
     @classmethod
