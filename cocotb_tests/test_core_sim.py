@@ -186,7 +186,7 @@ def _queued_case(kind: str) -> tuple[Network, list[Batch]]:
         return network, [Batch(RunSettings(), images[:12], queued=True),
                          Batch(RunSettings(controller=ControllerSettings(gate_idle=True)),
                                images[12:], queued=True)]
-    if kind == "L<N":  # one event per cycle, several chunks, SCAN of 199 cycles
+    if kind == "L<N":  # one event per cycle, several chunks, SCAN of 200 cycles
         network = block_sparse_network(5, n_hidden=64, lanes=16, block_size=8)
     else:  # N = 200 at two events per cycle: FINISH can outlast a SCAN, launch in CLASSIFY
         rng = np.random.default_rng(200)

@@ -4,7 +4,7 @@ hidden spikes of every step of a reference run (docs/cycle_model.md derives ever
 ``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 2)
 + out(T-1) + 11``
 
-* ``scan = max(198, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
+* ``scan = max(199, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
   clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below): every issued spike costs its chunks
   that are not skipped (chunk skip: docs/cycle_model.md); with one chunk per spike

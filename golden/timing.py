@@ -17,8 +17,9 @@ PIXELS_PER_WORD = 4
 """Pixels per image word, scanned per cycle and held per list entry."""
 IMAGE_WORDS = N_INPUTS // PIXELS_PER_WORD
 """Words of one image (196)."""
-SCAN_LATENCY = 2
-"""Cycles from reading an image word to appending it to the list (read, register)."""
+SCAN_LATENCY = 3
+"""Cycles of a SCAN beyond one per image word: the launch registered into the scan strobe
+(the launch decode is far from the image memory), the word read, the word registered."""
 WALK_LATENCY = 4
 """Extra cycles from a walk strobe to its first list entry (prefetch pipeline: list read,
 registered entry, products and chunk summary registered, spike bits registered, spikes of

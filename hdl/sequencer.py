@@ -58,7 +58,7 @@ class Sequencer(wiring.Component):
         image finished), the start value of its ``cycles`` counter.
     busy, done, scanning : Out(1)
         An image is running; the last image finished (cleared by the next start or queued
-        start: ``acknowledge``); the SCAN state.
+        start: ``acknowledge``); the SCAN state or a scan strobe (``scan``) in flight.
     acknowledge : In(1)
         A start was written (taken or queued): clear ``done``.
     finish : Out(1)
@@ -69,8 +69,9 @@ class Sequencer(wiring.Component):
         Dynamic mode: a checkpoint every ``interval`` steps (0 acts as 1).
     interval : In(8)
     scan, walk, ready, step : Out
-        The event list's controls: build the list, walk it at ``step``, take an entry
-        (``ready`` is a register: computed a cycle early from the next state and row).
+        The event list's controls: build the list (``scan``: ``launch`` registered, a cycle
+        later), walk it at ``step``, take an entry (``ready`` is a register: computed a cycle
+        early from the next state and row).
     list_scanned, list_idle, list_valid, list_pixel : In
         The event list's state (the list is built; scanning or walking is over) and its
         current up to E spikes.
@@ -161,13 +162,17 @@ class Sequencer(wiring.Component):
         m.d.comb += [
             self.take_queued.eq(self.queued & ((~launched & finishing) | ~self.busy)),
             self.launch.eq(idle_start | self.take_queued),
-            self.scan.eq(self.launch),
             # (a queued image may also be launched in the very cycle the running one is done)
             follows.eq(launched | (self.take_queued & self.busy)),
             self.begin.eq(idle_start | handover),
             self.cycles_before.eq(Mux(handover, ahead + 1, 0)),
         ]
         m.d.sync += ahead.eq(Mux(self.take_queued, 0, Mux(launched, ahead + 1, ahead)))
+        # The event list's scan strobe is the launch registered (in SCAN_LATENCY): the launch
+        # decode, from the bus strobe and the state, is far from the image memory.
+        m.d.sync += self.scan.eq(self.launch)
+        with m.If(self.scan):
+            m.d.comb += self.scanning.eq(1)
         with m.If(self.launch):
             m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
         with m.If(self.acknowledge):
@@ -226,7 +231,7 @@ class Sequencer(wiring.Component):
                 with m.If(sweep_running):
                     advance_sweep()
                 # (No walk runs in SCAN: the list is idle once it is built.)
-                with m.If(self.list_scanned & ~sweep_running):
+                with m.If(self.list_scanned & ~sweep_running & ~self.scan):
                     m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
                     m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
