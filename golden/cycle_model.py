@@ -32,6 +32,7 @@ from golden.geometry import hidden_geometry
 from golden.reference import InferenceResult, input_spikes
 from golden.timing import (
     CLASSIFY_CYCLES,
+    CLEAR_LATENCY,
     FIRE_OVERHEAD,
     MARGIN_CYCLES,
     OUTPUT_CYCLES,
@@ -63,7 +64,7 @@ def list_word_pixels(events: int) -> int:
 def scan_cycles(chunks: int, events: int = 1) -> int:
     """SCAN: every list word read and appended, in parallel with clearing the hidden
     membranes (one chunk per cycle), and the cycle that ends it."""
-    return max(N_INPUTS // list_word_pixels(events) + SCAN_LATENCY, chunks) + 1
+    return max(N_INPUTS // list_word_pixels(events) + SCAN_LATENCY, chunks + CLEAR_LATENCY) + 1
 
 
 def listed_words(image: np.ndarray, events: int = 1) -> np.ndarray:

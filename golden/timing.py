@@ -20,6 +20,9 @@ IMAGE_WORDS = N_INPUTS // PIXELS_PER_WORD
 SCAN_LATENCY = 3
 """Cycles of a SCAN beyond one per image word: the launch registered into the scan strobe
 (the launch decode is far from the image memory), the word read, the word registered."""
+CLEAR_LATENCY = 1
+"""Cycles of a SCAN's clear sweep beyond one per chunk of hidden membranes: the launch
+registered into the clear strobe (the same register as the scan strobe)."""
 WALK_LATENCY = 4
 """Extra cycles from a walk strobe to its first list entry (prefetch pipeline: list read,
 registered entry, products and chunk summary registered, spike bits registered, spikes of
@@ -31,16 +34,19 @@ READER_LATENCY = 7
 """Cycles from a hidden weight-row request to its effective weights (metadata read and
 register, plane enables registered, plane read and register, magnitude and tau compare,
 weight compose)."""
-OUTPUT_READER_LATENCY = READER_LATENCY + 1
-"""The output layer's reader also registers the request (after the priority encoder)."""
+OUTPUT_READER_LATENCY = READER_LATENCY + 2
+"""The output layer's reader also registers the request twice (after the spike walker's
+priority encoders, which sit by the hidden spikes, far from the output weight memories)."""
 MARGIN_CYCLES = N_OUTPUTS + 3
 """Controller cycles from ``check`` to ``decided``: one per output count, the margin
 (registered), the margin comparisons (registered), then the registered decision."""
 FIRE_OVERHEAD = 2
 """Cycles of a step's hidden fire pass beyond one per chunk: the registered end of the
 integration and the registered membrane read."""
-CLASSIFY_CYCLES = 11
-"""One cycle per class (select, registered) and one for the last compare."""
+CLASSIFY_CYCLES = 4
+"""The classifier's knockout tournament: the keys registered, three registered rounds of
+pairs (10 -> 5 -> 3 -> 2 classes); the last compare writes the result in the ``done``
+cycle."""
 OUTPUT_CYCLES = 6
 """Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
 the registered threshold compare, fire, and the cycle in which the waiting hidden FSM sees

@@ -3,15 +3,24 @@ class (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_OUTPUTS, SNNConfig
+from golden.timing import CLASSIFY_CYCLES
 
 
 class Classifier(wiring.Component):
-    """Compares the 10 classes one per cycle (``N_OUTPUTS + 1`` cycles from ``start``).
+    """Ranks the 10 classes in a registered knockout tournament: ``CLASSIFY_CYCLES`` (4)
+    from ``start`` to ``done``.
+
+    The first cycle registers every class's key (one unsigned number: the count above the
+    membrane); three rounds each register the better of every pair (10 -> 5 -> 3 -> 2); the
+    last compare writes ``result`` in the ``done`` cycle.  A pair keeps its higher class
+    only when that class is strictly better, and pairs are always of adjacent classes, so
+    ties go to the lower class.  No path loops back: every stage is a compare and a select
+    between registers.
 
     Parameters
     ----------
@@ -21,7 +30,7 @@ class Classifier(wiring.Component):
     Attributes
     ----------
     start : In(1)
-        Classify ``counts`` and ``membranes`` (held until ``done``).
+        Classify ``counts`` and ``membranes`` (final at ``start``, held until ``done``).
     counts, membranes : In(ArrayLayout)
         Output spike counts and final membrane potentials.
     done : Out(1)
@@ -40,8 +49,7 @@ class Classifier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        count_width = len(self.counts[0])
-        membrane_width = len(self.membranes[0])
+        key_width = len(self.counts[0]) + len(self.membranes[0])
 
         def key(k):
             # Class k's rank as one unsigned number: the count above the membrane (its sign
@@ -49,30 +57,38 @@ class Classifier(wiring.Component):
             membrane = Value.cast(self.membranes[k])
             return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
 
-        keys = Array(key(k) for k in range(N_OUTPUTS))
-        class_index, compared = Signal(range(N_OUTPUTS + 1)), Signal(range(N_OUTPUTS))
-        best = Signal(range(N_OUTPUTS))
-        # The best key so far (0 before class 0: class 0's key is >= 0, and if it is 0, class
-        # 0 stays the best as it should); the selected class's key, registered.
-        best_key = Signal(count_width + membrane_width)
-        selected_key = Signal.like(best_key)
-        comparing = Signal()  # selected_key holds a class (from the second COMPARE cycle on)
-        better = Signal()
-        m.d.comb += better.eq(selected_key > best_key)
-        with m.FSM():
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [class_index.eq(0), comparing.eq(0), best.eq(0),
-                                 best_key.eq(0)]
-                    m.next = "COMPARE"
-            with m.State("COMPARE"):
-                # Cycle i registers class i's key; cycle i + 1 compares it.
-                m.d.sync += [selected_key.eq(keys[class_index]), compared.eq(class_index),
-                             class_index.eq(class_index + 1), comparing.eq(1)]
-                with m.If(comparing & better):
-                    m.d.sync += [best.eq(compared), best_key.eq(selected_key)]
-                with m.If(class_index == N_OUTPUTS):
-                    m.d.comb += self.done.eq(1)
-                    m.d.sync += self.result.eq(Mux(better, compared, best))
-                    m.next = "IDLE"
+        def entry(name):
+            return Signal(key_width, name=f"{name}_key"), Signal(range(N_OUTPUTS),
+                                                                  name=f"{name}_class")
+
+        def better_of(a, b):
+            # (key, class) of a pair of adjacent entries, the lower classes first
+            take_b = b[0] > a[0]
+            return Mux(take_b, b[0], a[0]), Mux(take_b, b[1], a[1])
+
+        # Every key registered (the output layer's registers are spread over the die).
+        entries = []
+        for k in range(N_OUTPUTS):
+            k_key, k_class = entry(f"class{k}")
+            m.d.sync += [k_key.eq(key(k)), k_class.eq(k)]
+            entries.append((k_key, k_class))
+        # Rounds of pairs, registered, down to the last two.
+        round_index = 0
+        while len(entries) > 2:
+            round_index += 1
+            winners = []
+            for i in range(0, len(entries), 2):
+                pair = entries[i:i + 2]
+                w_key, w_class = entry(f"round{round_index}_{i // 2}")
+                chosen = better_of(*pair) if len(pair) == 2 else pair[0]
+                m.d.sync += [w_key.eq(chosen[0]), w_class.eq(chosen[1])]
+                winners.append((w_key, w_class))
+            entries = winners
+        stages = round_index + 1  # registered stages before the final compare
+        assert stages == CLASSIFY_CYCLES, (stages, CLASSIFY_CYCLES)
+        started = Signal(stages)
+        m.d.sync += started.eq(Cat(self.start, started[:-1]))
+        m.d.comb += self.done.eq(started[-1])
+        with m.If(self.done):
+            m.d.sync += self.result.eq(better_of(*entries)[1])
         return m

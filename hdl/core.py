@@ -28,6 +28,7 @@ from golden.timing import (
     OUTPUT_CYCLES,
     OUTPUT_READER_LATENCY,
     PIXELS_PER_WORD,
+    READER_LATENCY,
 )
 from hdl import regmap
 from hdl.chunk_skip import ChunkSkip
@@ -191,7 +192,8 @@ class SNNCore(ValidatedComponent):
         m.submodules.hidden_neurons = hidden = HiddenNeurons(config=cfg, geometry=hg,
                                                              ports=events)
         m.submodules.output = output_reader = SynapseRowReader(
-            geometry=self._output, weights=self._w_out, register_request=True,
+            geometry=self._output, weights=self._w_out,
+            request_stages=OUTPUT_READER_LATENCY - READER_LATENCY,
             placeholder_seed=self._layer_seed(1), block_ram=self._block_ram, ports=events)
         m.submodules.output_layer = output = OutputLayer(
             config=cfg, spike_width=len(hidden.spikes), events=events)
@@ -241,7 +243,7 @@ class SNNCore(ValidatedComponent):
             hidden_reader.valid.eq(seq.row_valid),
             seq.reader_busy.eq(hidden_reader.busy),
             seq.reader_next_chunk.eq(hidden_reader.next_chunk),
-            hidden.clear.eq(seq.launch), hidden.read_chunk.eq(seq.read_chunk),
+            hidden.clear.eq(seq.scan), hidden.read_chunk.eq(seq.read_chunk),
             hidden.fire_valid.eq(seq.fire_valid), hidden.fire_chunk.eq(seq.fire_chunk),
             hidden.fire_next.eq(seq.fire_next),
             hidden.gate.eq(seq.gate),

@@ -46,8 +46,9 @@ class Sequencer(wiring.Component):
     queued : In(1)
         A started image waits (a level, set by a start while busy).
     launch : Out(1)
-        An image's SCAN starts: build the list and clear the hidden membranes (with
-        ``begin`` when started while idle; while the previous image finishes when queued).
+        An image's SCAN starts (with ``begin`` when started while idle; while the previous
+        image finishes when queued); ``scan``, a cycle later, builds the list and clears the
+        hidden membranes.
     take_queued : Out(1)
         The queued image was launched (clears ``queued``).
     begin : Out(1)
@@ -69,9 +70,9 @@ class Sequencer(wiring.Component):
         Dynamic mode: a checkpoint every ``interval`` steps (0 acts as 1).
     interval : In(8)
     scan, walk, ready, step : Out
-        The event list's controls: build the list (``scan``: ``launch`` registered, a cycle
-        later), walk it at ``step``, take an entry (``ready`` is a register: computed a cycle
-        early from the next state and row).
+        The event list's controls: build the list and clear the hidden membranes (``scan``:
+        ``launch`` registered, a cycle later), walk it at ``step``, take an entry (``ready``
+        is a register: computed a cycle early from the next state and row).
     list_scanned, list_idle, list_valid, list_pixel : In
         The event list's state (the list is built; scanning or walking is over) and its
         current up to E spikes.
@@ -170,10 +171,11 @@ class Sequencer(wiring.Component):
         m.d.sync += ahead.eq(Mux(self.take_queued, 0, Mux(launched, ahead + 1, ahead)))
         # The event list's scan strobe is the launch registered (in SCAN_LATENCY): the launch
         # decode, from the bus strobe and the state, is far from the image memory.
+        # The hidden membranes clear from the same strobe (the launch decode also reached the
+        # clear flags across the die), and the SCAN's clear sweep follows it.
         m.d.sync += self.scan.eq(self.launch)
         with m.If(self.scan):
             m.d.comb += self.scanning.eq(1)
-        with m.If(self.launch):
             m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1)]
         with m.If(self.acknowledge):
             m.d.sync += self.done.eq(0)

@@ -24,7 +24,7 @@ stage                     cycle  holds
 
 The per-chunk class counts (pipelined popcounts) and counted bits follow on their own
 outputs, zero when no chunk is counted, so that a consumer adds them unconditionally.
-``register_request`` registers the request first (latency 8).
+``request_stages`` registers the request first, once or twice (latency 8 or 9).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ PRECISION_WIDTH = 4
 TAU_WIDTH = MAGNITUDE_BITS
 """Bits of a magnitude-threshold register (values 0..127)."""
 LATENCY = READER_LATENCY
-"""Cycles from a request to its ``out_valid`` (one more with ``register_request``); the
+"""Cycles from a request to its ``out_valid`` (plus ``request_stages``); the
 pipeline below is built to :data:`golden.timing.READER_LATENCY`."""
 COUNT_DELAY = 2
 """Cycles from a chunk's ``out_valid`` to its class counts (the popcount pipeline)."""
@@ -95,8 +95,9 @@ class SynapseRowReader(ValidatedComponent):
         Rows, fan-out, lanes and metadata block size of the layer.
     weights : int array ``[rows, fan_out]``
         Sign-magnitude weights in -127..127, baked into the memories.
-    register_request : bool
-        Register the request first (one more cycle of latency).
+    request_stages : int
+        Registers the request passes first, 0..2 (each one more cycle of latency; two let
+        the requester sit far from the memories).
     placeholder_seed : int or sequence of int, optional
         Fill the memories with seeded random placeholder contents instead of ``weights``
         (:func:`hdl.weight_planes.placeholder_images`): for a netlist whose area and timing
@@ -137,22 +138,24 @@ class SynapseRowReader(ValidatedComponent):
     """
 
     @classmethod
-    def validate(cls, *, geometry: LayerGeometry, weights, register_request: bool = False,
+    def validate(cls, *, geometry: LayerGeometry, weights, request_stages: int = 0,
                  placeholder_seed=None, block_ram: bool = False, ports: int = 1):
         """Raise ``ValueError`` for weights that do not fit ``geometry`` or an impossible
         port count."""
         check_weights("weights", weights, geometry.rows, geometry.fan_out)
         if isinstance(ports, bool) or ports not in (1, 2):
             raise ValueError(f"ports must be 1 or 2, not {ports!r}")
+        if isinstance(request_stages, bool) or request_stages not in (0, 1, 2):
+            raise ValueError(f"request_stages must be 0, 1 or 2, not {request_stages!r}")
         if ports > 1 and geometry.chunks > 1:
             raise ValueError(f"two read ports need one chunk per row, not {geometry.chunks}")
 
-    def __init__(self, *, geometry: LayerGeometry, weights, register_request: bool = False,
+    def __init__(self, *, geometry: LayerGeometry, weights, request_stages: int = 0,
                  placeholder_seed=None, block_ram: bool = False, ports: int = 1):
         self._block_ram = bool(block_ram)
         self._ports = ports
         self._geometry = geometry
-        self._register_request = bool(register_request)
+        self._request_stages = request_stages
         self._placeholder_seed = placeholder_seed
         self._weights = check_weights("weights", weights, geometry.rows, geometry.fan_out)
         lanes = geometry.lanes
@@ -175,7 +178,7 @@ class SynapseRowReader(ValidatedComponent):
     @property
     def latency(self) -> int:
         """Cycles from a request to its ``out_valid``."""
-        return LATENCY + self._register_request
+        return LATENCY + self._request_stages
 
     def elaborate(self, platform):
         m = Module()
@@ -196,15 +199,20 @@ class SynapseRowReader(ValidatedComponent):
         # of a block RAM read with two).
         in_flight, stages = [], []
         for port in range(self._ports):
-            # The request, registered on request (cuts the requester's logic from the
-            # address path).
-            request = Signal(data.StructLayout({
+            # The request, registered ``request_stages`` times on request (cuts the
+            # requester's logic from the address path).
+            layout = data.StructLayout({
                 "valid": 1, "row": range(g.rows), "chunk": range(g.chunks),
-                "bits": PRECISION_WIDTH, "tau": TAU_WIDTH}), name=f"request{port}")
-            domain = m.d.sync if self._register_request else m.d.comb
-            domain += [request.valid.eq(self.valid[port]), request.row.eq(self.row[port]),
-                       request.chunk.eq(self.chunk), request.bits.eq(self.bits),
-                       request.tau.eq(self.tau)]
+                "bits": PRECISION_WIDTH, "tau": TAU_WIDTH})
+            request = Signal(layout, name=f"request{port}_in")
+            m.d.comb += [request.valid.eq(self.valid[port]), request.row.eq(self.row[port]),
+                         request.chunk.eq(self.chunk), request.bits.eq(self.bits),
+                         request.tau.eq(self.tau)]
+            for stage in range(self._request_stages):
+                registered = Signal(layout, name=f"request{port}" + "_r" * stage)
+                m.d.sync += registered.eq(request)
+                in_flight.append(registered.valid)
+                request = registered
 
             lookup, metadata_stage = self._read_metadata(m, metadata, request)
             plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
@@ -212,8 +220,6 @@ class SynapseRowReader(ValidatedComponent):
             magnitudes = self._keep_magnitudes(m, plane_bits)
             synapses = self._classify(m, magnitudes)
             stages.append((magnitudes, synapses))
-            if self._register_request:
-                in_flight.append(request.valid)
             in_flight += [lookup.valid, metadata_stage.valid, plane_request.valid,
                           plane_read.valid, plane_bits.valid, magnitudes.valid]
 

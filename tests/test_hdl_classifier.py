@@ -7,6 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.config import N_OUTPUTS, SNNConfig
+from golden.timing import CLASSIFY_CYCLES
 from hdl.classifier import Classifier
 
 
@@ -53,4 +54,4 @@ def test_classifier_follows_the_rule_in_its_cycle_count(seed):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert seen == [(_expected(c, v), N_OUTPUTS + 1) for c, v in cases]
+    assert seen == [(_expected(c, v), CLASSIFY_CYCLES) for c, v in cases]

@@ -153,6 +153,8 @@ def test_paired_walk_issues_two_spikes_per_cycle_and_drops_silent_words():
 def test_scan_reads_eight_pixels_per_cycle_with_two_events():
     assert scan_cycles(1, 1) == 196 + 3 + 1
     assert scan_cycles(1, 2) == 98 + 3 + 1
+    # many chunks: the clear sweep (one chunk per cycle, from the registered strobe) is longer
+    assert scan_cycles(120, 2) == 120 + 1 + 1
     image = np.zeros(784, np.uint8)
     image[:16] = 255  # two 8-pixel list words, 8 spikes each at every step
     one = image_cycles(image, 1, np.array([0, 0]), events=1)
@@ -181,8 +183,8 @@ def test_cycle_model_overlaps_the_output_layer_with_the_next_step():
     image[:8] = 255  # two listed words, 4 spikes each at every step
     per_step = integrate_cycles(np.array([4, 4]), chunks=1)
     quiet = image_cycles(image, 1, np.array([0, 0, 0]))
-    assert CLASSIFY_CYCLES == 11
-    assert quiet == 200 + 3 * per_step + 3 * 3 + 6 + 11
+    assert CLASSIFY_CYCLES == 4
+    assert quiet == 200 + 3 * per_step + 3 * 3 + 6 + 4
     # 40 hidden spikes in step 0 outlast integrate(1): the excess costs cycles
     busy = image_cycles(image, 1, np.array([40, 0, 0]))
     assert busy - quiet == 40 + 6 + OUTPUT_DRAIN_CYCLES - per_step
