@@ -34,7 +34,7 @@ from flows.cache import CACHE_ROOT, StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
-from flows.synth import PLACEHOLDER_SEED, ROUTERS, synthesize
+from flows.synth import PLACEHOLDER_SEED, ROUTERS, TIMING_WEIGHTS, synthesize
 from flows.toolchain import find_tool, tool_version
 from golden import cli, power
 from golden.errors import UserError, run_cli
@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="nextpnr router: router1 (nextpnr's default for ECP5) or router2 "
                         "(negotiated congestion; routes N = 128 at 128 lanes in minutes where "
                         "router1 takes an hour or more); the report names it")
+    p.add_argument("--timing-weight", type=cli.integer(TIMING_WEIGHTS.start,
+                                                       TIMING_WEIGHTS.stop - 1),
+                   default=None, metavar="W",
+                   help="nextpnr placer: weight of timing against wire length "
+                        "(--placer-heap-timingweight; larger pulls critical paths together at "
+                        "some cost in congestion; default: nextpnr's, 10); the report names it")
     p.add_argument("--bake-weights", action="store_true",
                    help="synthesize with the weights in the block RAM; by default the block "
                         "RAM holds seeded random placeholder contents, so that area and timing "
@@ -226,6 +232,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
             synthesize, config, weights.w_hidden, weights.w_out, device,
             out_dir / f"work-n{n}", freq_mhz=args.freq, seed=args.seed,
             abc9=not args.no_abc9, progress=not args.quiet, cache=cache, router=args.router,
+            timing_weight=args.timing_weight,
             placeholder_seed=placeholder)
         toggles_job = None
         rtl = cycles_mode == "rtl"
@@ -290,6 +297,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
                    "t_max": config.t_max},
         "board": args.board, "device": device.name, "package": device.package,
         "speed_grade": device.speed, "seed": args.seed, "router": args.router,
+        "placer_timing_weight": args.timing_weight,
         "weights": weights_info,
         "fmax_mhz": fmax, "fmax_per_clock": synth.fmax_per_clock, "target_mhz": args.freq,
         "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
@@ -419,7 +427,8 @@ def _netlist_sim(args, n: int, weights: Weights, config, settings, workdir: Path
 
     synthesize_netlist(config, weights.w_hidden, weights.w_out, workdir, stage="routed",
                        device=board_device(args.board), freq_mhz=args.freq, seed=args.seed,
-                       progress=not args.quiet, router=args.router, cache=stage_cache(args))
+                       progress=not args.quiet, router=args.router,
+                       timing_weight=args.timing_weight, cache=stage_cache(args))
     sample = test.first(args.netlist_sim)
     return simulate(Network(config, weights.w_hidden, weights.w_out), settings, sample.images,
                     sample.labels, workdir.resolve(), "routed")

@@ -111,7 +111,8 @@ def default_workdir(config: SNNConfig, w_hidden, w_out) -> Path:
 
 def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, stage: str,
                        device, freq_mhz: float, seed: int, progress: bool,
-                       router: str = "router1", cache: StageCache | None = None) -> None:
+                       router: str = "router1", cache: StageCache | None = None,
+                       timing_weight: int | None = None) -> None:
     """Make ``workdir/snn_core.json`` (and for ``routed`` the routed JSON) with the flow's
     :func:`flows.synth.synthesize`, with the weights synthesized into the block RAM (the
     flow's own netlists hold placeholder contents, which a bitstream gets patched over).
@@ -122,6 +123,7 @@ def synthesize_netlist(config: SNNConfig, w_hidden, w_out, workdir: Path, *, sta
 
     synthesize(config, w_hidden, w_out, device, workdir, freq_mhz=freq_mhz, seed=seed,
                progress=progress, placeholder_seed=None, router=router,
+               timing_weight=timing_weight,
                cache=StageCache() if cache is None else cache,
                stop_after_yosys=stage != "routed")
 

@@ -34,7 +34,9 @@ def render_markdown(report: dict) -> str:
         f"Lanes {cfg['lanes']}, block size {cfg['block_size']}, T = {cfg['timesteps']}, "
         + (f"weights `{r['weights']['path']}` ({r['weights']['kind']})" if r["weights"]["path"]
            else f"weights: {r['weights']['kind']}")
-        + f"; placement seed {r['seed']}, nextpnr {r.get('router', 'router1')}.",
+        + f"; placement seed {r['seed']}, nextpnr {r.get('router', 'router1')}"
+        + (f", placer timing weight {r['placer_timing_weight']}"
+           if r.get("placer_timing_weight") is not None else "") + ".",
         "",
         "## Area (nextpnr utilisation)",
         "",

@@ -191,7 +191,7 @@ def place_seeds(args, n: int, weights_spec: str | None, out: Path) -> list[dict]
                   "bits": args.bits, "seed": seed, "board": args.board, "stage": "pnr",
                   "weights": weights_spec, "weights_seed": args.seed, "freq": args.freq,
                   "abc9": not args.no_abc9, "images": args.images, "cycles": args.cycles,
-                  "router": args.router}
+                  "router": args.router, "timing_weight": args.timing_weight}
         points.append({"name": point_name(inputs), "inputs": inputs,
                        "used": {"lanes": min(args.lanes, n),
                                 "block_size": min(args.block_size, n)}})

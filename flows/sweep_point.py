@@ -54,7 +54,9 @@ def build_args(inputs: dict):
             "--seed", str(inputs.get("weights_seed", RANDOM_WEIGHTS_SEED)),
             "--freq", f"{inputs['freq']:g}",
             "--images", str(inputs["images"]), "--cycles", inputs["cycles"],
-            "--router", inputs.get("router", "router1"), "--quiet"]
+            "--router", inputs.get("router", "router1"), "--quiet",
+            *(["--timing-weight", str(inputs["timing_weight"])]
+              if inputs.get("timing_weight") is not None else [])]
     return build._parser().parse_args(argv)
 
 
@@ -108,7 +110,8 @@ def _run(inputs: dict, folder: Path) -> dict:
     synth = synthesize(config, weights.w_hidden, weights.w_out, device, folder / "work",
                        freq_mhz=inputs["freq"], seed=inputs["seed"], abc9=inputs["abc9"],
                        progress=False, cache=cache, stop_after_yosys=stage == "synth",
-                       router=inputs.get("router", "router1"))
+                       router=inputs.get("router", "router1"),
+                       timing_weight=inputs.get("timing_weight"))
     if stage == "synth":
         cells = synth.cells
         return {"cells": cells, "memory_groups": synth.memory_groups, "lut4": cells["LUT4"],

@@ -144,22 +144,34 @@ ROUTERS = ("router1", "router2")
 much faster on a congested design, e.g. N = 128 at 128 lanes)."""
 
 
+TIMING_WEIGHTS = range(1, 1001)
+"""Accepted weights of timing against wire length in nextpnr's HeAP placer
+(``--placer-heap-timingweight``; nextpnr's default is 10)."""
+
+
 def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
-                 router: str = "router1") -> list[str]:
-    """The nextpnr-ecp5 arguments of :func:`run_nextpnr`."""
+                 router: str = "router1", timing_weight: int | None = None) -> list[str]:
+    """The nextpnr-ecp5 arguments of :func:`run_nextpnr` (``timing_weight`` None: nextpnr's
+    default placer timing weight)."""
     if router not in ROUTERS:
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
+    if timing_weight is not None and timing_weight not in TIMING_WEIGHTS:
+        raise ValueError(f"timing_weight must be in 1..1000, not {timing_weight!r}")
     return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
             "--write", "nextpnr_routed.json",
             "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail",
-            *(["--router", router] if router != "router1" else [])]
+            *(["--router", router] if router != "router1" else []),
+            *(["--placer-heap-timingweight", str(timing_weight)]
+              if timing_weight is not None else [])]
 
 
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
-                progress: bool = True, router: str = "router1") -> ToolRun:
+                progress: bool = True, router: str = "router1",
+                timing_weight: int | None = None) -> ToolRun:
     """Place and route on ``device``; writes ``nextpnr.json`` (``--report``) and the routed
     design ``nextpnr_routed.json`` (``--write``, for netlist simulation)."""
-    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router)
+    args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router,
+                        timing_weight=timing_weight)
     try:
         return run_tool("nextpnr-ecp5", args, workdir / "nextpnr.log",
                         f"nextpnr-ecp5 {device.name}", cwd=workdir, progress=progress,
@@ -271,20 +283,21 @@ def synth_inputs(rtlil_path: Path, json_path: Path, abc9: bool) -> dict:
 
 
 def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
-               router: str = "router1") -> dict:
+               router: str = "router1", timing_weight: int | None = None) -> dict:
     """What a nextpnr run depends on: the netlist, nextpnr's version, device, package,
-    speed grade and every option (clock, seed, router)."""
+    speed grade and every option (clock, seed, router, placer timing weight)."""
     return {"netlist_sha256": digest(json_path), "nextpnr": tool_version("nextpnr-ecp5"),
             "device": device.name, "package": device.package, "speed": device.speed,
             "args": nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed,
-                                 router=router)}
+                                 router=router, timing_weight=timing_weight)}
 
 
 def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, device: Device,
                workdir: Path, *, freq_mhz: float, seed: int, abc9: bool = True,
                progress: bool = True, cache: StageCache | None = None,
                placeholder_seed: int | None = PLACEHOLDER_SEED,
-               stop_after_yosys: bool = False, router: str = "router1") -> SynthResult:
+               stop_after_yosys: bool = False, router: str = "router1",
+               timing_weight: int | None = None) -> SynthResult:
     """RTLIL -> Yosys -> nextpnr for one configuration, each stage taken from ``cache`` when
     it holds a result of identical inputs; the files are copied into ``workdir``.
 
@@ -292,7 +305,8 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     contents, not the weights: netlist, area and timing are those of every weights file of
     this shape (see :class:`hdl.core.SNNCore`).  ``None`` bakes the weights in.
     ``stop_after_yosys`` skips nextpnr (area from the netlist only); ``router`` is nextpnr's
-    router (:data:`ROUTERS`).
+    router (:data:`ROUTERS`), ``timing_weight`` its placer's timing weight (None: nextpnr's
+    default).
     """
     cache = cache if cache is not None else StageCache(None)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -333,11 +347,12 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     if stop_after_yosys:
         return result
 
-    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router)
+    inputs = pnr_inputs(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router,
+                        timing_weight=timing_weight)
     entry = cache.lookup("pnr", inputs)
     if entry is None:
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
-                          progress=progress, router=router)
+                          progress=progress, router=router, timing_weight=timing_weight)
         files = {"nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log}
         if (workdir / ROUTED_JSON).is_file():
             files[ROUTED_JSON] = workdir / ROUTED_JSON

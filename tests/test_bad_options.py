@@ -69,7 +69,7 @@ OPTIONS = {
               "--timesteps": bad_integers(1, 255), "--seed": bad_integers(0, 2**32 - 1),
               "--freq": bad_numbers(above=0, hi=500), "--images": bad_integers(1),
               "--activity-images": bad_integers(0), "--sweep-images": bad_integers(1),
-              "--events-per-cycle": bad_integers(1, 2)},
+              "--events-per-cycle": bad_integers(1, 2), "--timing-weight": bad_integers(1, 1000)},
     "demo": {**MODE_OPTIONS, "--images": bad_integers(1), "--show": bad_integers(0),
              "--baud": bad_integers(1, 12_000_000), "--clock-mhz": bad_numbers(above=0, hi=500),
              "--timeout": bad_numbers(above=0, hi=3600)},

@@ -223,3 +223,18 @@ def test_the_router_is_an_input_of_place_and_route(tmp_path):
     assert two["args"][-2:] == ["--router", "router2"] and one != two
     with pytest.raises(ValueError, match="router must be one of"):
         synth.nextpnr_args(netlist, device, freq_mhz=100, seed=1, router="router3")
+
+
+def test_the_placer_timing_weight_is_an_input_of_place_and_route(tmp_path):
+    """A timing weight is passed to nextpnr's HeAP placer and keys its own cache entry; the
+    default adds no option (the cache entries of earlier builds stay valid)."""
+    netlist = tmp_path / "snn_core.json"
+    netlist.write_text("{}")
+    device = board_device("ulx3s-85f")
+    default = synth.pnr_inputs(netlist, device, freq_mhz=100, seed=1)
+    heavy = synth.pnr_inputs(netlist, device, freq_mhz=100, seed=1, timing_weight=40)
+    assert not any("timingweight" in arg for arg in default["args"])
+    assert heavy["args"][-2:] == ["--placer-heap-timingweight", "40"] and default != heavy
+    for bad in (0, 1001, 2.5):
+        with pytest.raises(ValueError, match="timing_weight must be in 1..1000"):
+            synth.nextpnr_args(netlist, device, freq_mhz=100, seed=1, timing_weight=bad)
