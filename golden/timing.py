@@ -47,7 +47,7 @@ CLASSIFY_CYCLES = 4
 """The classifier's knockout tournament: the keys registered, three registered rounds of
 pairs (10 -> 5 -> 3 -> 2 classes); the last compare writes the result in the ``done``
 cycle."""
-OUTPUT_CYCLES = 6
-"""Output layer of one step beyond its hidden spikes: leak, end of the spike walk, drain,
-the registered threshold compare, fire, and the cycle in which the waiting hidden FSM sees
-it idle."""
+OUTPUT_CYCLES = 7
+"""Output layer of one step beyond its hidden spikes: leak, load (the hidden spikes pass a
+register on their way to the spike walker), end of the spike walk, drain, the registered
+threshold compare, fire, and the cycle in which the waiting hidden FSM sees it idle."""

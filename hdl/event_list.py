@@ -24,7 +24,7 @@ from golden.timing import (
     PIXEL_BITS,
     PIXELS_PER_WORD,
 )
-from hdl.logic import any_of, lowest_set_bit, popcount, spike_sequence
+from hdl.logic import FANOUT_COPY, any_of, lowest_set_bit, popcount, spike_sequence
 
 WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 
@@ -32,6 +32,9 @@ WORD_BITS = PIXEL_BITS * PIXELS_PER_WORD
 FIFO_DEPTH = 7
 """Entries of the walk's prefetch FIFO with one event per cycle (covers the 5-cycle prefetch
 pipeline)."""
+FIFO_SLICE_BITS = 8
+"""Bits of the E = 2 walk FIFO per column slice (each slice has its own copy of the read
+pointer, so a pointer drives a few LUT RAM cells and read multiplexers, not all of them)."""
 LEVEL_BITS = 3
 """Bits of one chunk level (the bit length 0..7 of a chunk's largest block metadata)."""
 
@@ -373,18 +376,25 @@ class EventList(wiring.Component):
         words = N_INPUTS // pixels
         # Entry: the lane sequence, present[1:] (present[0] holds for every entry) and word.
         # The pointers start at 0 with every walk (a walk writes each place at most once).
-        read_ptr, write_ptr = Signal(range(self._fifo_depth)), Signal(range(self._fifo_depth))
+        # The FIFO is kept in column slices, each read at its own copy of the read pointer:
+        # one pointer driving every LUT RAM cell and read multiplexer was a critical path.
+        write_ptr = Signal(range(self._fifo_depth))
         stored = SpikeSequence(pixels, words, "stored")
-        fifo = Memory(shape=unsigned(len(kept.fields(skip_first=True))),
-                      depth=self._fifo_depth, init=[])
-        m.submodules.walk_fifo = fifo
-        fifo_write = fifo.write_port()
-        fifo_read = fifo.read_port(domain="comb")
-        m.d.comb += [fifo_write.addr.eq(write_ptr), fifo_write.en.eq(arriving),
-                     fifo_write.data.eq(kept.fields(skip_first=True)),
-                     fifo_read.addr.eq(read_ptr),
-                     stored.fields(skip_first=True).eq(fifo_read.data),
-                     stored.present[0].eq(1)]
+        entry_bits = len(kept.fields(skip_first=True))
+        slices = [(lo, min(lo + FIFO_SLICE_BITS, entry_bits))
+                  for lo in range(0, entry_bits, FIFO_SLICE_BITS)]
+        read_ptrs = [Signal(range(self._fifo_depth), name=f"read_ptr{i}",
+                            attrs={FANOUT_COPY: 1}) for i in range(len(slices))]
+        for i, ((lo, hi), read_ptr) in enumerate(zip(slices, read_ptrs, strict=True)):
+            fifo = Memory(shape=unsigned(hi - lo), depth=self._fifo_depth, init=[])
+            m.submodules[f"walk_fifo{i}"] = fifo
+            fifo_write = fifo.write_port()
+            fifo_read = fifo.read_port(domain="comb")
+            m.d.comb += [fifo_write.addr.eq(write_ptr), fifo_write.en.eq(arriving),
+                         fifo_write.data.eq(kept.fields(skip_first=True)[lo:hi]),
+                         fifo_read.addr.eq(read_ptr),
+                         stored.fields(skip_first=True)[lo:hi].eq(fifo_read.data)]
+        m.d.comb += stored.present[0].eq(1)
         head = SpikeSequence(pixels, words, "head")
         nonempty = Signal()  # read_ptr != write_ptr, as a register
         m.d.comb += head.fields().eq(Mux(nonempty, stored.fields(), kept.fields()))
@@ -403,10 +413,11 @@ class EventList(wiring.Component):
         ]
         # `read_after` = read_ptr + 1, a register of its own: the last entry is popped when
         # it equals the write pointer (a compare of two registers, not of a sum).
-        read_after = Signal.like(read_ptr, init=1)
+        read_after = Signal.like(write_ptr, init=1)
         pop, push = take & nonempty, arriving & ~(take & ~nonempty)
         with m.If(pop):
-            m.d.sync += [read_ptr.eq(read_after), read_after.eq(read_after + 1)]
+            m.d.sync += [*[read_ptr.eq(read_after) for read_ptr in read_ptrs],
+                         read_after.eq(read_after + 1)]
         with m.If(push):
             m.d.sync += write_ptr.eq(write_ptr + 1)
         with m.If(push & ~pop):
@@ -414,7 +425,8 @@ class EventList(wiring.Component):
         with m.Elif(pop & ~push):
             m.d.sync += nonempty.eq(read_after != write_ptr)
         with m.If(walk):
-            m.d.sync += [*[p.eq(0) for p in pending.present], read_ptr.eq(0), read_after.eq(1),
+            m.d.sync += [*[p.eq(0) for p in pending.present],
+                         *[read_ptr.eq(0) for read_ptr in read_ptrs], read_after.eq(1),
                          write_ptr.eq(0), nonempty.eq(0)]
         with m.Elif(take):
             # What is left of the head after the spikes paired with the pending ones.

@@ -12,8 +12,9 @@ from hdl.spike_walker import SpikeWalker
 
 
 class OutputLayer(wiring.Component):
-    """Runs one output step: LEAK, then every hidden spike adds its output row (INTEGRATE),
-    DRAIN (the reader empties), COMPARE (registered threshold compares), FIRE.
+    """Runs one output step: LEAK, LOAD (the spike walker takes the hidden spikes, through a
+    register: the hidden layer is far), then every hidden spike adds its output row
+    (INTEGRATE), DRAIN (the reader empties), COMPARE (registered threshold compares), FIRE.
 
     It runs step ``t`` while the hidden layer integrates step ``t + 1``.
 
@@ -34,7 +35,8 @@ class OutputLayer(wiring.Component):
     start : In(1)
         Run a step on ``spikes`` (only when ``idle``).
     spikes : In(spike_width)
-        The hidden spikes of the step, taken in LEAK.
+        The hidden spikes of the step (final from the cycle after ``start``), registered and
+        taken in LOAD.
     idle : Out(1)
         No step is running.
     row, row_valid : Out(ArrayLayout(range(N), events)), Out(events)
@@ -76,7 +78,9 @@ class OutputLayer(wiring.Component):
         counts = [self.counts[k] for k in range(N_OUTPUTS)]
         m.submodules.spike_walker = walker = SpikeWalker(width=self._spike_width,
                                                          events=self._events)
-        m.d.comb += walker.spikes.eq(self.spikes)
+        spikes = Signal.like(self.spikes, name="spikes_copy")
+        m.d.sync += spikes.eq(self.spikes)
+        m.d.comb += walker.spikes.eq(spikes)
 
         with m.If(self.weight_valid):
             m.d.sync += [v.eq(v + sum(self.weight[p][k] for p in range(self._events)))
@@ -104,6 +108,8 @@ class OutputLayer(wiring.Component):
                     m.d.sync += leaking.eq(1)
                     m.next = "LEAK"
             with m.State("LEAK"):
+                m.next = "LOAD"
+            with m.State("LOAD"):
                 m.d.comb += walker.load.eq(1)
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):

@@ -82,7 +82,7 @@ def test_results_of_the_finished_image_stay_readable_while_the_next_one_counts()
 
 
 def test_early_launch_only_where_finish_cannot_outlast_a_scan():
-    assert early_launch(SNNConfig(n_hidden=128, lanes=128))  # 88 <= 102 cycles
-    assert early_launch(SNNConfig(n_hidden=128, lanes=26))  # one event: 152 <= 200
+    assert early_launch(SNNConfig(n_hidden=128, lanes=128))  # 89 <= 102 cycles
+    assert early_launch(SNNConfig(n_hidden=128, lanes=26))  # one event: 153 <= 200
     assert not early_launch(SNNConfig(n_hidden=200, lanes=200))
     assert not early_launch(SNNConfig(n_hidden=256, lanes=64))
