@@ -2,19 +2,19 @@
 hidden spikes of every step of a reference run (docs/cycle_model.md derives every term).
 
 ``cycles = scan + integrate(0) + sum_{t>=1} max(integrate(t), out(t-1)) + T * (C + 2)
-+ out(T-1) + 11``
++ out(T-1) + 4``
 
-* ``scan = max(199, C) + 1``: 196 image words at 4 pixels per cycle, in parallel with
-  clearing the hidden membranes (one chunk per cycle);
+* ``scan = max(784 / 4E + 3, C + 1) + 1``: one list word of 4E pixels per cycle, in
+  parallel with clearing the hidden membranes (one chunk per cycle);
 * ``integrate(t)``: the input walk of step t (below): every issued spike costs its chunks
   that are not skipped (chunk skip: docs/cycle_model.md); with one chunk per spike
   (``C == 1``) and no skipped row it is ``input_spikes(t) + silent_words(t) + 14`` when the
   last listed word spikes at t;
-* ``out(t-1) = h(t-1) + 6 (+ 6 if h(t-1) > 0)``: the output layer of step t-1 (one cycle per
-  hidden spike, then draining the reader) runs while the hidden layer integrates step t; the
-  hidden fire pass waits for both;
+* ``out(t-1) = ceil(h(t-1) / E) + 7 (+ 7 if h(t-1) > 0)``: the output layer of step t-1
+  (E hidden spikes per cycle, then draining the reader) runs while the hidden layer
+  integrates step t; the hidden fire pass waits for both;
 * ``C + 2`` per step for the hidden fire pass (with the registered end of the integration),
-  and 11 cycles to classify.
+  and 4 cycles to classify.
 
 In dynamic mode a checkpoint stops that overlap for its step, and an early exit adds the
 controller's decision before classifying.  The model reads everything it needs from the
