@@ -94,6 +94,14 @@ class OutputLayer(wiring.Component):
         # (each state lasts one cycle and has one predecessor), not by the state decode.
         leaking, firing = Signal(), Signal()
         m.d.sync += [leaking.eq(0), firing.eq(0)]
+        # The spike walker's controls are registers too (the state decode reached every group
+        # register of the walker across the die): `loading` is LOAD, `advancing` INTEGRATE.
+        loading, advancing = Signal(), Signal()
+        m.d.sync += loading.eq(0)
+        m.d.comb += walker.load.eq(loading)
+        with m.If(advancing):
+            m.d.comb += [*[self.row[e].eq(walker.index[e]) for e in range(self._events)],
+                         self.row_valid.eq(walker.valid), walker.advance.eq(1)]
         with m.If(leaking):
             m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
         with m.If(firing):
@@ -108,14 +116,14 @@ class OutputLayer(wiring.Component):
                     m.d.sync += leaking.eq(1)
                     m.next = "LEAK"
             with m.State("LEAK"):
+                m.d.sync += loading.eq(1)
                 m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += walker.load.eq(1)
+                m.d.sync += advancing.eq(1)
                 m.next = "INTEGRATE"
             with m.State("INTEGRATE"):
-                m.d.comb += [*[self.row[e].eq(walker.index[e]) for e in range(self._events)],
-                             self.row_valid.eq(walker.valid), walker.advance.eq(1)]
                 with m.If(~walker.valid[0]):
+                    m.d.sync += advancing.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # Until the last row's weights have been added (the reader is idle): the

@@ -219,7 +219,10 @@ class Sequencer(wiring.Component):
         m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
         m.d.sync += self.fire_valid.eq(self.fire_next)
 
-        def advance_sweep():
+        # The sweep (a SCAN's clear, a FIRE pass) advances wherever it runs: a queued image's
+        # clear sweep starts while the running image finishes, like its hidden clear, so
+        # its SCAN is as long as when started idle.
+        with m.If(sweep_running):
             m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
             with m.If(sweep_chunk == chunks - 1):
                 m.d.sync += sweep_running.eq(0)
@@ -230,8 +233,6 @@ class Sequencer(wiring.Component):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 m.d.comb += self.scanning.eq(1)
-                with m.If(sweep_running):
-                    advance_sweep()
                 # (No walk runs in SCAN: the list is idle once it is built.)
                 with m.If(self.list_scanned & ~sweep_running & ~self.scan):
                     m.d.comb += [self.walk.eq(1), integrating_next.eq(1)]
@@ -251,8 +252,6 @@ class Sequencer(wiring.Component):
                 m.d.comb += self.read_chunk.eq(sweep_chunk)
                 m.d.comb += self.fire_next.eq(sweep_running)
                 m.d.sync += self.fire_chunk.eq(sweep_chunk)
-                with m.If(sweep_running):
-                    advance_sweep()
                 with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):
                     # The output layer takes this step's hidden spikes while the hidden layer
                     # integrates the next step (after a checkpoint: once the controller has

@@ -4,6 +4,7 @@ simulator, and where the sequencer launches a queued image (hdl.core.early_launc
 from amaranth.sim import Simulator
 
 from golden.config import SNNConfig
+from golden.timing import CLASSIFY_CYCLES
 from hdl import regmap
 from hdl.core import early_launch
 from hdl.register_file import RegisterFile
@@ -86,3 +87,54 @@ def test_early_launch_only_where_finish_cannot_outlast_a_scan():
     assert early_launch(SNNConfig(n_hidden=128, lanes=26))  # one event: 153 <= 200
     assert not early_launch(SNNConfig(n_hidden=200, lanes=200))
     assert not early_launch(SNNConfig(n_hidden=256, lanes=64))
+
+
+def _launch_to_walk(config: SNNConfig, early: bool) -> list[tuple[str, int]]:
+    """Cycles from each launch to the next walk strobe: an image started while idle, then one
+    queued while it runs (the sequencer alone, with a list that is always built and a data
+    path that is always idle)."""
+    from golden.geometry import hidden_geometry
+    from hdl.sequencer import Sequencer
+
+    dut = Sequencer(config=config, geometry=hidden_geometry(config), early_launch=early)
+    seen = []
+
+    async def bench(ctx):
+        for port, value in ((dut.timesteps, 1), (dut.list_scanned, 1), (dut.list_idle, 1),
+                            (dut.output_idle, 1)):
+            ctx.set(port, value)
+        ctx.set(dut.start, 1)
+        launched, kind, classify_at = None, "idle", None
+        for cycle in range(4 * hidden_geometry(config).chunks + 100):
+            if ctx.get(dut.classify):
+                classify_at = cycle
+            # the classifier's latency (the queued image is launched at its start)
+            ctx.set(dut.classified, classify_at is not None
+                    and cycle == classify_at + CLASSIFY_CYCLES)
+            if ctx.get(dut.launch):
+                launched = cycle
+            if ctx.get(dut.walk) and launched is not None:
+                seen.append((kind, cycle - launched))
+                launched, kind = None, "queued"
+                ctx.set(dut.queued, 1)  # the next image waits while this one runs
+            taken = ctx.get(dut.take_queued)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            if taken:  # the register file clears `queued` at the end of that cycle
+                ctx.set(dut.queued, 0)
+            if len(seen) == 2:
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def test_a_queued_scan_is_as_long_as_an_idle_one_even_when_the_clear_sweep_dominates():
+    # 256 chunks: the clear sweep (not the 196 or 98 list words) decides the SCAN's length
+    config = SNNConfig(n_hidden=1024, lanes=4, block_size=4)
+    (idle_kind, idle), (queued_kind, queued) = _launch_to_walk(config, early=False)
+    assert (idle_kind, queued_kind) == ("idle", "queued")
+    assert idle == 256 + 2 == queued
