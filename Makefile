@@ -59,7 +59,7 @@ mutants: $(STAMP)  ## break one rule of the reference model at a time; every mut
 formal: $(STAMP)  ## SymbiYosys: UART, frame receiver, bus rule, membrane bounds by induction (build/formal)
 	$(PY) -m tests.formal
 
-sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128, back to back: 8 bits, 4 bits, dynamic; s80 dynamic (about 5 min on 2 cores)
+sim-full: $(STAMP)  ## all 10,000 test images through the RTL at N=128, back to back: 8 bits, 4 bits, dynamic; s80 dynamic (about 14 min on 2 cores)
 	$(PY) -m cocotb_tests.sim_full
 
 RECIPE := --threads 1 --train-bits 8,mid --late-bits 2 --late-weights 0.2 --late-start 0.65 \

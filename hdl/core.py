@@ -245,7 +245,7 @@ class SNNCore(ValidatedComponent):
             seq.reader_next_chunk.eq(hidden_reader.next_chunk),
             hidden.clear.eq(seq.scan), hidden.read_chunk.eq(seq.read_chunk),
             hidden.fire_valid.eq(seq.fire_valid), hidden.fire_chunk.eq(seq.fire_chunk),
-            hidden.fire_next.eq(seq.fire_next),
+            hidden.fire_ahead.eq(seq.fire_ahead),
             hidden.gate.eq(seq.gate),
             hidden.gate_idle.eq(regs.controller.gate_idle),
             hidden.gate_blocks.eq(regs.controller.gate_blocks),

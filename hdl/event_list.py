@@ -376,15 +376,23 @@ class EventList(wiring.Component):
         words = N_INPUTS // pixels
         # Entry: the lane sequence, present[1:] (present[0] holds for every entry) and word.
         # The pointers start at 0 with every walk (a walk writes each place at most once).
-        # The FIFO is kept in column slices, each read at its own copy of the read pointer:
-        # one pointer driving every LUT RAM cell and read multiplexer was a critical path.
+        # The FIFO's first entry is a register (`stored`), loaded with the entry after it
+        # when it is popped (or with the arriving entry): the LUT RAM read ends in a
+        # register, not in the walker's logic.  The FIFO is kept in column slices, each read
+        # at its own copy of the pointer past the first entry: one pointer driving every LUT
+        # RAM cell and read multiplexer was a critical path.
         write_ptr = Signal(range(self._fifo_depth))
+        # `read_after` = the first entry's place + 1, a register of its own: the last entry
+        # is popped when it equals the write pointer (a compare of two registers, not of a
+        # sum).
+        read_after = Signal.like(write_ptr, init=1)
         stored = SpikeSequence(pixels, words, "stored")
+        following = Signal(len(stored.fields(skip_first=True)))  # the entry after the first
         entry_bits = len(kept.fields(skip_first=True))
         slices = [(lo, min(lo + FIFO_SLICE_BITS, entry_bits))
                   for lo in range(0, entry_bits, FIFO_SLICE_BITS)]
-        read_ptrs = [Signal(range(self._fifo_depth), name=f"read_ptr{i}",
-                            attrs={FANOUT_COPY: 1}) for i in range(len(slices))]
+        read_ptrs = [Signal.like(read_after, name=f"read_after{i}", attrs={FANOUT_COPY: 1})
+                     for i in range(len(slices))]
         for i, ((lo, hi), read_ptr) in enumerate(zip(slices, read_ptrs, strict=True)):
             fifo = Memory(shape=unsigned(hi - lo), depth=self._fifo_depth, init=[])
             m.submodules[f"walk_fifo{i}"] = fifo
@@ -393,10 +401,10 @@ class EventList(wiring.Component):
             m.d.comb += [fifo_write.addr.eq(write_ptr), fifo_write.en.eq(arriving),
                          fifo_write.data.eq(kept.fields(skip_first=True)[lo:hi]),
                          fifo_read.addr.eq(read_ptr),
-                         stored.fields(skip_first=True)[lo:hi].eq(fifo_read.data)]
+                         following[lo:hi].eq(fifo_read.data)]
         m.d.comb += stored.present[0].eq(1)
         head = SpikeSequence(pixels, words, "head")
-        nonempty = Signal()  # read_ptr != write_ptr, as a register
+        nonempty = Signal()  # the first entry's place != write_ptr, as a register
         m.d.comb += head.fields().eq(Mux(nonempty, stored.fields(), kept.fields()))
         head_ready = walking & (nonempty | arriving) & self.ready
 
@@ -411,22 +419,25 @@ class EventList(wiring.Component):
             take.eq(head_ready & ~pending.present[2]),
             self.chunks_on.eq(1),
         ]
-        # `read_after` = read_ptr + 1, a register of its own: the last entry is popped when
-        # it equals the write pointer (a compare of two registers, not of a sum).
-        read_after = Signal.like(write_ptr, init=1)
         pop, push = take & nonempty, arriving & ~(take & ~nonempty)
+        more = read_after != write_ptr  # an entry after the first is stored
         with m.If(pop):
-            m.d.sync += [*[read_ptr.eq(read_after) for read_ptr in read_ptrs],
+            m.d.sync += [*[read_ptr.eq(read_after + 1) for read_ptr in read_ptrs],
                          read_after.eq(read_after + 1)]
+        # The first entry: the stored one after it when popped, else the arriving one (into
+        # an empty FIFO, or as the only entry left once the first is popped).
+        with m.If(pop | ~nonempty):
+            m.d.sync += stored.fields(skip_first=True).eq(
+                Mux(pop & more, following, kept.fields(skip_first=True)))
         with m.If(push):
             m.d.sync += write_ptr.eq(write_ptr + 1)
         with m.If(push & ~pop):
             m.d.sync += nonempty.eq(1)
         with m.Elif(pop & ~push):
-            m.d.sync += nonempty.eq(read_after != write_ptr)
+            m.d.sync += nonempty.eq(more)
         with m.If(walk):
             m.d.sync += [*[p.eq(0) for p in pending.present],
-                         *[read_ptr.eq(0) for read_ptr in read_ptrs], read_after.eq(1),
+                         *[read_ptr.eq(1) for read_ptr in read_ptrs], read_after.eq(1),
                          write_ptr.eq(0), nonempty.eq(0)]
         with m.Elif(take):
             # What is left of the head after the spikes paired with the pending ones.

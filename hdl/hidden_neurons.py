@@ -9,11 +9,15 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import WEIGHT_BITS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import registered_copies, registered_popcount
+from hdl.logic import register_tree, registered_copies, registered_popcount
 
 COPY_LANES = 8
-"""Lanes per registered copy of the fire pass and clear flags (each copy drives the write
+"""Lanes per registered copy of the clear and start flags (each copy drives the write
 multiplexers of its lanes' membranes, not one flag all of them)."""
+FIRE_COPY_LANES = 4
+"""Lanes per registered copy of the fire pass flag."""
+FIRE_LEADS = 4
+"""Copies of the fire pass flag, a cycle earlier, that feed the per-lane-group copies."""
 
 
 def leak(value, shift: int):
@@ -64,9 +68,9 @@ class HiddenNeurons(wiring.Component):
         all added into its membranes.
     fire_valid, fire_chunk : In
         The fire pass: fire, reset and leak chunk ``fire_chunk`` (read the cycle before).
-    fire_next : In(1)
-        ``fire_valid`` of the next cycle (registered here in one copy per group of
-        :data:`COPY_LANES` lanes).
+    fire_ahead : In(1)
+        ``fire_valid`` two cycles later (registered here in a tree: :data:`FIRE_LEADS`
+        copies, then one copy per group of :data:`FIRE_COPY_LANES` lanes).
     spikes : Out(chunks * lanes)
         This step's hidden spikes, shifted in chunk by chunk by the fire pass.
     fired_ever : Out(chunks * lanes)
@@ -89,7 +93,7 @@ class HiddenNeurons(wiring.Component):
             "read_chunk": In(range(chunks)),
             "weight_valid": In(1), "weight_chunk": In(range(chunks)),
             "weight": In(data.ArrayLayout(data.ArrayLayout(signed(WEIGHT_BITS), lanes), ports)),
-            "fire_valid": In(1), "fire_chunk": In(range(chunks)), "fire_next": In(1),
+            "fire_valid": In(1), "fire_chunk": In(range(chunks)), "fire_ahead": In(1),
             "spikes": Out(chunks * lanes), "fired_ever": Out(chunks * lanes),
             "fired": Out(lanes), "updated": Out(lanes),
         })
@@ -136,7 +140,13 @@ class HiddenNeurons(wiring.Component):
         m.d.sync += clearing.eq(clearing_next)
         groups = [range(lo, min(lo + COPY_LANES, lanes)) for lo in range(0, lanes, COPY_LANES)]
         group_of = [lane // COPY_LANES for lane in range(lanes)]
-        fire_copies = registered_copies(m, self.fire_next, len(groups), "fire_valid_copy")
+        # The fire flag (each copy drives its lanes' membrane and spike bits: a copy for
+        # eight lanes, fed from near the sequencer, was a die-wide net).
+        fire_groups = -(-lanes // FIRE_COPY_LANES)
+        leads = min(FIRE_LEADS, fire_groups)
+        fire_copies = register_tree(m, self.fire_ahead, (leads, -(-fire_groups // leads)),
+                                    "fire_valid")
+        fire_of = [fire_copies[lane // FIRE_COPY_LANES] for lane in range(lanes)]
         clear_copies = registered_copies(m, clearing_next, len(groups), "clearing_copy")
         # An image start resets `alive` and `fired_ever` a cycle later, from a copy per lane
         # group (the start decode reached all 2N of them across the die); neither is read
@@ -162,11 +172,10 @@ class HiddenNeurons(wiring.Component):
             # selects are the copies of each lane's group.
             m.d.comb += write.en.eq(1)
             for lane in range(lanes):
-                g = group_of[lane]
                 added = sum(self.weight[p][lane] for p in range(self._ports))
                 m.d.comb += write.data[lane].eq(
-                    Mux(fire_copies[g], fire_value(lane),
-                        Mux(clear_copies[g], 0, read.data[lane] + added)))
+                    Mux(fire_of[lane], fire_value(lane),
+                        Mux(clear_copies[group_of[lane]], 0, read.data[lane] + added)))
         else:
             with m.If(clearing):
                 m.d.comb += [write.addr.eq(clear_chunk), write.en.eq(1)]
@@ -188,11 +197,11 @@ class HiddenNeurons(wiring.Component):
         shifted_spikes = Cat(self.spikes[lanes:], fired)
         shifted_ever = Cat(self.fired_ever[lanes:], self.fired_ever[:lanes] | fired)
         for j in range(n_bits):
-            with m.If(fire_copies[group_of[j % lanes]]):
+            with m.If(fire_of[j % lanes]):
                 m.d.sync += [self.spikes[j].eq(shifted_spikes[j]),
                              self.fired_ever[j].eq(shifted_ever[j])]
         for lane in range(lanes):
-            with m.If(fire_copies[group_of[lane]]):
+            with m.If(fire_of[lane]):
                 m.d.sync += [self.fired[lane].eq(fired[lane]),
                              self.updated[lane].eq(lane_on[lane])]
 

@@ -148,3 +148,16 @@ def registered_copies(m: Module, value_next, count: int, name: str) -> list[Sign
               for i in range(count)]
     m.d.sync += [copy.eq(value_next) for copy in copies]
     return copies
+
+
+def register_tree(m: Module, value_next, fan_outs: tuple[int, ...], name: str) -> list[Signal]:
+    """A tree of registered copies of ``value_next``, ``len(fan_outs)`` cycles late: level
+    ``i`` has ``fan_outs[0] * ... * fan_outs[i]`` copies, each fed by one copy of the level
+    above (a die-wide fan-out crosses the die in a cycle of its own, from few copies near
+    the source to many near their consumers).  Returns the last level."""
+    level = [value_next]
+    for depth, fan_out in enumerate(fan_outs):
+        level = [copy for k, parent in enumerate(level)
+                 for copy in registered_copies(m, parent, fan_out, f"{name}_l{depth}_{k}_")]
+    return level
+

@@ -11,7 +11,7 @@ from golden.timing import IMAGE_WORDS
 from hdl import regmap
 from hdl.counter_bank import COUNTERS
 from hdl.event_list import WORD_BITS
-from hdl.logic import clamp
+from hdl.logic import clamp, registered_copies
 from hdl.validated import ValidatedComponent
 
 
@@ -144,18 +144,23 @@ class RegisterFile(ValidatedComponent):
         m.d.comb += [status.busy.eq(self.busy), status.done.eq(self.done),
                      status.scanning.eq(self.scanning), status.queued.eq(self.queued)]
         # The last finished image's result, counts and counters: the live values in the
-        # cycle after `finish`, kept from then on.
-        finished = Signal()
-        kept_result, kept_counts = Signal.like(self.result), Signal.like(self.counts)
-        kept_counters = Signal.like(self.counters)
-        m.d.sync += finished.eq(self.finish)
-        with m.If(finished):
-            m.d.sync += [kept_result.eq(self.result), kept_counts.eq(self.counts),
-                         kept_counters.eq(self.counters)]
-        result = Mux(finished, self.result, kept_result)
-        counts = Mux(finished, self.counts.as_value(), kept_counts.as_value())
-        counts = data.ArrayLayout(self.counts.shape().elem_shape, N_OUTPUTS)(counts)
-        counters = COUNTERS(Mux(finished, self.counters.as_value(), kept_counters.as_value()))
+        # cycle after `finish`, kept from then on.  The flag is registered once per register
+        # word (one flag selecting every word's bits was a long net in front of the read
+        # multiplexer).
+        names = ("result", *[f"count{k}" for k in range(N_OUTPUTS)], *regmap.COUNTER_ORDER)
+        live = {"result": self.result, **{f"count{k}": self.counts[k] for k in range(N_OUTPUTS)},
+                **{name: self.counters[name] for name in regmap.COUNTER_ORDER}}
+        finished = dict(zip(names, registered_copies(m, self.finish, len(names), "finished"),
+                            strict=True))
+        last = {}
+        for name in names:
+            kept = Signal(len(live[name]), name=f"kept_{name}")
+            with m.If(finished[name]):
+                m.d.sync += kept.eq(live[name])
+            last[name] = Mux(finished[name], live[name], kept)
+        result = last["result"]
+        counts = [last[f"count{k}"] for k in range(N_OUTPUTS)]
+        counters = {name: last[name] for name in regmap.COUNTER_ORDER}
         info = regmap.INFO_FIELDS.const({"n_hidden": n, "t_max": cfg.t_max})
         readable = {
             regmap.CONTROL: status,

@@ -91,8 +91,8 @@ class Sequencer(wiring.Component):
         Membrane read address.
     fire_valid, fire_chunk : Out
         The fire pass (registered).
-    fire_next : Out(1)
-        ``fire_valid`` of the next cycle.
+    fire_ahead : Out(1)
+        ``fire_valid`` two cycles later (for a register tree of copies of the fire flag).
     input_spike : Out(range(E + 1))
         Input spikes issued in the previous cycle (registered: the walker's outputs reach
         no counter).
@@ -131,7 +131,7 @@ class Sequencer(wiring.Component):
             "chunk": Out(range(chunks)), "row_valid": Out(events),
             "reader_busy": In(1), "reader_next_chunk": In(range(chunks)),
             "read_chunk": Out(range(chunks)),
-            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)), "fire_next": Out(1),
+            "fire_valid": Out(1), "fire_chunk": Out(range(chunks)), "fire_ahead": Out(1),
             "input_spike": Out(range(events + 1)),
             "output_start": Out(1), "output_idle": In(1),
             "check": Out(1), "decided": In(1), "leave": In(1), "gate_decision": In(1),
@@ -216,8 +216,9 @@ class Sequencer(wiring.Component):
         at_last_step, checkpoint_due = Signal(), Signal()
         m.d.sync += [at_last_step.eq(step == last_step),
                      checkpoint_due.eq(since_checkpoint + 1 >= interval)]
-        m.d.comb += self.fire_next.eq(self.fire_valid)  # set in FIRE
-        m.d.sync += self.fire_valid.eq(self.fire_next)
+        fire_next = Signal()  # `fire_valid` of the next cycle
+        m.d.comb += fire_next.eq(self.fire_valid)  # set in FIRE
+        m.d.sync += self.fire_valid.eq(fire_next)
 
         # The sweep (a SCAN's clear, a FIRE pass) advances wherever it runs: a queued image's
         # clear sweep starts while the running image finishes, like its hidden clear, so
@@ -246,11 +247,13 @@ class Sequencer(wiring.Component):
                                           & self.output_idle)
                 with m.If(integrated):
                     m.d.sync += [sweep_chunk.eq(0), sweep_running.eq(1), integrated.eq(0)]
-                    m.d.comb += integrating_next.eq(0)
+                    m.d.comb += [integrating_next.eq(0), self.fire_ahead.eq(1)]
                     m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.read_chunk.eq(sweep_chunk)
-                m.d.comb += self.fire_next.eq(sweep_running)
+                m.d.comb += fire_next.eq(sweep_running)
+                # (the next cycle's `fire_next`: the sweep goes on, and FIRE with it)
+                m.d.comb += self.fire_ahead.eq(sweep_running & (sweep_chunk != chunks - 1))
                 m.d.sync += self.fire_chunk.eq(sweep_chunk)
                 with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):
                     # The output layer takes this step's hidden spikes while the hidden layer

@@ -216,8 +216,9 @@ class SynapseRowReader(ValidatedComponent):
 
             lookup, metadata_stage = self._read_metadata(m, metadata, request)
             plane_request, addresses = self._enable_planes(m, metadata_stage, len(planes))
-            plane_read, plane_bits = self._read_planes(m, planes, plane_request, addresses)
-            magnitudes = self._keep_magnitudes(m, plane_bits)
+            plane_read, plane_bits, segment_valid = self._read_planes(
+                m, planes, plane_request, addresses)
+            magnitudes = self._keep_magnitudes(m, plane_bits, segment_valid)
             synapses = self._classify(m, magnitudes)
             stages.append((magnitudes, synapses))
             in_flight += [lookup.valid, metadata_stage.valid, plane_request.valid,
@@ -357,8 +358,9 @@ class SynapseRowReader(ValidatedComponent):
         return registered, addresses
 
     def _read_planes(self, m: Module, planes: list[Memory], stage, addresses):
-        """``plane_read`` (the enabled planes are read) and ``plane_bits`` (their outputs
-        registered, with the counted bits' block count and width)."""
+        """``plane_read`` (the enabled planes are read), ``plane_bits`` (their outputs
+        registered, with the counted bits' block count and width) and its ``valid`` in one
+        register per lane segment."""
         g = self._geometry
         ports = []
         for p, segments in enumerate(planes):
@@ -409,9 +411,11 @@ class SynapseRowReader(ValidatedComponent):
             registered.width.eq(tree_sum(counted_width)),
             registered.blocks.eq(Mux(read.valid, counted_blocks, 0)),
         ]
-        return read, registered
+        # `valid` once per lane segment, for the lanes' flags of the next stage (one flag
+        # reaching every lane's flags was a die-wide net into their flip-flops' resets).
+        return read, registered, registered_copies(m, read.valid, segments, "segment_valid")
 
-    def _keep_magnitudes(self, m: Module, stage):
+    def _keep_magnitudes(self, m: Module, stage, segment_valid: list[Signal]):
         """``magnitudes``: every lane's kept magnitude and its compare with ``tau``
         (registered: the keep and tau registers fan out to every lane, a critical path when
         followed by the classification in the same cycle), and the counted bits."""
@@ -431,17 +435,18 @@ class SynapseRowReader(ValidatedComponent):
                     Cat(*[stage.planes[WEIGHT_BITS - 1 - b][lane]
                           for b in range(MAGNITUDE_BITS)]) & stage.segment_keep[k])
                 m.d.sync += [registered.magnitude[lane].eq(magnitude),
+                             registered.lane_on[lane].eq(segment_valid[k] & stage.lane_on[lane]),
+                             registered.lane_real[lane].eq(
+                                 segment_valid[k] & stage.lane_real[lane]),
                              registered.at_least_tau[lane].eq(magnitude >= stage.segment_tau[k]),
                              registered.negative[lane].eq(stage.planes[SIGN_PLANE][lane])]
         # Counted bits = 7 x counted blocks + precision x counted width: the product as
         # shifted adds (no DSP: a MULT18X18D's 3.9 ns plus its routing was a critical path),
         # registered here, the sum in the next cycle.
-        # `lane_on` and `lane_real` are 0 unless valid: the classification needs no valid
-        # (one flag for every lane's class and weight logic was a die-wide net).
+        # `lane_on` and `lane_real` (above) are 0 unless valid: the classification needs no
+        # valid (one flag for every lane's class and weight logic was a die-wide net).
         m.d.sync += [
             registered.valid.eq(stage.valid), registered.chunk.eq(stage.chunk),
-            registered.lane_on.eq(Mux(stage.valid, stage.lane_on, 0)),
-            registered.lane_real.eq(Mux(stage.valid, stage.lane_real, 0)),
             registered.block_bits.eq(MAGNITUDE_BITS * stage.blocks),
             registered.plane_bits.eq(tree_sum([Mux(stage.bits[k], stage.width << k, 0)
                                                for k in range(PRECISION_WIDTH)])),

@@ -69,9 +69,9 @@ def checks() -> list[Check]:
         Check("frame_receiver", h.FrameReceiverCheck, "bmc", 10),
         Check("frame_receiver_cover", h.FrameReceiverCheck, "cover", 30),
         Check("executor_bus", h.ExecutorBusCheck, "prove", 4),
-        Check("hidden_bound_theta1", _hidden(1, 0), "prove", 2),
-        Check("hidden_bound_leak3", _hidden(512, 3), "prove", 2),
-        Check("hidden_bound_too_tight", _hidden(1, 0, per_weight=126), "prove", 2,
+        Check("hidden_bound_theta1", _hidden(1, 0), "prove", 3),
+        Check("hidden_bound_leak3", _hidden(512, 3), "prove", 3),
+        Check("hidden_bound_too_tight", _hidden(1, 0, per_weight=126), "prove", 3,
               expect="fail"),
     ]
 

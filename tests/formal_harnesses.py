@@ -304,12 +304,12 @@ class HiddenBoundCheck(Harness):
         self.steps = config.t_max if steps is None else steps
         self.per_weight = per_weight
         n = config.n_hidden
-        # The fire pass flag is the register of a free input (the component takes both).
-        self.clear, self.add, self.fire_next = Signal(), Signal(), Signal()
+        # The fire pass flag is a free input registered twice (the component takes both).
+        self.clear, self.add, self.fire_ahead = Signal(), Signal(), Signal()
         self.fire = Signal()
         self.weight = Signal(data.ArrayLayout(signed(WEIGHT_BITS), n))
         self.mask, self.gate = Signal(n), Signal()
-        self.ports = [self.clear, self.add, self.fire_next, self.weight.as_value(), self.mask,
+        self.ports = [self.clear, self.add, self.fire_ahead, self.weight.as_value(), self.mask,
                       self.gate]
 
     def check(self, m):
@@ -323,9 +323,10 @@ class HiddenBoundCheck(Harness):
         m.d.comb += [dut.clear.eq(self.clear), dut.weight_valid.eq(self.add),
                      dut.weight_chunk.eq(0), dut.weight.eq(self.weight),
                      dut.fire_valid.eq(self.fire), dut.fire_chunk.eq(0), dut.read_chunk.eq(0),
-                     dut.fire_next.eq(self.fire_next),
+                     dut.fire_ahead.eq(self.fire_ahead),
                      dut.mask.eq(self.mask), dut.gate.eq(self.gate)]
-        m.d.sync += self.fire.eq(self.fire_next)
+        fire_next = Signal()
+        m.d.sync += [fire_next.eq(self.fire_ahead), self.fire.eq(fire_next)]
 
         # The bound so far, kept by additions only (no multiplier for the solver):
         # ``base`` = per_weight * 784 * steps, ``limit`` = base + per_weight * weights this step.

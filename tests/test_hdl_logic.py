@@ -8,7 +8,14 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hdl.logic import PRIORITY_GROUP, lowest_set_bit, registered_popcount, spike_sequence
+from hdl.logic import (
+    FANOUT_COPY,
+    PRIORITY_GROUP,
+    lowest_set_bit,
+    register_tree,
+    registered_popcount,
+    spike_sequence,
+)
 
 
 @pytest.mark.parametrize("width", [4, PRIORITY_GROUP, 40, 128])
@@ -153,3 +160,30 @@ def test_registered_popcount_refuses_other_stage_counts():
     m._MustUse__silence = True  # never elaborated: the call is refused
     with pytest.raises(ValueError, match="stages"):
         registered_popcount(m, Signal(8), "probe", stages=4)
+
+
+@pytest.mark.parametrize("fan_outs", [(1,), (4, 8), (2, 3, 2)])
+def test_a_register_tree_delivers_its_input_at_every_leaf_after_one_cycle_per_level(fan_outs):
+    """The leaves (their product in number, each a kept fan-out copy) all hold the value of
+    ``len(fan_outs)`` cycles earlier."""
+    m = Module()
+    value = Signal(3)
+    leaves = register_tree(m, value, fan_outs, "probe")
+    count = 1
+    for fan_out in fan_outs:
+        count *= fan_out
+    assert len(leaves) == count and all(leaf.attrs.get(FANOUT_COPY) for leaf in leaves)
+    values = [5, 0, 7, 1, 3, 6, 2, 4]
+    seen = []
+
+    async def bench(ctx):
+        for v in values + [0] * len(fan_outs):
+            ctx.set(value, v)
+            seen.append([ctx.get(leaf) for leaf in leaves])
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen[len(fan_outs):] == [[v] * count for v in values]

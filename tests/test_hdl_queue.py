@@ -1,6 +1,7 @@
 """The register file's start queue and kept results (hdl/register_file.py) in the Amaranth
 simulator, and where the sequencer launches a queued image (hdl.core.early_launch)."""
 
+import pytest
 from amaranth.sim import Simulator
 
 from golden.config import SNNConfig
@@ -138,3 +139,40 @@ def test_a_queued_scan_is_as_long_as_an_idle_one_even_when_the_clear_sweep_domin
     (idle_kind, idle), (queued_kind, queued) = _launch_to_walk(config, early=False)
     assert (idle_kind, queued_kind) == ("idle", "queued")
     assert idle == 256 + 2 == queued
+
+
+@pytest.mark.parametrize("n_hidden, lanes, dynamic", [(128, 128, False), (16, 4, False),
+                                                       (16, 4, True)])
+def test_the_fire_flag_announced_two_cycles_ahead_is_the_fire_pass(n_hidden, lanes, dynamic):
+    """The hidden layer's tree of fire flag copies is fed ``fire_ahead``: two cycles later it
+    must be ``fire_valid`` in every cycle (one and several chunks, with checkpoints)."""
+    from golden.geometry import hidden_geometry
+    from hdl.sequencer import Sequencer
+
+    config = SNNConfig(n_hidden=n_hidden, lanes=lanes, block_size=4)
+    chunks = hidden_geometry(config).chunks
+    dut = Sequencer(config=config, geometry=hidden_geometry(config), early_launch=False)
+    ahead, fire = [], []
+
+    async def bench(ctx):
+        for port, value in ((dut.timesteps, 3), (dut.list_scanned, 1), (dut.list_idle, 1),
+                            (dut.output_idle, 1), (dut.dynamic, int(dynamic)),
+                            (dut.interval, 1), (dut.decided, 1), (dut.classified, 1)):
+            ctx.set(port, value)
+        images = 0
+        for cycle in range(2 * (30 * chunks + 100)):
+            ahead.append(ctx.get(dut.fire_ahead))
+            fire.append(ctx.get(dut.fire_valid))
+            done = ctx.get(dut.done)
+            images += done
+            ctx.set(dut.acknowledge, done)
+            ctx.set(dut.start, cycle == 0 or (done and images < 2))
+            await ctx.tick()
+        assert images == 2
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert sum(fire) == 2 * 3 * chunks  # every chunk of every step of both images
+    assert fire[2:] == ahead[:-2]

@@ -225,4 +225,5 @@ def test_routed_netlists_hold_the_weights_not_placeholders(tmp_path, monkeypatch
         cache = call.pop("cache")
         assert isinstance(cache, StageCache) and cache.root == CACHE_ROOT
         assert call == dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
-                            router="router2", stop_after_yosys=stage == "synth")
+                            router="router2", timing_weight=None,
+                            stop_after_yosys=stage == "synth")
