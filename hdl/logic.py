@@ -160,4 +160,3 @@ def register_tree(m: Module, value_next, fan_outs: tuple[int, ...], name: str) -
         level = [copy for k, parent in enumerate(level)
                  for copy in registered_copies(m, parent, fan_out, f"{name}_l{depth}_{k}_")]
     return level
-

@@ -147,13 +147,12 @@ class RegisterFile(ValidatedComponent):
         # cycle after `finish`, kept from then on.  The flag is registered once per register
         # word (one flag selecting every word's bits was a long net in front of the read
         # multiplexer).
-        names = ("result", *[f"count{k}" for k in range(N_OUTPUTS)], *regmap.COUNTER_ORDER)
         live = {"result": self.result, **{f"count{k}": self.counts[k] for k in range(N_OUTPUTS)},
                 **{name: self.counters[name] for name in regmap.COUNTER_ORDER}}
-        finished = dict(zip(names, registered_copies(m, self.finish, len(names), "finished"),
+        finished = dict(zip(live, registered_copies(m, self.finish, len(live), "finished"),
                             strict=True))
         last = {}
-        for name in names:
+        for name in live:
             kept = Signal(len(live[name]), name=f"kept_{name}")
             with m.If(finished[name]):
                 m.d.sync += kept.eq(live[name])
