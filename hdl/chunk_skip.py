@@ -80,33 +80,40 @@ class ChunkSkip(ValidatedComponent):
         block_on = [any_of([on[j] for j in g.block_range(k)]) for k in range(g.n_blocks)]
         m.d.sync += self.chunk_live.eq(Cat(*[any_of([block_on[k] for k in g.chunk_blocks(c)])
                                              for c in range(g.chunks)]))
-        # Neurons on per chunk and in all: the flags registered, then pipelined popcounts,
-        # four cycles in all (the mask changes only between images or at a checkpoint, many
-        # cycles before the next skip).  With one chunk the total is its count, counted in
-        # three stages; with several, each chunk's in two and the total in a third.
+        # Neurons on and off per chunk and in all: the flags registered, then pipelined
+        # popcounts, four cycles in all (the mask changes only between images or at a
+        # checkpoint, many cycles before the next skip).  With one chunk the total is its
+        # count, counted in three stages; with several, each chunk's in two and the total in
+        # a third.  The off counts are popcounts of their own (no subtraction on the path).
         on_copy = Signal(g.fan_out)
         m.d.sync += on_copy.eq(self.neuron_on)
-        lanes_on = []
-        for c in range(g.chunks):
-            lo = c * g.lanes
-            lanes_on.append(registered_popcount(
-                m, [on_copy[j] for j in range(lo, min(lo + g.lanes, g.fan_out))],
-                f"chunk{c}_on", stages=3 if g.chunks == 1 else 2))
-        real = [min(g.lanes, g.fan_out - c * g.lanes) for c in range(g.chunks)]
+
+        def counted_lanes(flag, name):
+            per_chunk = []
+            for c in range(g.chunks):
+                lo = c * g.lanes
+                per_chunk.append(registered_popcount(
+                    m, [flag(j) for j in range(lo, min(lo + g.lanes, g.fan_out))],
+                    f"chunk{c}_{name}", stages=3 if g.chunks == 1 else 2))
+            if g.chunks == 1:
+                return per_chunk, per_chunk[0]
+            total = Signal(range(g.fan_out + 1), name=f"total_{name}")
+            m.d.sync += total.eq(tree_sum(per_chunk))
+            return per_chunk, total
+
+        lanes_on, total_on = counted_lanes(lambda j: on_copy[j], "on")
+        lanes_off, total_off = counted_lanes(lambda j: ~on_copy[j], "off")
         counted = [MAGNITUDE_BITS * sum(slot.counted for slot in g.chunk_slots(c))
                    for c in range(g.chunks)]
-        if g.chunks == 1:
-            total_on = lanes_on[0]
-        else:
-            total_on = Signal(range(g.fan_out + 1))
-            m.d.sync += total_on.eq(tree_sum(lanes_on))
 
         skip = Signal(g.chunks)
         rows = Signal(range(self._pixels + 1))
         m.d.sync += [skip.eq(self.skip_chunks), rows.eq(self.skipped_rows)]
 
-        def times_rows(value):
-            return tree_sum([Mux(rows[k], value << k, 0) for k in range(len(rows))])
+        def skipped(per_chunk, per_row):
+            # the skipped chunks' values and ``rows`` times a whole row's, in one adder tree
+            return tree_sum([Mux(skip[c], per_chunk[c], 0) for c in range(g.chunks)]
+                            + [Mux(rows[k], per_row << k, 0) for k in range(len(rows))])
 
         layout = skip_counts(g, self._pixels)
         zero = Signal(layout["zero"].shape)
@@ -114,13 +121,9 @@ class ChunkSkip(ValidatedComponent):
         bits = Signal(layout["bits_read"].shape)
         spikes = Signal(layout["input_spikes"].shape)
         m.d.sync += [
-            zero.eq(tree_sum([Mux(skip[c], lanes_on[c], 0) for c in range(g.chunks)])
-                    + times_rows(total_on)),
-            gated.eq(tree_sum([Mux(skip[c], real[c] - lanes_on[c], 0)
-                               for c in range(g.chunks)])
-                     + times_rows(g.fan_out - total_on)),
-            bits.eq(tree_sum([Mux(skip[c], counted[c], 0) for c in range(g.chunks)])
-                    + times_rows(MAGNITUDE_BITS * g.n_blocks)),
+            zero.eq(skipped(lanes_on, total_on)),
+            gated.eq(skipped(lanes_off, total_off)),
+            bits.eq(skipped(counted, MAGNITUDE_BITS * g.n_blocks)),
             spikes.eq(rows),
         ]
         m.d.comb += [self.counts.zero.eq(zero), self.counts.gated.eq(gated),

@@ -3,24 +3,26 @@ class (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_OUTPUTS, SNNConfig
 from golden.timing import CLASSIFY_CYCLES
+from hdl.logic import one_hot_index
 
 
 class Classifier(wiring.Component):
-    """Ranks the 10 classes in a registered knockout tournament: ``CLASSIFY_CYCLES`` (4)
-    from ``start`` to ``done``.
+    """Ranks the 10 classes by all their pairwise compares: ``CLASSIFY_CYCLES`` (4) from
+    ``start`` to ``done``.
 
     The first cycle registers every class's key (one unsigned number: the count above the
-    membrane); three rounds each register the better of every pair (10 -> 5 -> 3 -> 2); the
-    last compare writes ``result`` in the ``done`` cycle.  A pair keeps its higher class
-    only when that class is strictly better, and pairs are always of adjacent classes, so
-    ties go to the lower class.  No path loops back: every stage is a compare and a select
-    between registers.
+    membrane); the second registers the 45 pairwise compares (class ``j`` strictly better
+    than a lower class ``i``); the third, per class, whether it wins every pair: strictly
+    better than each lower class and at least as good as each higher one, so exactly one
+    class wins and ties go to the lower class; the fourth registers the winner's index,
+    written to ``result`` in the ``done`` cycle.  Every stage is one compare or a few logic
+    levels between registers (no compare selects a key for the next compare).
 
     Parameters
     ----------
@@ -57,38 +59,27 @@ class Classifier(wiring.Component):
             membrane = Value.cast(self.membranes[k])
             return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
 
-        def entry(name):
-            return Signal(key_width, name=f"{name}_key"), Signal(range(N_OUTPUTS),
-                                                                  name=f"{name}_class")
-
-        def better_of(a, b):
-            # (key, class) of a pair of adjacent entries, the lower classes first
-            take_b = b[0] > a[0]
-            return Mux(take_b, b[0], a[0]), Mux(take_b, b[1], a[1])
-
         # Every key registered (the output layer's registers are spread over the die).
-        entries = []
-        for k in range(N_OUTPUTS):
-            k_key, k_class = entry(f"class{k}")
-            m.d.sync += [k_key.eq(key(k)), k_class.eq(k)]
-            entries.append((k_key, k_class))
-        # Rounds of pairs, registered, down to the last two.
-        round_index = 0
-        while len(entries) > 2:
-            round_index += 1
-            winners = []
-            for i in range(0, len(entries), 2):
-                pair = entries[i:i + 2]
-                w_key, w_class = entry(f"round{round_index}_{i // 2}")
-                chosen = better_of(*pair) if len(pair) == 2 else pair[0]
-                m.d.sync += [w_key.eq(chosen[0]), w_class.eq(chosen[1])]
-                winners.append((w_key, w_class))
-            entries = winners
-        stages = round_index + 1  # registered stages before the final compare
+        keys = [Signal(key_width, name=f"class{k}_key") for k in range(N_OUTPUTS)]
+        m.d.sync += [k_key.eq(key(k)) for k, k_key in enumerate(keys)]
+        # better[(i, j)], i < j: class j strictly better than class i.
+        better = {}
+        for j in range(N_OUTPUTS):
+            for i in range(j):
+                better[i, j] = Signal(name=f"class{j}_above{i}")
+                m.d.sync += better[i, j].eq(keys[j] > keys[i])
+        wins = Signal(N_OUTPUTS)
+        m.d.sync += wins.eq(Cat(*[
+            Cat(*[better[i, k] for i in range(k)], *[~better[k, j]
+                                                      for j in range(k + 1, N_OUTPUTS)]).all()
+            for k in range(N_OUTPUTS)]))
+        winner = Signal(range(N_OUTPUTS))
+        m.d.sync += winner.eq(one_hot_index(m, wins, "winning_class"))
+        stages = 4  # registered stages before ``result``: keys, compares, wins, winner
         assert stages == CLASSIFY_CYCLES, (stages, CLASSIFY_CYCLES)
         started = Signal(stages)
         m.d.sync += started.eq(Cat(self.start, started[:-1]))
         m.d.comb += self.done.eq(started[-1])
         with m.If(self.done):
-            m.d.sync += self.result.eq(better_of(*entries)[1])
+            m.d.sync += self.result.eq(winner)
         return m

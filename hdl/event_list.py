@@ -283,9 +283,11 @@ class EventList(wiring.Component):
                          kept4.eq(spikes3 & row_on3)]
             lanes, present = spike_sequence(m, kept4, "kept")
             kept = SpikeSequence(pixels, words, "kept5")
+            # (`arriving`: an entry with a spike arrives, registered beside it.)
+            arriving = Signal(name="arriving5")
             m.d.sync += [*[a.eq(b) for a, b in zip(kept.lanes, lanes, strict=True)],
                          *[a.eq(b) for a, b in zip(kept.present, present, strict=True)],
-                         kept.word.eq(word4)]
+                         kept.word.eq(word4), arriving.eq(stage_valid[3] & present[0])]
         m.d.sync += self.skipped.eq(Mux(stage_valid[3], popcount(spikes4 & ~row_on), 0))
 
         if events == 1:
@@ -294,7 +296,7 @@ class EventList(wiring.Component):
                 entry=(spikes5, word5, flags5), fifo_count=fifo_count)
         else:
             pending_any = self._walk_pairs(
-                m, walk=walk, walking=walking, arriving=stage_valid[4] & kept.present[0],
+                m, walk=walk, walking=walking, arriving=arriving,
                 kept=kept, prefetched=(issued == length) & ~any_of(stage_valid))
         m.d.comb += self.idle.eq(~scanning & ~reading & ~appending & ~walk & ~walking
                                  & ~pending_any)

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_NEURONS, N_INPUTS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import lowest_set_bit, popcount
+from hdl.logic import lowest_set_bit, popcount, registered_copies
 
 
 class Sequencer(wiring.Component):
@@ -190,11 +190,11 @@ class Sequencer(wiring.Component):
         # its entry over) are registers, computed a cycle early from the next state, the next
         # row and the next chunks still to issue: the state decode reaches neither the event
         # list nor the row registers (a retiming: the same values, the same cycles).
-        integrating, integrating_next = Signal(), Signal()
+        integrating, integrating_next, ready = Signal(), Signal(), Signal()
         row_valid_next, rest_next = Signal.like(self.row_valid), Signal(chunks)
         m.d.comb += [integrating_next.eq(integrating), row_valid_next.eq(self.row_valid),
                      rest_next.eq(rest)]
-        with m.If(self.ready):
+        with m.If(ready):
             m.d.comb += [row_valid_next.eq(self.list_valid),
                          rest_next.eq(self.list_chunks & ~first)]
             m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
@@ -207,8 +207,11 @@ class Sequencer(wiring.Component):
         # next state's INTEGRATE.)
         row_done = (~row_valid_next.any() | (rest_next == 0)) if chunks > 1 else 1
         m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
-                     integrating.eq(integrating_next),
-                     self.ready.eq(integrating_next & row_done)]
+                     integrating.eq(integrating_next), ready.eq(integrating_next & row_done)]
+        # The event list's `ready` is a copy of its own (near the list, which pops its FIFO on
+        # it), so that this one serves the row registers here.
+        m.d.comb += self.ready.eq(
+            registered_copies(m, integrating_next & row_done, 1, "ready_for_list")[0])
         with m.If(integrating):
             m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
         # The step's end tests, registered: the step and its checkpoint count change only at
@@ -219,6 +222,11 @@ class Sequencer(wiring.Component):
         fire_next = Signal()  # `fire_valid` of the next cycle
         m.d.comb += fire_next.eq(self.fire_valid)  # set in FIRE
         m.d.sync += self.fire_valid.eq(fire_next)
+        # The end of a FIRE pass (its last chunk valid), registered from the sweep a cycle
+        # early: the step counter's enable is then a register, not the state decode (the
+        # counter sits by the event list's multipliers, far from the state).
+        step_end = Signal()
+        m.d.sync += step_end.eq(0)  # set in FIRE
 
         # The sweep (a SCAN's clear, a FIRE pass) advances wherever it runs: a queued image's
         # clear sweep starts while the running image finishes, like its hidden clear, so
@@ -227,6 +235,10 @@ class Sequencer(wiring.Component):
             m.d.sync += sweep_chunk.eq(sweep_chunk + 1)
             with m.If(sweep_chunk == chunks - 1):
                 m.d.sync += sweep_running.eq(0)
+
+        # (`step_end` is only ever set in FIRE: the counters advance outside the state decode.)
+        with m.If(step_end):
+            m.d.sync += [step.eq(step + 1), since_checkpoint.eq(since_checkpoint + 1)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -254,13 +266,13 @@ class Sequencer(wiring.Component):
                 m.d.comb += fire_next.eq(sweep_running)
                 # (the next cycle's `fire_next`: the sweep goes on, and FIRE with it)
                 m.d.comb += self.fire_ahead.eq(sweep_running & (sweep_chunk != chunks - 1))
-                m.d.sync += self.fire_chunk.eq(sweep_chunk)
-                with m.If(self.fire_valid & (self.fire_chunk == chunks - 1)):
+                m.d.sync += [self.fire_chunk.eq(sweep_chunk),
+                             step_end.eq(sweep_running & (sweep_chunk == chunks - 1))]
+                with m.If(step_end):
                     # The output layer takes this step's hidden spikes while the hidden layer
                     # integrates the next step (after a checkpoint: once the controller has
                     # decided).
                     m.d.comb += self.output_start.eq(1)
-                    m.d.sync += [step.eq(step + 1), since_checkpoint.eq(since_checkpoint + 1)]
                     with m.If(at_last_step):
                         m.next = "FINISH"
                     with m.Elif(self.dynamic & checkpoint_due):
