@@ -35,8 +35,9 @@ READER_LATENCY = 7
 register, plane enables registered, plane read and register, magnitude and tau compare,
 weight compose)."""
 OUTPUT_READER_LATENCY = READER_LATENCY + 2
-"""The output layer's reader also registers the request twice (after the spike walker's
-priority encoders, which sit by the hidden spikes, far from the output weight memories)."""
+"""The output layer's requests also pass two registers (the spike walker's pick, registered in
+pieces before the final select, and the reader's request register): the walker's priority
+encoders sit by the hidden spikes, far from the output weight memories."""
 MARGIN_CYCLES = N_OUTPUTS + 3
 """Controller cycles from ``check`` to ``decided``: one per output count, the margin
 (registered), the margin comparisons (registered), then the registered decision."""

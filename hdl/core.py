@@ -37,7 +37,7 @@ from hdl.controller import PrecisionController
 from hdl.counter_bank import COUNTER_WIDTH, CounterBank
 from hdl.event_list import EventList
 from hdl.hidden_neurons import HiddenNeurons
-from hdl.output_layer import OutputLayer
+from hdl.output_layer import REQUEST_DELAY, OutputLayer
 from hdl.register_file import RegisterFile
 from hdl.sequencer import Sequencer
 from hdl.synapse_reader import SynapseRowReader
@@ -193,7 +193,7 @@ class SNNCore(ValidatedComponent):
                                                              ports=events)
         m.submodules.output = output_reader = SynapseRowReader(
             geometry=self._output, weights=self._w_out,
-            request_stages=OUTPUT_READER_LATENCY - READER_LATENCY,
+            request_stages=OUTPUT_READER_LATENCY - READER_LATENCY - REQUEST_DELAY,
             placeholder_seed=self._layer_seed(1), block_ram=self._block_ram, ports=events)
         m.submodules.output_layer = output = OutputLayer(
             config=cfg, spike_width=len(hidden.spikes), events=events)
@@ -231,7 +231,12 @@ class SNNCore(ValidatedComponent):
         m.d.comb += [
             seq.start.eq(regs.start), seq.timesteps.eq(regs.timesteps),
             seq.dynamic.eq(regs.controller.enable), seq.interval.eq(regs.checkpoints.interval),
-            inputs.scan.eq(seq.scan), inputs.walk.eq(seq.walk), inputs.ready.eq(seq.ready),
+            inputs.scan.eq(seq.scan), inputs.walk.eq(seq.walk),
+            # With one chunk per row the sequencer takes an entry in every INTEGRATE cycle, and
+            # the list hands entries out only in INTEGRATE (its walk starts with the state
+            # and INTEGRATE ends only once the list is idle): `ready` is then always 1 where it
+            # matters, and the list need not wait for the sequencer's register across the die.
+            inputs.ready.eq(seq.ready if hg.chunks > 1 else 1),
             inputs.step.eq(seq.step),
             seq.list_scanned.eq(inputs.scanned), seq.list_idle.eq(inputs.idle),
             seq.list_valid.eq(inputs.valid),

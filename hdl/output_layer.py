@@ -10,6 +10,10 @@ from golden.config import N_OUTPUTS, WEIGHT_BITS, SNNConfig
 from hdl.hidden_neurons import leak
 from hdl.spike_walker import SpikeWalker
 
+REQUEST_DELAY = 1
+"""Cycles from a hidden spike's pick by the spike walker to its read request (``row``): the
+walker registers its pick in pieces (:attr:`hdl.spike_walker.SpikeWalker.handed_index`)."""
+
 
 class OutputLayer(wiring.Component):
     """Runs one output step: LEAK, LOAD (the spike walker takes the hidden spikes, through a
@@ -40,7 +44,8 @@ class OutputLayer(wiring.Component):
     idle : Out(1)
         No step is running.
     row, row_valid : Out(ArrayLayout(range(N), events)), Out(events)
-        Read requests to the output reader (``events`` hidden spikes per cycle).
+        Read requests to the output reader (``events`` hidden spikes per cycle): the spikes
+        the walker handed out in the previous cycle (:data:`REQUEST_DELAY`).
     weight_valid, weight : In
         The reader's weights, one vector per port (0 where no request was made), all added
         into the membranes.
@@ -99,9 +104,10 @@ class OutputLayer(wiring.Component):
         loading, advancing = Signal(), Signal()
         m.d.sync += loading.eq(0)
         m.d.comb += walker.load.eq(loading)
-        with m.If(advancing):
-            m.d.comb += [*[self.row[e].eq(walker.index[e]) for e in range(self._events)],
-                         self.row_valid.eq(walker.valid), walker.advance.eq(1)]
+        m.d.comb += walker.advance.eq(advancing)
+        # The requests: the walker's picks of the previous cycle (selected after its register)
+        m.d.comb += [*[self.row[e].eq(walker.handed_index[e]) for e in range(self._events)],
+                     self.row_valid.eq(walker.handed_valid)]
         with m.If(leaking):
             m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
         with m.If(firing):

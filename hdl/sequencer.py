@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import MAX_NEURONS, N_INPUTS, SNNConfig
 from golden.geometry import LayerGeometry
-from hdl.logic import lowest_set_bit, popcount, registered_copies
+from hdl.logic import lowest_set_bit, popcount
 
 
 class Sequencer(wiring.Component):
@@ -190,11 +190,11 @@ class Sequencer(wiring.Component):
         # its entry over) are registers, computed a cycle early from the next state, the next
         # row and the next chunks still to issue: the state decode reaches neither the event
         # list nor the row registers (a retiming: the same values, the same cycles).
-        integrating, integrating_next, ready = Signal(), Signal(), Signal()
+        integrating, integrating_next = Signal(), Signal()
         row_valid_next, rest_next = Signal.like(self.row_valid), Signal(chunks)
         m.d.comb += [integrating_next.eq(integrating), row_valid_next.eq(self.row_valid),
                      rest_next.eq(rest)]
-        with m.If(ready):
+        with m.If(self.ready):
             m.d.comb += [row_valid_next.eq(self.list_valid),
                          rest_next.eq(self.list_chunks & ~first)]
             m.d.sync += [self.row.eq(self.list_pixel), self.chunk.eq(first_index),
@@ -207,11 +207,8 @@ class Sequencer(wiring.Component):
         # next state's INTEGRATE.)
         row_done = (~row_valid_next.any() | (rest_next == 0)) if chunks > 1 else 1
         m.d.sync += [self.row_valid.eq(row_valid_next), rest.eq(rest_next),
-                     integrating.eq(integrating_next), ready.eq(integrating_next & row_done)]
-        # The event list's `ready` is a copy of its own (near the list, which pops its FIFO on
-        # it), so that this one serves the row registers here.
-        m.d.comb += self.ready.eq(
-            registered_copies(m, integrating_next & row_done, 1, "ready_for_list")[0])
+                     integrating.eq(integrating_next),
+                     self.ready.eq(integrating_next & row_done)]
         with m.If(integrating):
             m.d.comb += self.read_chunk.eq(self.reader_next_chunk)
         # The step's end tests, registered: the step and its checkpoint count change only at

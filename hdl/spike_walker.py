@@ -77,6 +77,10 @@ class SpikeWalker(ValidatedComponent):
     index : Out(ArrayLayout(range(width), events))
         ``index[0]``: the lowest remaining set bit; ``index[1]``: the highest remaining set bit
         (the same bit when only one remains; both 0 when none remains).
+    handed_valid, handed_index : Out
+        What ``advance`` handed out in the previous cycle (``valid`` and ``index`` then; 0
+        where nothing was): the group choice and every group's position are registered and
+        selected after the register, which suits a requester a stage away from its consumer.
     """
 
     @classmethod
@@ -92,7 +96,9 @@ class SpikeWalker(ValidatedComponent):
         self._events = events
         super().__init__({"load": In(1), "spikes": In(width), "advance": In(1),
                           "valid": Out(events),
-                          "index": Out(data.ArrayLayout(range(max(width, 2)), events))})
+                          "index": Out(data.ArrayLayout(range(max(width, 2)), events)),
+                          "handed_valid": Out(events),
+                          "handed_index": Out(data.ArrayLayout(range(max(width, 2)), events))})
 
     def elaborate(self, platform):
         m = Module()
@@ -141,14 +147,27 @@ class SpikeWalker(ValidatedComponent):
 
         # group * PRIORITY_GROUP + position, as a concatenation (no adder on the path)
         assert PRIORITY_GROUP & (PRIORITY_GROUP - 1) == 0
-        m.d.comb += [self.valid[0].eq(nonempty.any()),
-                     self.index[0].eq(Cat(select(first, lowest_index, "first_position"),
-                                          first_index))]
+        ends = [(first, first_index, lowest_index, "first")]
+        m.d.comb += self.valid[0].eq(nonempty.any())
         if two:
             # Two bits remain iff a group has several or two groups are non-empty.
-            m.d.comb += [self.valid[1].eq(several.any() | (nonempty & ~first).any()),
-                         self.index[1].eq(Cat(select(last, highest_index, "last_position"),
-                                              last_index))]
+            m.d.comb += self.valid[1].eq(several.any() | (nonempty & ~first).any())
+            ends.append((last, last_index, highest_index, "last"))
+        for e, (chosen, chosen_index, positions, name) in enumerate(ends):
+            m.d.comb += self.index[e].eq(Cat(select(chosen, positions, f"{name}_position"),
+                                             chosen_index))
+            # The same pick registered in pieces: the group (one-hot, 0 unless handed out)
+            # and every group's position; selected after the register.
+            handed = Signal(n, name=f"handed_{name}_group")
+            handed_positions = [Signal.like(p, name=f"handed_{name}_position{g}")
+                                for g, p in enumerate(positions)]
+            m.d.sync += [handed.eq(Mux(self.advance & self.valid[e], chosen, 0)),
+                         *[h.eq(p) for h, p in zip(handed_positions, positions, strict=True)]]
+            m.d.comb += [
+                self.handed_valid[e].eq(handed.any()),
+                self.handed_index[e].eq(Cat(
+                    select(handed, handed_positions, f"handed_{name}_position"),
+                    one_hot_index(m, handed, f"handed_{name}_index")))]
 
         for g, group in enumerate(groups):
             chunk = self.spikes[starts[g]:starts[g] + sizes[g]]

@@ -72,10 +72,16 @@ def test_spike_walker_hands_out_every_set_bit_from_both_ends(width, events):
             while ctx.get(dut.valid[0]):
                 valid = [ctx.get(dut.valid[e]) for e in range(events)]
                 assert valid == sorted(valid, reverse=True)  # valid ones first
-                handed += [ctx.get(dut.index[e]) for e in range(events) if valid[e]]
+                picks = [ctx.get(dut.index[e]) if valid[e] else 0 for e in range(events)]
+                handed += [pick for pick, v in zip(picks, valid) if v]
                 taken += 1
                 await ctx.tick()
+                # the registered copy of this cycle's picks
+                assert [ctx.get(dut.handed_valid[e]) for e in range(events)] == valid
+                assert [ctx.get(dut.handed_index[e]) for e in range(events)] == picks
             assert ctx.get(dut.index[0]) == 0 and not ctx.get(dut.valid)
+            await ctx.tick()
+            assert not ctx.get(dut.handed_valid) and ctx.get(dut.handed_index[0]) == 0
             walks.append(handed)
             cycles.append(taken)
 
