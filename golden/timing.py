@@ -45,9 +45,9 @@ FIRE_OVERHEAD = 2
 """Cycles of a step's hidden fire pass beyond one per chunk: the registered end of the
 integration and the registered membrane read."""
 CLASSIFY_CYCLES = 4
-"""The classifier: the keys registered, their 45 pairwise compares registered, each class's
-"wins every pair" registered, the winner's index registered; ``result`` is written in the
-``done`` cycle."""
+"""The classifier: the keys registered twice, their 45 pairwise compares registered, the
+index of the class that wins every pair registered; ``result`` is written in the ``done``
+cycle."""
 OUTPUT_CYCLES = 7
 """Output layer of one step beyond its hidden spikes: leak, load (the hidden spikes pass a
 register on their way to the spike walker), end of the spike walk, drain, the registered

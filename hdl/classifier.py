@@ -16,13 +16,14 @@ class Classifier(wiring.Component):
     """Ranks the 10 classes by all their pairwise compares: ``CLASSIFY_CYCLES`` (4) from
     ``start`` to ``done``.
 
-    The first cycle registers every class's key (one unsigned number: the count above the
-    membrane); the second registers the 45 pairwise compares (class ``j`` strictly better
-    than a lower class ``i``); the third, per class, whether it wins every pair: strictly
-    better than each lower class and at least as good as each higher one, so exactly one
-    class wins and ties go to the lower class; the fourth registers the winner's index,
-    written to ``result`` in the ``done`` cycle.  Every stage is one compare or a few logic
-    levels between registers (no compare selects a key for the next compare).
+    The first two cycles register every class's key twice (one unsigned number: the count
+    above the membrane; a copy by the output layer, one by the compares); the third registers
+    the 45 pairwise compares (class ``j`` strictly better than a lower class ``i``); the
+    fourth registers the index of the class that wins every pair: strictly better than each
+    lower class and at least as good as each higher one, so exactly one class wins and ties
+    go to the lower class.  It is written to ``result`` in the ``done`` cycle.  Every stage
+    is one compare or a few logic levels between registers (no compare selects a key for the
+    next compare).
 
     Parameters
     ----------
@@ -59,23 +60,28 @@ class Classifier(wiring.Component):
             membrane = Value.cast(self.membranes[k])
             return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
 
-        # Every key registered (the output layer's registers are spread over the die).
-        keys = [Signal(key_width, name=f"class{k}_key") for k in range(N_OUTPUTS)]
-        m.d.sync += [k_key.eq(key(k)) for k, k_key in enumerate(keys)]
+        # Every key registered twice (the output layer's registers are spread over the die,
+        # and every key reaches nine compares): once by the output layer, once by the compares.
+        keys = []
+        for k in range(N_OUTPUTS):
+            far, near = (Signal(key_width, name=f"class{k}_key{i}") for i in range(2))
+            m.d.sync += [far.eq(key(k)), near.eq(far)]
+            keys.append(near)
         # better[(i, j)], i < j: class j strictly better than class i.
         better = {}
         for j in range(N_OUTPUTS):
             for i in range(j):
                 better[i, j] = Signal(name=f"class{j}_above{i}")
                 m.d.sync += better[i, j].eq(keys[j] > keys[i])
+        # The class that wins every pair, and its index, in one stage (a few logic levels).
         wins = Signal(N_OUTPUTS)
-        m.d.sync += wins.eq(Cat(*[
+        m.d.comb += wins.eq(Cat(*[
             Cat(*[better[i, k] for i in range(k)], *[~better[k, j]
                                                       for j in range(k + 1, N_OUTPUTS)]).all()
             for k in range(N_OUTPUTS)]))
         winner = Signal(range(N_OUTPUTS))
         m.d.sync += winner.eq(one_hot_index(m, wins, "winning_class"))
-        stages = 4  # registered stages before ``result``: keys, compares, wins, winner
+        stages = 4  # registered stages before ``result``: keys twice, compares, winner
         assert stages == CLASSIFY_CYCLES, (stages, CLASSIFY_CYCLES)
         started = Signal(stages)
         m.d.sync += started.eq(Cat(self.start, started[:-1]))

@@ -180,8 +180,13 @@ class Sequencer(wiring.Component):
         with m.If(self.acknowledge):
             m.d.sync += self.done.eq(0)
         with m.If(self.begin):
-            m.d.sync += [self.busy.eq(1), step.eq(0), last_step.eq(self.timesteps - 1),
-                         since_checkpoint.eq(0), launched.eq(0)]
+            m.d.sync += [self.busy.eq(1), launched.eq(0)]
+        # The step counters restart a cycle after `begin`, from a register (the begin decode
+        # reached them across the die); SCAN, which follows, uses none of them.
+        begun = Signal()
+        m.d.sync += begun.eq(self.begin)
+        with m.If(begun):
+            m.d.sync += [step.eq(0), last_step.eq(self.timesteps - 1), since_checkpoint.eq(0)]
         with m.If(self.take_queued & self.busy):
             m.d.sync += launched.eq(1)
 

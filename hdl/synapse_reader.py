@@ -264,11 +264,13 @@ class SynapseRowReader(ValidatedComponent):
         # shared registers reached the enable registers of every plane memory on the die).
         controls = data.StructLayout({"valid": 1, "keep": MAGNITUDE_BITS, "tau": TAU_WIDTH,
                                       "plane_on": WEIGHT_BITS})
+        # One more copy serves the block-wide flags (``passing``, ``keep``).
         copies = registered_copies(m, Cat(
             lookup.valid, _keep_mask(lookup.bits), Mux(lookup.tau == 0, 1, lookup.tau),
-            Cat(*[p < lookup.bits for p in range(WEIGHT_BITS)])), len(g.segments),
+            Cat(*[p < lookup.bits for p in range(WEIGHT_BITS)])), len(g.segments) + 1,
             "segment_controls")
-        registered._segment_controls = [data.View(controls, copy) for copy in copies]
+        views = [data.View(controls, copy) for copy in copies]
+        registered._segment_controls, registered._block_controls = views[:-1], views[-1]
         return lookup, registered
 
     def _slot_tables(self):
@@ -280,9 +282,8 @@ class SynapseRowReader(ValidatedComponent):
         (registered: the memories are spread over the die, the enable nets are long), and the
         plane address, one copy per lane segment."""
         g = self._geometry
-        keep = Signal(MAGNITUDE_BITS)
-        m.d.comb += keep.eq(_keep_mask(stage.bits))
-        tau_or_one = Mux(stage.tau == 0, 1, stage.tau)
+        # (the keep mask and tau, decoded from the request a stage earlier)
+        keep, tau_or_one = stage._block_controls.keep, stage._block_controls.tau
         # Which blocks have a neuron on, registered (the OR over a block's mask bits and the
         # chunk select were a critical path). The mask changes only between images or at a
         # checkpoint decision, cycles before the next request reaches this stage.
