@@ -73,7 +73,7 @@ def test_spike_walker_hands_out_every_set_bit_from_both_ends(width, events):
                 valid = [ctx.get(dut.valid[e]) for e in range(events)]
                 assert valid == sorted(valid, reverse=True)  # valid ones first
                 picks = [ctx.get(dut.index[e]) if valid[e] else 0 for e in range(events)]
-                handed += [pick for pick, v in zip(picks, valid) if v]
+                handed += [pick for pick, v in zip(picks, valid, strict=True) if v]
                 taken += 1
                 await ctx.tick()
                 # the registered copy of this cycle's picks
