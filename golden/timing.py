@@ -45,8 +45,8 @@ FIRE_OVERHEAD = 2
 """Cycles of a step's hidden fire pass beyond one per chunk: the registered end of the
 integration and the registered membrane read."""
 CLASSIFY_CYCLES = 4
-"""The classifier: the keys registered twice, their 45 pairwise compares registered, the
-index of the class that wins every pair registered; ``result`` is written in the ``done``
+"""The classifier's knockout tournament: the keys registered, three registered rounds of
+pairs (10 -> 5 -> 3 -> 2 classes); the last compare writes the result in the ``done``
 cycle."""
 OUTPUT_CYCLES = 7
 """Output layer of one step beyond its hidden spikes: leak, load (the hidden spikes pass a

@@ -3,27 +3,24 @@ class (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import N_OUTPUTS, SNNConfig
 from golden.timing import CLASSIFY_CYCLES
-from hdl.logic import one_hot_index
 
 
 class Classifier(wiring.Component):
-    """Ranks the 10 classes by all their pairwise compares: ``CLASSIFY_CYCLES`` (4) from
-    ``start`` to ``done``.
+    """Ranks the 10 classes in a registered knockout tournament: ``CLASSIFY_CYCLES`` (4)
+    from ``start`` to ``done``.
 
-    The first two cycles register every class's key twice (one unsigned number: the count
-    above the membrane; a copy by the output layer, one by the compares); the third registers
-    the 45 pairwise compares (class ``j`` strictly better than a lower class ``i``); the
-    fourth registers the index of the class that wins every pair: strictly better than each
-    lower class and at least as good as each higher one, so exactly one class wins and ties
-    go to the lower class.  It is written to ``result`` in the ``done`` cycle.  Every stage
-    is one compare or a few logic levels between registers (no compare selects a key for the
-    next compare).
+    The first cycle registers every class's key (one unsigned number: the count above the
+    membrane); three rounds each register the better of every pair (10 -> 5 -> 3 -> 2); the
+    last compare writes ``result`` in the ``done`` cycle.  A pair keeps its higher class
+    only when that class is strictly better, and pairs are always of adjacent classes, so
+    ties go to the lower class.  No path loops back: every stage is a compare and a select
+    between registers.
 
     Parameters
     ----------
@@ -60,32 +57,38 @@ class Classifier(wiring.Component):
             membrane = Value.cast(self.membranes[k])
             return Cat(membrane[:-1], ~membrane[-1], self.counts[k])
 
-        # Every key registered twice (the output layer's registers are spread over the die,
-        # and every key reaches nine compares): once by the output layer, once by the compares.
-        keys = []
+        def entry(name):
+            return Signal(key_width, name=f"{name}_key"), Signal(range(N_OUTPUTS),
+                                                                  name=f"{name}_class")
+
+        def better_of(a, b):
+            # (key, class) of a pair of adjacent entries, the lower classes first
+            take_b = b[0] > a[0]
+            return Mux(take_b, b[0], a[0]), Mux(take_b, b[1], a[1])
+
+        # Every key registered (the output layer's registers are spread over the die).
+        entries = []
         for k in range(N_OUTPUTS):
-            far, near = (Signal(key_width, name=f"class{k}_key{i}") for i in range(2))
-            m.d.sync += [far.eq(key(k)), near.eq(far)]
-            keys.append(near)
-        # better[(i, j)], i < j: class j strictly better than class i.
-        better = {}
-        for j in range(N_OUTPUTS):
-            for i in range(j):
-                better[i, j] = Signal(name=f"class{j}_above{i}")
-                m.d.sync += better[i, j].eq(keys[j] > keys[i])
-        # The class that wins every pair, and its index, in one stage (a few logic levels).
-        wins = Signal(N_OUTPUTS)
-        m.d.comb += wins.eq(Cat(*[
-            Cat(*[better[i, k] for i in range(k)], *[~better[k, j]
-                                                      for j in range(k + 1, N_OUTPUTS)]).all()
-            for k in range(N_OUTPUTS)]))
-        winner = Signal(range(N_OUTPUTS))
-        m.d.sync += winner.eq(one_hot_index(m, wins, "winning_class"))
-        stages = 4  # registered stages before ``result``: keys twice, compares, winner
+            k_key, k_class = entry(f"class{k}")
+            m.d.sync += [k_key.eq(key(k)), k_class.eq(k)]
+            entries.append((k_key, k_class))
+        # Rounds of pairs, registered, down to the last two.
+        round_index = 0
+        while len(entries) > 2:
+            round_index += 1
+            winners = []
+            for i in range(0, len(entries), 2):
+                pair = entries[i:i + 2]
+                w_key, w_class = entry(f"round{round_index}_{i // 2}")
+                chosen = better_of(*pair) if len(pair) == 2 else pair[0]
+                m.d.sync += [w_key.eq(chosen[0]), w_class.eq(chosen[1])]
+                winners.append((w_key, w_class))
+            entries = winners
+        stages = round_index + 1  # registered stages before the final compare
         assert stages == CLASSIFY_CYCLES, (stages, CLASSIFY_CYCLES)
         started = Signal(stages)
         m.d.sync += started.eq(Cat(self.start, started[:-1]))
         m.d.comb += self.done.eq(started[-1])
         with m.If(self.done):
-            m.d.sync += self.result.eq(winner)
+            m.d.sync += self.result.eq(better_of(*entries)[1])
         return m
