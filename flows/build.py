@@ -306,6 +306,7 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         "block_ram_contents": _contents_note(synth.placeholder_seed),
         "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
         "cells": synth.cells, "memory_groups": synth.memory_groups,
+        "bram_output_registers": synth.bram_output_registers,
         "cycles_per_image": cycles.mean, "latency_us": latency_us,
         "back_to_back_cycles_per_image": cycles.period,
         "throughput_images_per_second": (clock_mhz * 1e6 / cycles.period

@@ -52,6 +52,11 @@ def render_markdown(report: dict) -> str:
     lines += ["", "Yosys cells: " + ", ".join(f"{k} {v:,}" for k, v in r["cells"].items() if v),
               "", "DP16KD per memory: " + ", ".join(
                   f"{k} {g['blocks']}" for k, g in r["memory_groups"].items()), ""]
+    absorbed = r.get("bram_output_registers")
+    if absorbed:
+        lines += [f"Block RAM output registers: {absorbed['ports']} DP16KD read ports register "
+                  f"their data in the block (REGMODE OUTREG), {absorbed['flip_flops']:,} "
+                  "fabric flip-flops fewer (flows/bram_registers.py).", ""]
     lines += ["## Timing (nextpnr, after routing)", "",
               f"Target {r['target_mhz']:g} MHz; achieved: " + ", ".join(
                   f"`{k}` {v:.1f} MHz" for k, v in r["fmax_per_clock"].items())

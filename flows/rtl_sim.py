@@ -263,12 +263,25 @@ def build_sources(sources: list[Path], build_dir: Path, sim: str, extra_args: tu
     runner = _cached_verilator() if sim == "verilator" else get_runner(sim)
     add_verilator_make_flags()
     build_args = ["-Wno-fatal", "-O2", *extra_args] if sim == "verilator" else []
-    runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 build_args=build_args, timescale=("1ns", "1ps"),
-                 log_file=build_dir / "build.log")
+    log = build_dir / "build.log"
+    try:
+        runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"), log_file=log)
+    except RuntimeError:
+        first = next((line.strip() for line in _read_lines(log) if "%Error" in line
+                      or "error:" in line.lower()), "see the log")
+        raise UserError(f"the {sim} build of the simulation failed ({first}); log: "
+                        f"{log}") from None
     if sim == "verilator":
         _cache_runtime_objects(build_dir)
     return runner
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def add_verilator_make_flags() -> None:

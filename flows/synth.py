@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.bram_registers import VERSION as BRAM_REGISTERS_VERSION
+from flows.bram_registers import absorb_output_registers
 from flows.cache import StageCache, digest, source_digest
 from flows.devices import Device
 from flows.toolchain import ToolError, ToolRun, run_tool, tool_version
@@ -66,6 +68,8 @@ class SynthResult:
         ``cache`` (the entry) and, when reused, ``made_seconds``.
     placeholder_seed : int or None
         The netlist was built with seeded random block-RAM contents (not the weights).
+    bram_output_registers : dict
+        Read registers moved into DP16KD output registers (:func:`absorb_block_ram_registers`).
     """
 
     cells: dict[str, int]
@@ -78,6 +82,7 @@ class SynthResult:
     reused: bool = False
     stages: list[dict] = field(default_factory=list)
     placeholder_seed: int | None = None
+    bram_output_registers: dict = field(default_factory=dict)
 
     @property
     def fmax_mhz(self) -> float | None:
@@ -125,6 +130,17 @@ def yosys_script(rtlil_path: Path, json_path: Path, abc9: bool) -> str:
                    "techmap -map +/lattice/latches_map.v; "
                    f"abc9 -W {ABC9_WIRE_DELAY_PS}; clean; "
                    f"synth_ecp5 -top {TOP} -abc9 -run map_cells: -json {json_path.name}; stat")
+
+
+def absorb_block_ram_registers(json_path: Path, top: str = TOP) -> dict:
+    """Move the read registers behind the block RAM of module ``top`` into their DP16KD
+    output registers (:mod:`flows.bram_registers`); rewrites ``json_path`` atomically and
+    returns ``{"ports": ..., "flip_flops": ..., "skipped": {reason: ports}}``."""
+    netlist = json.loads(json_path.read_text())
+    absorbed = absorb_output_registers(netlist, top)
+    write_atomic(json_path, json.dumps(netlist))
+    return {"ports": absorbed.ports, "flip_flops": absorbed.flip_flops,
+            "skipped": absorbed.skipped}
 
 
 def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = True,
@@ -279,7 +295,8 @@ def rtlil_inputs(config: SNNConfig, w_hidden, w_out, placeholder_seed: int | Non
 def synth_inputs(rtlil_path: Path, json_path: Path, abc9: bool) -> dict:
     """What a Yosys run's netlist depends on: the RTLIL text, Yosys's version, the script."""
     return {"rtlil_sha256": digest(rtlil_path), "yosys": tool_version("yosys"),
-            "script": yosys_script(rtlil_path, json_path, abc9)}
+            "script": yosys_script(rtlil_path, json_path, abc9),
+            "bram_registers": BRAM_REGISTERS_VERSION}
 
 
 def pnr_inputs(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
@@ -330,8 +347,10 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
     entry = cache.lookup("synth", inputs)
     if entry is None:
         run = run_yosys(rtlil_path, json_path, workdir, abc9=abc9, progress=progress)
+        absorbed = absorb_block_ram_registers(json_path)
         cells, groups = netlist_cells(json_path)
-        value = {"run": _run_json(run), "cells": cells, "memory_groups": groups}
+        value = {"run": _run_json(run), "cells": cells, "memory_groups": groups,
+                 "bram_output_registers": absorbed}
         entry = cache.store("synth", inputs, files={json_path.name: json_path,
                                                     "yosys.log": run.log},
                             value=value, seconds=run.seconds)
@@ -344,6 +363,7 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
         result.runs.append(_run_from_json(value["run"], workdir))
         result.stages.append(_stage_row("yosys synth_ecp5", None, entry, reused=True))
     result.cells, result.memory_groups = value["cells"], value["memory_groups"]
+    result.bram_output_registers = value["bram_output_registers"]
     if stop_after_yosys:
         return result
 

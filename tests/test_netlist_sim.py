@@ -88,17 +88,17 @@ def _stimulus(cycles: int) -> dict[str, np.ndarray]:
     return s
 
 
-def _amaranth_reads(bench, stimulus) -> dict[str, list[int]]:
+def _amaranth_reads(bench, stimulus, inputs=INPUTS, outputs=OUTPUTS) -> dict[str, list[int]]:
     from amaranth.sim import Simulator
 
-    reads = {k: [] for k in OUTPUTS}
+    reads = {k: [] for k in outputs}
 
     async def testbench(ctx):
         for i in range(CYCLES):
-            for k in INPUTS:
+            for k in inputs:
                 ctx.set(getattr(bench, k), int(stimulus[k][i]))
             await ctx.tick()
-            for k in OUTPUTS:
+            for k in outputs:
                 reads[k].append(ctx.get(getattr(bench, k)))
 
     sim = Simulator(bench)
@@ -132,27 +132,36 @@ endmodule
 """
 
 
-def _netlist_reads(bench, stimulus, workdir: Path) -> tuple[dict[str, list[int]], dict]:
+def _netlist_reads(bench, stimulus, workdir: Path, inputs=INPUTS,
+                   outputs=OUTPUTS) -> tuple[dict[str, list[int]], dict]:
+    """The bench's reads in its ECP5 netlist: synth_ecp5, then the flow's pass that moves
+    read registers into the block RAM (:func:`flows.synth.absorb_block_ram_registers`)."""
     from amaranth.back import rtlil
+
+    from flows.synth import absorb_block_ram_registers
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "bench.il").write_text(rtlil.convert(bench, name="top", emit_src=False))
     subprocess.run([find_tool("yosys"), "-q", "-p",
-                    "read_rtlil bench.il; synth_ecp5 -top top -json bench.json; "
-                    "write_verilog -noattr bench.v"], cwd=workdir, check=True)
+                    "read_rtlil bench.il; synth_ecp5 -top top -json bench.json"],
+                   cwd=workdir, check=True)
+    absorbed = absorb_block_ram_registers(workdir / "bench.json", "top")
+    subprocess.run([find_tool("yosys"), "-q", "-p",
+                    "read_json bench.json; write_verilog -noattr bench.v"],
+                   cwd=workdir, check=True)
     cells = json.loads((workdir / "bench.json").read_text())["modules"]["top"]["cells"]
-    names_in, names_out = list(INPUTS), list(OUTPUTS)
-    width = sum(INPUTS.values())
+    names_in, names_out = list(inputs), list(outputs)
+    width = sum(inputs.values())
     (workdir / "harness.v").write_text(HARNESS.format(
         iw=width - 1, last=CYCLES - 1,
-        decl_in=" ".join(f"reg [{w - 1}:0] {k};" for k, w in INPUTS.items()),
-        decl_out=" ".join(f"wire [{w - 1}:0] {k};" for k, w in OUTPUTS.items()),
+        decl_in=" ".join(f"reg [{w - 1}:0] {k};" for k, w in inputs.items()),
+        decl_out=" ".join(f"wire [{w - 1}:0] {k};" for k, w in outputs.items()),
         conn=", ".join(f".{k}({k})" for k in [*names_in, *names_out]),
         names_in=", ".join(names_in), names_out=", ".join(names_out),
         fmt=" ".join("%h" for _ in names_out)))
     packed = np.zeros(CYCLES, dtype=object)
     for k in names_in:
-        packed = packed * (1 << INPUTS[k]) + stimulus[k].astype(object)
+        packed = packed * (1 << inputs[k]) + stimulus[k].astype(object)
     (workdir / "stimulus.hex").write_text("".join(f"{int(v):x}\n" for v in packed))
     ensure_simulator("verilator")
     add_verilator_make_flags()
@@ -166,7 +175,7 @@ def _netlist_reads(bench, stimulus, workdir: Path) -> tuple[dict[str, list[int]]
                          capture_output=True, text=True).stdout
     rows = [line.split() for line in (workdir / "reads.txt").read_text().splitlines()]
     reads = {k: [int(row[j], 16) for row in rows] for j, k in enumerate(names_out)}
-    return reads, {"cells": cells, "log": log}
+    return reads, {"cells": cells, "log": log, "absorbed": absorbed}
 
 
 @SLOW
@@ -181,6 +190,77 @@ def test_dp16kd_model_matches_amaranth_memory_on_both_ports(tmp_path):
     assert {9, 18, 36} <= widths, f"the bench did not map to x9, x18 and x36 blocks: {widths}"
     assert "READBEFOREWRITE" in modes, modes  # Yosys builds write-through from soft logic
     for name in OUTPUTS:
+        diff = [i for i, (a, b) in enumerate(zip(expected[name], got[name], strict=True))
+                if a != b]
+        assert not diff, (f"{name}: first difference at cycle {diff[0]}: Amaranth "
+                          f"{expected[name][diff[0]]:#x}, netlist {got[name][diff[0]]:#x} "
+                          f"({len(diff)} cycles differ)")
+
+
+ROM_INPUTS = {"addr_a": 11, "addr_b": 11, "en_a": 1, "en_b": 1}
+ROM_OUTPUTS = {"rom_a": 18, "rom_b": 18, "x9": 9, "reset": 18, "fanout": 18}
+
+
+def _rom_bench():
+    """Read-only memories as the core's weight planes are: registered reads, reset-less
+    (which the flow moves into the DP16KD output register: ``rom`` on both ports, ``x9``),
+    with a reset (``reset``: stays in the fabric), and one whose read also feeds logic
+    (``fanout``: stays)."""
+    from amaranth import Module, Signal
+    from amaranth.lib import memory, wiring
+    from amaranth.lib.wiring import In, Out
+
+    rng = np.random.default_rng(6)
+
+    class RomBench(wiring.Component):
+        def __init__(self):
+            super().__init__({**{k: In(w) for k, w in ROM_INPUTS.items()},
+                              **{k: Out(w) for k, w in ROM_OUTPUTS.items()}})
+
+        def elaborate(self, platform):
+            m = Module()
+
+            def rom(name, width, depth, ports):
+                mem = memory.Memory(shape=width, depth=depth,
+                                    init=[int(v) for v in rng.integers(0, 1 << width, depth)])
+                m.submodules[name] = mem
+                bits = depth.bit_length() - 1
+                reads = [mem.read_port() for _ in range(ports)]
+                for read, addr, en in zip(reads, (self.addr_a, self.addr_b),
+                                          (self.en_a, self.en_b), strict=False):
+                    m.d.comb += [read.addr.eq(addr[:bits]), read.en.eq(en)]
+                return [read.data for read in reads]
+
+            def register(value, reset_less=True):
+                held = Signal(len(value), reset_less=reset_less)
+                m.d.sync += held.eq(value)
+                return held
+
+            a, b = rom("rom", 18, 1024, 2)
+            (x9,) = rom("x9", 9, 2048, 1)
+            (reset,) = rom("reset", 18, 1024, 1)
+            (fanout,) = rom("fanout", 18, 1024, 1)
+            m.d.comb += [self.rom_a.eq(register(a)), self.rom_b.eq(register(b)),
+                         self.x9.eq(register(x9)), self.reset.eq(register(reset, False)),
+                         self.fanout.eq(register(fanout) ^ fanout)]
+            return m
+
+    return RomBench()
+
+
+@SLOW
+def test_read_registers_moved_into_dp16kd_output_registers_keep_every_read(tmp_path):
+    rng = np.random.default_rng(12)
+    stimulus = {k: rng.integers(0, 1 << w, CYCLES, dtype=np.uint64)
+                for k, w in ROM_INPUTS.items()}
+    expected = _amaranth_reads(_rom_bench(), stimulus, ROM_INPUTS, ROM_OUTPUTS)
+    got, info = _netlist_reads(_rom_bench(), stimulus, tmp_path, ROM_INPUTS, ROM_OUTPUTS)
+    outreg = sorted((name.split(".")[0].split("$")[0], side) for name, c in info["cells"].items()
+                    if c["type"] == "DP16KD"
+                    for side in "AB" if c["parameters"][f"REGMODE_{side}"] == "OUTREG")
+    assert outreg == [("rom", "A"), ("rom", "B"), ("x9", "A")], (outreg, info["absorbed"])
+    assert info["absorbed"]["flip_flops"] == 18 + 18 + 9
+    for name in ROM_OUTPUTS:
         diff = [i for i, (a, b) in enumerate(zip(expected[name], got[name], strict=True))
                 if a != b]
         assert not diff, (f"{name}: first difference at cycle {diff[0]}: Amaranth "
@@ -227,3 +307,17 @@ def test_routed_netlists_hold_the_weights_not_placeholders(tmp_path, monkeypatch
         assert call == dict(freq_mhz=100, seed=1, progress=False, placeholder_seed=None,
                             router="router2", timing_weight=None,
                             stop_after_yosys=stage == "synth")
+
+
+def test_a_simulation_that_does_not_build_is_one_error_line(tmp_path):
+    from flows.rtl_sim import TOPLEVEL, build_sources
+    from golden.errors import UserError
+
+    ensure_simulator("verilator")
+    source = tmp_path / "broken.v"
+    source.write_text(f"module {TOPLEVEL}(input clk);\n  MISSING_CELL u(.A(clk));\nendmodule\n")
+    with pytest.raises(UserError) as caught:
+        build_sources([source], tmp_path / "build", "verilator")
+    message = str(caught.value)
+    assert "build of the simulation failed" in message and "MISSING_CELL" in message
+    assert "\n" not in message

@@ -18,6 +18,8 @@
 //   - unused pins of nextpnr's packed cells (TRELLIS_COMB DI0/DI1, TRELLIS_IO IOLDO/IOLTO and
 //     its DATAMUX_* parameters, output pins only: PADDO)
 //     added so that the routed netlist elaborates.
+//   - TRELLIS_DPR16X4 (distributed RAM of synth_ecp5 netlists) from share/lattice/common_sim.vh,
+//     specify block removed.
 // Pins that nextpnr leaves unconnected read 0 in the simulation.
 // The DP16KD and MULT18X18D models are this project's own (dp16kd.v, mult18x18d.v).
 
@@ -193,4 +195,44 @@ module TRELLIS_COMB(
 			PFUMX lut5_mux (.ALUT(F1), .BLUT(F), .C0(M), .Z(OFX));
 		end
 	endgenerate
+endmodule
+
+// TRELLIS_DPR16X4: 16 x 4 distributed RAM of synth_ecp5 netlists (synchronous write,
+// asynchronous read), from Yosys share/lattice/common_sim.vh (specify block removed).
+module TRELLIS_DPR16X4 (
+	input  [3:0] DI,
+	input  [3:0] WAD,
+	input        WRE,
+	input        WCK,
+	input  [3:0] RAD,
+	output [3:0] DO
+);
+	parameter WCKMUX = "WCK";
+	parameter WREMUX = "WRE";
+	parameter [63:0] INITVAL = 64'h0000000000000000;
+
+	reg [3:0] mem[15:0];
+
+	integer i;
+	initial begin
+		for (i = 0; i < 16; i = i + 1)
+			mem[i] = INITVAL[4*i +: 4];
+	end
+
+	wire muxwck = (WCKMUX == "INV") ? ~WCK : WCK;
+
+	reg muxwre;
+	always @(*)
+		case (WREMUX)
+			"1": muxwre = 1'b1;
+			"0": muxwre = 1'b0;
+			"INV": muxwre = ~WRE;
+			default: muxwre = WRE;
+		endcase
+
+	always @(posedge muxwck)
+		if (muxwre)
+			mem[WAD] <= DI;
+
+	assign DO = mem[RAD];
 endmodule
