@@ -275,7 +275,6 @@ class SNNCore(ValidatedComponent):
             output_reader.chunk.eq(0),
             output_reader.bits.eq(ctl.bits_out), output_reader.tau.eq(regs.tau.out),
             output_reader.post_mask.eq((1 << N_OUTPUTS) - 1),
-            output.weight_valid.eq(output_reader.out_valid),
             output.weight.eq(output_reader.weight),
             output.reader_busy.eq(output_reader.busy),
         ]

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import N_OUTPUTS, WEIGHT_BITS, SNNConfig
 from hdl.hidden_neurons import leak
+from hdl.logic import registered_copies
 from hdl.spike_walker import SpikeWalker
 
 REQUEST_DELAY = 1
@@ -46,9 +47,9 @@ class OutputLayer(wiring.Component):
     row, row_valid : Out(ArrayLayout(range(N), events)), Out(events)
         Read requests to the output reader (``events`` hidden spikes per cycle): the spikes
         the walker handed out in the previous cycle (:data:`REQUEST_DELAY`).
-    weight_valid, weight : In
-        The reader's weights, one vector per port (0 where no request was made), all added
-        into the membranes.
+    weight : In
+        The reader's weights, one vector per port, added into the membranes in every cycle
+        without a LEAK, FIRE or clear: the reader's weights are 0 while no request is out.
     reader_busy : In(1)
         The reader has requests in flight.
     fire : Out(1)
@@ -67,7 +68,6 @@ class OutputLayer(wiring.Component):
             "clear": In(1), "start": In(1), "spikes": In(spike_width), "idle": Out(1),
             "row": Out(data.ArrayLayout(range(config.n_hidden), events)),
             "row_valid": Out(events),
-            "weight_valid": In(1),
             "weight": In(data.ArrayLayout(data.ArrayLayout(signed(WEIGHT_BITS), N_OUTPUTS),
                                           events)),
             "reader_busy": In(1),
@@ -87,18 +87,22 @@ class OutputLayer(wiring.Component):
         m.d.sync += spikes.eq(self.spikes)
         m.d.comb += walker.spikes.eq(spikes)
 
-        with m.If(self.weight_valid):
-            m.d.sync += [v.eq(v + sum(self.weight[p][k] for p in range(self._events)))
-                         for k, v in enumerate(membranes)]
+        # Every cycle adds the reader's weights, which are 0 unless a row is out (the
+        # reader's valid flag on the membranes' enables was a die-wide net).
+        m.d.sync += [v.eq(v + sum(self.weight[p][k] for p in range(self._events)))
+                     for k, v in enumerate(membranes)]
         with m.If(self.clear):
             m.d.sync += [self.membranes.eq(0), self.counts.eq(0)]
 
         fired = Signal(N_OUTPUTS)
         m.d.sync += self.fired.eq(0)  # set in FIRE
         # The membrane and count updates of LEAK and FIRE are selected by registered flags
-        # (each state lasts one cycle and has one predecessor), not by the state decode.
-        leaking, firing = Signal(), Signal()
-        m.d.sync += [leaking.eq(0), firing.eq(0)]
+        # (each state lasts one cycle and has one predecessor), not by the state decode; one
+        # copy of each per output neuron, beside its membrane (one flag reaching all ten
+        # membranes' enables was a critical path).
+        leak_next, fire_next = Signal(), Signal()
+        leaking = registered_copies(m, leak_next, N_OUTPUTS, "leaking")
+        firing = registered_copies(m, fire_next, N_OUTPUTS, "firing")
         # The spike walker's controls are registers too (the state decode reached every group
         # register of the walker across the die): `loading` is LOAD, `advancing` INTEGRATE.
         loading, advancing = Signal(), Signal()
@@ -108,18 +112,18 @@ class OutputLayer(wiring.Component):
         # The requests: the walker's picks of the previous cycle (selected after its register)
         m.d.comb += [*[self.row[e].eq(walker.handed_index[e]) for e in range(self._events)],
                      self.row_valid.eq(walker.handed_valid)]
-        with m.If(leaking):
-            m.d.sync += [v.eq(leak(v, cfg.leak_out)) for v in membranes]
-        with m.If(firing):
-            m.d.sync += self.fired.eq(fired)
-            for k, v in enumerate(membranes):
-                m.d.sync += [v.eq(Mux(fired[k], v - cfg.theta_out, v)),
+        for k, v in enumerate(membranes):
+            with m.If(leaking[k]):
+                m.d.sync += v.eq(leak(v, cfg.leak_out))
+            with m.If(firing[k]):
+                m.d.sync += [self.fired[k].eq(fired[k]),
+                             v.eq(Mux(fired[k], v - cfg.theta_out, v)),
                              counts[k].eq(counts[k] + fired[k])]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.idle.eq(1)
                 with m.If(self.start):
-                    m.d.sync += leaking.eq(1)
+                    m.d.comb += leak_next.eq(1)
                     m.next = "LEAK"
             with m.State("LEAK"):
                 m.d.sync += loading.eq(1)
@@ -139,8 +143,8 @@ class OutputLayer(wiring.Component):
             with m.State("COMPARE"):
                 # The threshold compares are registered: FIRE then only subtracts and counts
                 # (a compare feeding the count adders was the N=48 critical path).
-                m.d.sync += [fired.eq(Cat(*[v > cfg.theta_out for v in membranes])),
-                             firing.eq(1)]
+                m.d.sync += fired.eq(Cat(*[v > cfg.theta_out for v in membranes]))
+                m.d.comb += fire_next.eq(1)
                 m.next = "FIRE"
             with m.State("FIRE"):
                 m.d.comb += self.fire.eq(1)

@@ -8,11 +8,13 @@ two ends of the vector makes the two picks independent of each other (the two lo
 needed the second search to follow the first).
 
 The vector is kept in groups of :data:`hdl.logic.PRIORITY_GROUP` bits, each with registered
-"non-empty" and "several" (at least two set bits) flags: which groups give up a bit (the
-lowest and the highest non-empty group) is decided from the flags alone; a group's next flags
-come from its flags and logic thresholds of its bits (at least three, four set bits), and its
-lowest and highest bits from a logic tree within the group (no carry chain: ``bits & -bits``
-across 16 bits, then the decision, was a critical path).
+"non-empty", "several" (at least two set bits) and "three" flags: which groups give up a bit
+(the lowest and the highest non-empty group) is registered one-hot, decided a cycle ahead
+from the groups' next "non-empty" flags (registered flags after a take, the loaded bits after
+a load); a group's other next flags come from its flags and logic thresholds of its bits (at
+least four, five set bits), and its lowest and highest bits from a logic tree within the
+group (no carry chain: ``bits & -bits`` across 16 bits, then the decision, was a critical
+path; so was the decision from the flags in the cycle of the take).
 """
 
 from __future__ import annotations
@@ -107,13 +109,17 @@ class SpikeWalker(ValidatedComponent):
         sizes = [min(PRIORITY_GROUP, width - start) for start in starts]
         n = len(starts)
         groups = [Signal(size, name=f"group{g}") for g, size in enumerate(sizes)]
-        # Per group, registered: it has a set bit, it has at least two.
-        nonempty, several = Signal(n), Signal(n)
+        # Per group, registered: it has a set bit, at least two, at least three.
+        nonempty, several, three = Signal(n), Signal(n), Signal(n)
+        nonempty_next = Signal(n)
+        m.d.sync += nonempty.eq(nonempty_next)
 
-        # The lowest and the highest non-empty group, from the registered flags only.
-        flags = [nonempty[g] for g in range(n)]
-        first, last = Signal(n), Signal(n)
-        m.d.comb += [first.eq(Cat(*[flags[g] & ~any_of(flags[:g]) for g in range(n)])),
+        # The lowest and the highest non-empty group, registered one-hot: computed from the
+        # groups' next flags, which come from registers in every cycle but a load (so the
+        # decision which groups give up a bit starts the cycle in a register).
+        flags = [nonempty_next[g] for g in range(n)]
+        first, last = Signal(n, name="first"), Signal(n, name="last")
+        m.d.sync += [first.eq(Cat(*[flags[g] & ~any_of(flags[:g]) for g in range(n)])),
                      last.eq(Cat(*[flags[g] & ~any_of(flags[g + 1:]) for g in range(n)]))]
         first_index = one_hot_index(m, first, "first_index")
         last_index = one_hot_index(m, last, "last_index")
@@ -178,16 +184,21 @@ class SpikeWalker(ValidatedComponent):
             # Both ends from one group (the only non-empty one): two bits go if it has several.
             both = Signal(name=f"both{g}")
             m.d.comb += both.eq(first[g] & last[g] if two else 0)
-            at_least = _at_least(bits, 4)
+            at_least = _at_least(bits, 5)
+            loaded = _at_least(chunk_bits, 3)
             with m.If(self.load):
-                m.d.sync += [group.eq(chunk), nonempty[g].eq(any_of(chunk_bits)),
-                             several[g].eq(_at_least(chunk_bits, 2)[1])]
+                m.d.sync += [group.eq(chunk), several[g].eq(loaded[1]), three[g].eq(loaded[2])]
+                m.d.comb += nonempty_next[g].eq(loaded[0])
             with m.Elif(take_low | take_high):
+                # One bit goes, or two when both ends are in this group.
                 m.d.sync += [
                     group.eq(Cat(*[bits[i] & ~(take_low & none_below[g][i])
                                    & ~(take_high & none_above[g][i])
                                    for i in range(len(bits))])),
-                    nonempty[g].eq(Mux(both, at_least[2], several[g])),
-                    several[g].eq(Mux(both, at_least[3], at_least[2])),
+                    several[g].eq(Mux(both, at_least[3], three[g])),
+                    three[g].eq(Mux(both, at_least[4], at_least[3])),
                 ]
+                m.d.comb += nonempty_next[g].eq(Mux(both, three[g], several[g]))
+            with m.Else():
+                m.d.comb += nonempty_next[g].eq(nonempty[g])
         return m

@@ -22,11 +22,11 @@ stage                     cycle  holds
 ``synapses``              7      effective weights and classes: the outputs
 ========================  =====  ==========================================================
 
-The registers that take the metadata and the plane bits straight from the memories
-(``metadata_bits``, ``plane_data``) have no reset and nothing else in them: the flow moves
-them into the DP16KD output registers (``flows/bram_registers.py``), whose clock-to-out is
-about 1 ns instead of the unregistered read's 5.8 ns plus the routing to a fabric
-flip-flop.
+The register that takes the plane bits straight from the memories (``plane_data``) has no
+reset and nothing else in it: the flow moves it into the DP16KD output registers
+(``flows/bram_registers.py``), whose clock-to-out is about 1 ns instead of the unregistered
+read's 5.8 ns plus the routing to a fabric flip-flop.  The metadata register keeps its reset
+and stays in the fabric, beside the plane-enable logic it feeds.
 
 The per-chunk class counts (pipelined popcounts) and counted bits follow on their own
 outputs, zero when no chunk is counted, so that a consumer adds them unconditionally.
@@ -261,12 +261,13 @@ class SynapseRowReader(ValidatedComponent):
         m.d.sync += [lookup.valid.eq(request.valid), lookup.address.eq(address),
                      lookup.chunk.eq(request.chunk), lookup.bits.eq(request.bits),
                      lookup.tau.eq(request.tau)]
-        registered = Signal(data.StructLayout(fields), name="metadata_stage")
-        m.d.sync += [registered[name].eq(lookup[name]) for name in fields]
-        # The metadata register has no reset (its bits count only with ``valid``): the flow
-        # moves it into the block RAM's output register (flows/bram_registers.py).
-        registered._meta = Signal(len(port.data), name="metadata_bits", reset_less=True)
-        m.d.sync += registered._meta.eq(port.data)
+        # The metadata register keeps its reset, so it stays a fabric flip-flop beside the
+        # enable logic that follows (flows/bram_registers.py takes reset-less ones into the
+        # block RAM: from there, the metadata's route into that logic was a critical path).
+        registered = Signal(data.StructLayout({**fields, "meta": len(port.data)}),
+                            name="metadata_stage")
+        m.d.sync += [*[registered[name].eq(lookup[name]) for name in fields],
+                     registered.meta.eq(port.data)]
         # What the plane enables take from the request besides the metadata, registered with
         # it once per lane segment: each copy drives only its segment's enable logic (the
         # shared registers reached the enable registers of every plane memory on the die).
@@ -307,7 +308,7 @@ class SynapseRowReader(ValidatedComponent):
                                          stage.chunk))
 
         def slot_flags(s, keep, tau):
-            maximum = stage._meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
+            maximum = stage.meta[MAGNITUDE_BITS * s:MAGNITUDE_BITS * (s + 1)] & keep
             nonzero = slot_on[s] & (maximum != 0)
             return nonzero, nonzero & (maximum >= tau)
 
