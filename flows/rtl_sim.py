@@ -361,6 +361,14 @@ def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch]
             _, failed = get_results(xml)
         except SystemExit:  # the runner exits when a cocotb test fails
             failed = 1
+        except RuntimeError:  # the simulator itself stopped (a $fatal, a crash)
+            lines = _read_lines(Path(run_dir) / "sim.log")
+            kept = build_dir / "failed-sim.log"
+            shutil.copy(Path(run_dir) / "sim.log", kept)
+            first = next((line.strip() for line in lines
+                          if any(word in line.lower() for word in ("fatal", "error"))),
+                         lines[-1].strip() if lines else "no output")
+            raise UserError(f"the simulation stopped ({first}); log: {kept}") from None
         if keep_log is not None:
             shutil.copy(Path(run_dir) / "sim.log", keep_log)
         if failed or not result.exists():

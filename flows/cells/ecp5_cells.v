@@ -18,6 +18,9 @@
 //   - unused pins of nextpnr's packed cells (TRELLIS_COMB DI0/DI1, TRELLIS_IO IOLDO/IOLTO and
 //     its DATAMUX_* parameters, output pins only: PADDO)
 //     added so that the routed netlist elaborates.
+//   - TRELLIS_RAMW (nextpnr's distributed RAM write port, wiring; see the module) added, and
+//     TRELLIS_COMB in DPRAM mode honours WCKMUX and WREMUX, and its RAMW_BLOCK mode (the
+//     LUTs a TRELLIS_RAMW occupies, nothing connected) drives 0;
 //   - TRELLIS_DPR16X4 (distributed RAM of synth_ecp5 netlists) from share/lattice/common_sim.vh,
 //     specify block removed.
 // Pins that nextpnr leaves unconnected read 0 in the simulation.
@@ -164,6 +167,7 @@ module TRELLIS_COMB(
 	parameter INITVAL = 16'h0;
 	parameter CCU2_INJECT1 = "NO";
 	parameter WREMUX = "WRE";
+	parameter WCKMUX = "WCK";
 	parameter IS_Z1 = 1'b0;
 
 	generate
@@ -180,10 +184,17 @@ module TRELLIS_COMB(
 			assign FCO = (~l4o & gated_lut2_0) | (l4o & FCI);
 		end else if (MODE == "DPRAM") begin : mode_dpram
 			reg [15:0] ram = INITVAL;
-			always @(posedge WCK)
-				if (WRE)
+			wire wck = (WCKMUX == "INV") ? ~WCK : WCK;
+			wire wre = (WREMUX == "1") ? 1'b1 : (WREMUX == "0") ? 1'b0
+			         : (WREMUX == "INV") ? ~WRE : WRE;
+			always @(posedge wck)
+				if (wre)
 					ram[{WAD3, WAD2, WAD1, WAD0}] <= WD;
 			assign F = ram[{A, C, B, D}];
+			assign FCO = 1'b0;
+		end else if (MODE == "RAMW_BLOCK") begin : mode_ramw_block
+			// nextpnr's placeholder for the LUTs a TRELLIS_RAMW occupies: nothing connected
+			assign F = 1'b0;
 			assign FCO = 1'b0;
 		end else begin : mode_other
 			initial $fatal(1, "TRELLIS_COMB model: MODE=%s is not modelled", MODE);
@@ -235,4 +246,23 @@ module TRELLIS_DPR16X4 (
 			mem[WAD] <= DI;
 
 	assign DO = mem[RAD];
+endmodule
+
+// TRELLIS_RAMW: the write port of a distributed RAM in nextpnr-ecp5's routed netlist, pure
+// wiring from the slice's LUT inputs to the write data and address of its DPRAM
+// TRELLIS_COMBs.  The pin order is nextpnr's (its RAMW pin-to-pin delay table), and it
+// matches the routed netlists of the flow: the packer puts a TRELLIS_DPR16X4's WAD3..0 on
+// A0, C0, B0, D0 and its DI0..3 on C1, A1, D1, B1.
+module TRELLIS_RAMW(
+	input A0, B0, C0, D0, A1, B1, C1, D1,
+	output WDO0, WDO1, WDO2, WDO3, WADO0, WADO1, WADO2, WADO3
+);
+	assign WADO0 = D0;
+	assign WADO1 = B0;
+	assign WADO2 = C0;
+	assign WADO3 = A0;
+	assign WDO0 = C1;
+	assign WDO1 = A1;
+	assign WDO2 = D1;
+	assign WDO3 = B1;
 endmodule
