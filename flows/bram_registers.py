@@ -46,7 +46,7 @@ def _is_const(bits, value: str) -> bool:
 def _plain_flip_flop(cell: dict, clock) -> bool:
     """A TRELLIS_FF that samples DI at every rising edge of ``clock``: no clock enable, no
     set/reset, power-up 0, not kept."""
-    p, c = cell["parameters"], cell["connections"]
+    p, c = cell.get("parameters", {}), cell["connections"]
     return (cell["type"] == "TRELLIS_FF" and c.get("CLK") == clock
             and p.get("CLKMUX", "CLK") == "CLK"
             and (p.get("CEMUX", "").strip() == "1" or _is_const(c.get("CE"), "1"))
@@ -62,12 +62,12 @@ def absorb_output_registers(netlist: dict, top: str) -> AbsorbedPorts:
     sinks: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for name, cell in cells.items():
         for port, bits in cell["connections"].items():
-            if cell["port_directions"].get(port) != "input":
+            if cell.get("port_directions", {}).get(port) != "input":
                 continue
             for bit in bits:
                 if isinstance(bit, int):
                     sinks[bit].append((name, port))
-    for port in module["ports"].values():
+    for port in module.get("ports", {}).values():
         if port["direction"] != "input":
             for bit in port["bits"]:
                 if isinstance(bit, int):
@@ -77,7 +77,7 @@ def absorb_output_registers(netlist: dict, top: str) -> AbsorbedPorts:
     skipped: dict[str, int] = defaultdict(int)
     for name in sorted(n for n, cell in cells.items() if cell["type"] == "DP16KD"):
         cell = cells[name]
-        params, conn = cell["parameters"], cell["connections"]
+        params, conn = cell.setdefault("parameters", {}), cell["connections"]
         for side in "AB":
             reason = _port_blocker(cells, sinks, params, conn, side)
             if reason:
