@@ -83,11 +83,8 @@ def absorb_output_registers(netlist: dict, top: str) -> AbsorbedPorts:
             if reason:
                 skipped[reason] += 1
                 continue
-            for i in range(DATA_BITS):
-                bits = conn.get(f"DO{side}{i}")
-                if not bits or not isinstance(bits[0], int) or not sinks[bits[0]]:
-                    continue
-                ff_name, _ = sinks[bits[0]][0]
+            for i, bit in _used_outputs(conn, sinks, side):
+                ff_name, _ = sinks[bit][0]
                 conn[f"DO{side}{i}"] = list(cells[ff_name]["connections"]["Q"])
                 del cells[ff_name]
                 flip_flops += 1
@@ -102,6 +99,13 @@ def _width(value) -> int:
     return int(value, 2) if isinstance(value, str) else int(value)
 
 
+def _used_outputs(conn, sinks, side: str) -> list[tuple[int, int]]:
+    """``(i, net)`` of the data outputs ``DO<side><i>`` that drive a load."""
+    return [(i, bits[0]) for i in range(DATA_BITS)
+            if (bits := conn.get(f"DO{side}{i}")) and isinstance(bits[0], int)
+            and sinks[bits[0]]]
+
+
 def _port_blocker(cells, sinks, params, conn, side: str) -> str | None:
     """Why port ``side`` of a DP16KD cannot take its read registers in (None: it can)."""
     if _width(params.get("DATA_WIDTH_A", 18)) == 36:
@@ -114,9 +118,7 @@ def _port_blocker(cells, sinks, params, conn, side: str) -> str | None:
         return "port reset used"
     if not _is_const(conn.get(f"OCE{side}"), "1"):
         return "output clock enable used"
-    used = [bits[0] for i in range(DATA_BITS)
-            if (bits := conn.get(f"DO{side}{i}")) and isinstance(bits[0], int)
-            and sinks[bits[0]]]
+    used = [bit for _, bit in _used_outputs(conn, sinks, side)]
     if not used:
         return "no data read"
     clock = conn.get(f"CLK{side}")

@@ -268,13 +268,18 @@ def build_sources(sources: list[Path], build_dir: Path, sim: str, extra_args: tu
         runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"), log_file=log)
     except RuntimeError:
-        first = next((line.strip() for line in _read_lines(log) if "%Error" in line
-                      or "error:" in line.lower()), "see the log")
+        first = _first_error(_read_lines(log), ("%error", "error:"), "see the log")
         raise UserError(f"the {sim} build of the simulation failed ({first}); log: "
                         f"{log}") from None
     if sim == "verilator":
         _cache_runtime_objects(build_dir)
     return runner
+
+
+def _first_error(lines: list[str], words: tuple[str, ...], default: str) -> str:
+    """The first of ``lines`` holding one of ``words`` (lower case), stripped."""
+    return next((line.strip() for line in lines
+                 if any(word in line.lower() for word in words)), default)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -365,9 +370,8 @@ def run_batches(runner, build_dir: Path, config: SNNConfig, batches: list[Batch]
             lines = _read_lines(Path(run_dir) / "sim.log")
             kept = build_dir / "failed-sim.log"
             shutil.copy(Path(run_dir) / "sim.log", kept)
-            first = next((line.strip() for line in lines
-                          if any(word in line.lower() for word in ("fatal", "error"))),
-                         lines[-1].strip() if lines else "no output")
+            first = _first_error(lines, ("fatal", "error"),
+                                 lines[-1].strip() if lines else "no output")
             raise UserError(f"the simulation stopped ({first}); log: {kept}") from None
         if keep_log is not None:
             shutil.copy(Path(run_dir) / "sim.log", keep_log)

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +139,7 @@ def absorb_block_ram_registers(json_path: Path, top: str = TOP) -> dict:
     netlist = json.loads(json_path.read_text())
     absorbed = absorb_output_registers(netlist, top)
     write_atomic(json_path, json.dumps(netlist))
-    return {"ports": absorbed.ports, "flip_flops": absorbed.flip_flops,
-            "skipped": absorbed.skipped}
+    return asdict(absorbed)
 
 
 def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = True,
