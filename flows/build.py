@@ -34,7 +34,8 @@ from flows.cache import CACHE_ROOT, StageCache
 from flows.devices import BOARDS, DEFAULT_BOARD, DEVICES, board_device, check_block_ram
 from flows.estimate import event_estimate, measure_setting, precision_sweep, resource_estimate
 from flows.report import TARGETS, render_compare, write_reports
-from flows.synth import PLACEHOLDER_SEED, ROUTERS, TIMING_WEIGHTS, synthesize
+from flows.synth import PLACEHOLDER_SEED, ROUTED_SDF, ROUTERS, TIMING_WEIGHTS, synthesize
+from flows.timing_paths import paths_over
 from flows.toolchain import find_tool, tool_version
 from golden import cli, power
 from golden.errors import UserError, run_cli
@@ -302,7 +303,9 @@ def build_one(args, n: int, bits: str, plan: tuple, test, out_dir: Path) -> dict
         "fmax_mhz": fmax, "fmax_per_clock": synth.fmax_per_clock, "target_mhz": args.freq,
         "timing_met": bool(fmax and fmax >= args.freq), "clock_mhz": clock_mhz,
         "fmax_source": "nextpnr-ecp5 --report after routing",
-        "critical_path": synth.critical_path, "synthesis_reused": synth.reused,
+        "critical_path": synth.critical_path,
+        "paths_over_target": _paths_over(out_dir / f"work-n{n}" / ROUTED_SDF, args.freq),
+        "synthesis_reused": synth.reused,
         "block_ram_contents": _contents_note(synth.placeholder_seed),
         "utilization": synth.utilization, "utilization_source": "nextpnr-ecp5 --report",
         "cells": synth.cells, "memory_groups": synth.memory_groups,
@@ -416,6 +419,12 @@ def _contents_note(placeholder_seed: int | None) -> str:
     return (f"seeded random placeholders (seed {placeholder_seed}), not the weights: area "
             "and timing are the same for every weights file of this shape; the simulations "
             "use the weights, and a board bitstream gets them patched into its block RAM")
+
+
+def _paths_over(sdf: Path, freq_mhz: float) -> dict | None:
+    """Every endpoint over the target clock, grouped (None without an SDF: a flow that
+    stopped after Yosys, or a cached run from before the SDF was written)."""
+    return paths_over(sdf, freq_mhz) if sdf.is_file() else None
 
 
 def _netlist_sim(args, n: int, weights: Weights, config, settings, workdir: Path,

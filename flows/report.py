@@ -17,6 +17,26 @@ TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
 build time <=."""
 
 
+
+def _paths_over_lines(paths: dict | None) -> list[str]:
+    """The endpoints over the target clock, grouped by start and end register."""
+    if not paths:
+        return []
+    lines = [f"Every endpoint timed ({paths['source']}): worst {paths['worst_ns']:.2f} ns "
+             f"({paths['fmax_mhz']:.2f} MHz); {paths['endpoints_over_target']} of "
+             f"{paths['endpoints']:,} endpoints over {paths['target_mhz']:g} MHz, in "
+             f"{paths['groups_over_target']} groups"
+             + (f" (the worst {len(paths['groups'])} below)"
+                if len(paths["groups"]) < paths["groups_over_target"] else "") + ".", ""]
+    if paths["groups"]:
+        lines += ["| worst ns | endpoints | from | to | routing ns | cells |",
+                  "|---:|---:|---|---|---:|---:|"]
+        lines += [f"| {g['worst_ns']:.2f} | {g['endpoints']} | `{g['start']}` | "
+                  f"`{g['end']}.{g['pin']}` | {g['routing_ns']:.2f} | {g['cells']} |"
+                  for g in paths["groups"]]
+        lines.append("")
+    return lines
+
 def _fmt(value, digits: int = 1) -> str:
     if value is None:
         return "n/a"
@@ -81,6 +101,7 @@ def render_markdown(report: dict) -> str:
         lines += [f"| {s['type']} | {s['delay_ns']:.2f} | `{s['from']}` | `{s['to']}` |"
                   for s in shown]
         lines.append("")
+    lines += _paths_over_lines(r.get("paths_over_target"))
     lat = r["cycles"]
     lines += ["## Speed", "",
               f"- cycles per image: **{lat['mean']:,.0f}** (min {lat['min']:,}, max "

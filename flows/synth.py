@@ -151,6 +151,7 @@ def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = 
 
 
 ROUTED_JSON = "nextpnr_routed.json"
+ROUTED_SDF = "nextpnr.sdf"
 """nextpnr's routed design (``--write``), read by the netlist simulation."""
 
 
@@ -173,7 +174,7 @@ def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
     if timing_weight is not None and timing_weight not in TIMING_WEIGHTS:
         raise ValueError(f"timing_weight must be in 1..1000, not {timing_weight!r}")
     return [*device.nextpnr_args(), "--json", json_path.name, "--report", "nextpnr.json",
-            "--write", "nextpnr_routed.json",
+            "--write", ROUTED_JSON, "--sdf", ROUTED_SDF,
             "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail",
             *(["--router", router] if router != "router1" else []),
             *(["--placer-heap-timingweight", str(timing_weight)]
@@ -183,8 +184,9 @@ def nextpnr_args(json_path: Path, device: Device, *, freq_mhz: float, seed: int,
 def run_nextpnr(json_path: Path, device: Device, workdir: Path, *, freq_mhz: float, seed: int,
                 progress: bool = True, router: str = "router1",
                 timing_weight: int | None = None) -> ToolRun:
-    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``) and the routed
-    design ``nextpnr_routed.json`` (``--write``, for netlist simulation)."""
+    """Place and route on ``device``; writes ``nextpnr.json`` (``--report``), the routed
+    design ``nextpnr_routed.json`` (``--write``, for netlist simulation) and its delays
+    ``nextpnr.sdf`` (``--sdf``, for the path report of :mod:`flows.timing_paths`)."""
     args = nextpnr_args(json_path, device, freq_mhz=freq_mhz, seed=seed, router=router,
                         timing_weight=timing_weight)
     try:
@@ -373,8 +375,9 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
         run = run_nextpnr(json_path, device, workdir, freq_mhz=freq_mhz, seed=seed,
                           progress=progress, router=router, timing_weight=timing_weight)
         files = {"nextpnr.json": workdir / "nextpnr.json", "nextpnr.log": run.log}
-        if (workdir / ROUTED_JSON).is_file():
-            files[ROUTED_JSON] = workdir / ROUTED_JSON
+        for name in (ROUTED_JSON, ROUTED_SDF):
+            if (workdir / name).is_file():
+                files[name] = workdir / name
         entry = cache.store("pnr", inputs, files=files,
                             value={"run": _run_json(run)}, seconds=run.seconds)
         result.runs.append(run)
@@ -382,8 +385,11 @@ def synthesize(config: SNNConfig, w_hidden: np.ndarray, w_out: np.ndarray, devic
                                         reused=False, run=run))
     else:
         entry.copy_to(workdir, "nextpnr.json", "nextpnr.log")
-        if entry.file(ROUTED_JSON).is_file():
-            entry.copy_to(workdir, ROUTED_JSON)
+        for name in (ROUTED_JSON, ROUTED_SDF):
+            if entry.file(name).is_file():
+                entry.copy_to(workdir, name)
+            else:  # (a run cached before the file was kept: no stale copy of another run)
+                (workdir / name).unlink(missing_ok=True)
         result.runs.append(_run_from_json(entry.value["run"], workdir))
         result.stages.append(_stage_row(f"nextpnr-ecp5 {device.name}", None, entry,
                                         reused=True))

@@ -13,8 +13,44 @@ REQUIRED_KEYS = ("fmax_mhz", "fmax_per_clock", "utilization", "cycles_per_image"
                  "power_mw", "energy_per_image_uj")
 
 
+FAKE_SDF = """(DELAYFILE
+  (SDFVERSION "3.0")
+  (DIVIDER /)
+  (TIMESCALE 1ps)
+  (CELL
+    (CELLTYPE "top")
+    (INSTANCE )
+    (DELAY
+      (ABSOLUTE
+        (INTERCONNECT a.0.0/DOA0 b_TRELLIS_FF_Q_3/DI (6000:6500:6900) (6000:6500:6900))
+      )
+    )
+  )
+  (CELL
+    (CELLTYPE "DP16KD")
+    (INSTANCE a.0.0)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH CLKA DOA0 (5000:5300:5600) (5000:5300:5600))
+      )
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_FF")
+    (INSTANCE b_TRELLIS_FF_Q_3)
+    (TIMINGCHECK
+      (SETUPHOLD (posedge DI) (posedge CLK) (0:0:0) (0:0:0))
+    )
+  )
+)
+"""
+"""The fake critical path as nextpnr's SDF: 5.6 ns clock-to-out + 6.9 ns routing."""
+
+
 def _fake_synthesize(config, w_hidden, w_out, device, workdir, **kw):
     n = config.n_hidden
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "nextpnr.sdf").write_text(FAKE_SDF)
     groups = {f"hidden.plane{p}": {"blocks": 1, "read_enables": 1, "always_on_ports": 0}
               for p in range(8)}
     groups["inputs.image"] = {"blocks": 1, "read_enables": 1, "always_on_ports": 2}
@@ -60,6 +96,9 @@ def test_reports_of_two_sizes(fake_tools, tiny_weights, tmp_path):
         assert (out / "n12" / name).stat().st_size > 0
     text = (out / "n12" / "report.md").read_text()
     assert "ESTIMATE" in text and "cycle model" in text
+    paths = report["paths_over_target"]
+    assert paths["worst_ns"] == pytest.approx(12.5) and paths["endpoints_over_target"] == 1
+    assert "| 12.50 | 1 | `a.#.#` | `b.DI` | 6.90 | 0 |" in text
     assert "[784, 12, 10]" in (out / "compare.md").read_text()
 
 
