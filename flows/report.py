@@ -17,7 +17,6 @@ TARGETS = {"fmax_mhz": 100.0, "latency_us": 30.0, "energy_per_image_uj": 10.0,
 build time <=."""
 
 
-
 def _paths_over_lines(paths: dict | None) -> list[str]:
     """The endpoints over the target clock, grouped by start and end register."""
     if not paths:
@@ -36,6 +35,7 @@ def _paths_over_lines(paths: dict | None) -> list[str]:
                   for g in paths["groups"]]
         lines.append("")
     return lines
+
 
 def _fmt(value, digits: int = 1) -> str:
     if value is None:

@@ -151,8 +151,9 @@ def run_yosys(rtlil_path: Path, json_path: Path, workdir: Path, *, abc9: bool = 
 
 
 ROUTED_JSON = "nextpnr_routed.json"
-ROUTED_SDF = "nextpnr.sdf"
 """nextpnr's routed design (``--write``), read by the netlist simulation."""
+ROUTED_SDF = "nextpnr.sdf"
+"""The routed design's delays (``--sdf``), read by :mod:`flows.timing_paths`."""
 
 
 ROUTERS = ("router1", "router2")

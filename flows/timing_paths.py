@@ -160,10 +160,8 @@ def _arrivals(graph: DelayGraph):
     arrival: dict[Pin, int] = dict(graph.launch)
     came_from: dict[Pin, tuple[Pin, bool]] = {}
     ready = [pin for pin in {*graph.arcs, *graph.launch} if waiting[pin] == 0]
-    done = 0
     while ready:
         pin = ready.pop()
-        done += 1
         here = arrival.get(pin)
         for successor, delay, routed in graph.arcs.get(pin, ()):
             if here is not None and successor not in graph.launch and (
